@@ -1,0 +1,330 @@
+"""The CAM engine: one forward pass per (clip, model, layer), then cheap gradients per class.
+
+``explain(model, clip, ...)`` runs the forward pass once with a hook on the target layer, keeps
+the small autograd graph *after* that layer in an LRU cache, and answers every class from it with
+batched vector-Jacobian products (``torch.autograd.grad``). Asking for another class, method,
+pooling or normalisation of a cached clip never re-runs the forward pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models.spec import ModelSpec
+from ..transforms import preprocess
+from .hooks import capture_activation, resolve_layer
+from .methods import METHODS, POOLINGS, cam_from_gradients
+from .result import Explanation, Target
+
+__all__ = ["Explainer", "explain", "explainer_for", "resolve_device"]
+
+NORMALIZATIONS = ("clip", "frame")
+TargetLike = int | str
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; ``cuda`` without a GPU is a clear error."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but no CUDA GPU is visible; use device='cpu' or 'auto'")
+    return device
+
+
+@dataclass
+class _Forward:
+    """A cached forward pass: logits with the graph after the layer, and that layer's output."""
+
+    logits: torch.Tensor  # (1, num_classes), graph retained
+    activation: torch.Tensor  # (1, C, t, h, w) leaf
+    input_size: tuple[int, ...]  # (T, H, W) of the model input
+    forward_ms: float
+    grads: dict[tuple[int, int | None], torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    x: torch.Tensor
+    key: str
+    crop_box: tuple[int, int, int, int]
+    frame_size: tuple[int, int]
+    indices: tuple[int, ...]
+    timestamps: tuple[float, ...]
+    ms: float
+
+
+def _digest(x: torch.Tensor) -> str:
+    return hashlib.blake2b(x.detach().cpu().contiguous().numpy().tobytes(), digest_size=16).hexdigest()
+
+
+class Explainer:
+    """Explains one model; thread-safe; caches the last ``cache_size`` forward passes."""
+
+    def __init__(self, model: nn.Module, spec: ModelSpec | None = None, *, cache_size: int = 4, amp: bool | None = None):
+        self.model = model
+        self.spec = spec if spec is not None else getattr(model, "spec", None)
+        self.cache_size = cache_size
+        self.amp = amp
+        self._cache: OrderedDict[tuple, _Forward] = OrderedDict()
+        self._prepared: OrderedDict[int, tuple[weakref.ref, _Prepared]] = OrderedDict()
+        self._lock = threading.RLock()
+        self.forward_calls = 0
+
+    # -- inputs ---------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        p = next(self.model.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    def _prepare(self, clip) -> _Prepared:
+        t0 = time.perf_counter()
+        if isinstance(clip, torch.Tensor):
+            if clip.dim() == 4 and clip.dtype == torch.uint8:  # (T, H, W, 3) frames
+                return self._prepare_frames(clip, (), (), t0)
+            x = clip.unsqueeze(0) if clip.dim() == 4 else clip
+            if x.dim() != 5 or x.shape[0] != 1 or not x.is_floating_point():
+                raise ValueError(
+                    f"a tensor clip must be a float model input (1, C, T, H, W) or uint8 frames (T, H, W, 3); got {tuple(clip.shape)} {clip.dtype}"
+                )
+            x = x.to(self.device)
+            H, W = x.shape[-2:]
+            return _Prepared(x, _digest(x), (0, 0, H, W), (H, W), (), (), (time.perf_counter() - t0) * 1e3)
+        frames = getattr(clip, "frames", None)
+        if frames is None:
+            raise TypeError(f"clip must be a core.Clip or a tensor, not {type(clip).__name__}")
+        return self._prepare_frames(frames, tuple(clip.indices), tuple(clip.timestamps), t0)
+
+    def _prepare_frames(self, frames: torch.Tensor, indices, timestamps, t0: float) -> _Prepared:
+        if self.spec is None:
+            raise ValueError("this model has no spec, so frames cannot be preprocessed; pass spec= or a (1, C, T, H, W) tensor")
+        hit = self._prepared.get(id(frames))
+        if hit is not None and hit[0]() is frames:  # same frames object: reuse its model input
+            return replace(hit[1], ms=0.0)
+        x, box = preprocess(frames, self.spec, device=self.device)
+        prep = _Prepared(x, _digest(x), box, tuple(frames.shape[1:3]), indices, timestamps,
+                         (time.perf_counter() - t0) * 1e3)
+        self._prepared[id(frames)] = (weakref.ref(frames), prep)
+        while len(self._prepared) > self.cache_size:
+            self._prepared.popitem(last=False)
+        return prep
+
+    # -- forward ----------------------------------------------------------------------------------
+    def _weights_version(self) -> int:
+        return sum(p._version for p in self.model.parameters())
+
+    def _forward(self, prep: _Prepared, layer_name: str, layer: nn.Module) -> tuple[_Forward, bool]:
+        key = (prep.key, layer_name, self._weights_version(), str(self.device))
+        state = self._cache.get(key)
+        if state is not None:
+            self._cache.move_to_end(key)
+            return state, True
+        t0 = time.perf_counter()
+        use_amp = self.amp if self.amp is not None else False
+        autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
+                    if use_amp and self.device.type == "cuda" else nullcontext())
+        with torch.enable_grad(), capture_activation(self.model, layer) as store, autocast:
+            logits = self.model(prep.x)
+            self.forward_calls += 1
+        act = store.get("activation")
+        if act is None:
+            raise RuntimeError(f"layer {layer_name!r} did not run in the forward pass")
+        if act.dim() != 5:
+            raise ValueError(
+                f"layer {layer_name!r} outputs shape {tuple(act.shape)}; the engine explains video layers with (N, C, T, H, W) outputs"
+            )
+        if logits.dim() != 2 or logits.shape[0] != 1:
+            raise ValueError(f"model returned shape {tuple(logits.shape)}; expected (1, num_classes) logits")
+        state = _Forward(logits, act, tuple(prep.x.shape[2:]), (time.perf_counter() - t0) * 1e3)
+        self._cache[key] = state
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return state, False
+
+    # -- targets ----------------------------------------------------------------------------------
+    def _categories(self, n: int) -> tuple[str, ...]:
+        cats = tuple(self.spec.categories) if self.spec is not None else ()
+        return cats if len(cats) == n else tuple(f"class {i}" for i in range(n))
+
+    @staticmethod
+    def _index(t: TargetLike, cats: Sequence[str]) -> int:
+        if isinstance(t, bool) or not isinstance(t, (int, str)):
+            raise TypeError(f"a target is a class index or label, not {type(t).__name__}")
+        if isinstance(t, int):
+            if not 0 <= t < len(cats):
+                raise ValueError(f"target class index {t} is out of range 0..{len(cats) - 1}")
+            return t
+        if t in cats:
+            return cats.index(t)
+        low = [c.lower() for c in cats]
+        if t.lower() in low:
+            return low.index(t.lower())
+        close = difflib.get_close_matches(t, cats, n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else "; list them with `python -m core models`"
+        raise ValueError(f"unknown class {t!r}{hint}")
+
+    def _targets(self, probs, cats, targets, top_k, contrast) -> list[Target]:
+        chosen: list[Target] = []
+        if contrast is not None:
+            if len(contrast) != 2:
+                raise ValueError("contrast takes two classes: (A, B) explains 'why A rather than B'")
+            a, b = (self._index(c, cats) for c in contrast)
+            chosen.append(Target(a, cats[a], b, cats[b]))
+        if targets is not None:
+            for t in [targets] if isinstance(targets, (int, str)) else targets:
+                i = self._index(t, cats)
+                chosen.append(Target(i, cats[i]))
+        if top_k is not None:
+            if int(top_k) < 1:
+                raise ValueError(f"top_k={top_k}; need at least 1")
+            chosen += [Target(i, cats[i]) for i in probs.topk(min(int(top_k), len(cats))).indices.tolist()]
+        if not chosen:
+            i = int(probs.argmax())
+            chosen.append(Target(i, cats[i]))
+        return chosen
+
+    def _gradients(self, state: _Forward, targets: list[Target]) -> torch.Tensor:
+        keys = [(t.index, t.minus) for t in targets]
+        todo = list(dict.fromkeys(k for k in keys if k not in state.grads))
+        if todo:
+            rows = torch.zeros(len(todo), 1, state.logits.shape[1], device=state.logits.device, dtype=state.logits.dtype)
+            for r, (i, minus) in enumerate(todo):
+                rows[r, 0, i] = 1
+                if minus is not None:
+                    rows[r, 0, minus] -= 1
+            try:  # all targets in one batched vector-Jacobian product
+                (g,) = torch.autograd.grad(state.logits, state.activation, rows, retain_graph=True, is_grads_batched=True)
+            except RuntimeError:  # some ops have no batching rule: one VJP per target
+                g = torch.stack([torch.autograd.grad(state.logits, state.activation, r, retain_graph=True)[0] for r in rows])
+            for k, gk in zip(todo, g[:, 0], strict=True):
+                state.grads[k] = gk.detach()
+        return torch.stack([state.grads[k] for k in keys])
+
+    # -- the public call --------------------------------------------------------------------------
+    def explain(
+        self,
+        clip,
+        targets: TargetLike | Sequence[TargetLike] | None = None,
+        *,
+        top_k: int | None = None,
+        contrast: tuple[TargetLike, TargetLike] | None = None,
+        layer: str | nn.Module | None = None,
+        method: str = "gradcam",
+        pooling: str = "clip",
+        normalize: str = "clip",
+    ) -> Explanation:
+        """Explain ``clip`` (a :class:`core.Clip`, uint8 frames, or a model-input tensor).
+
+        ``targets``: class indices or labels; ``top_k``: the k most probable classes; ``contrast``:
+        ``(A, B)`` explains the logit difference A - B. With none of them, the top-1 class.
+        ``layer``: a name from ``spec.layers`` (default ``spec.default_layer``) or a module.
+        ``method``: one of gradcam, gradcampp, hirescam, xgradcam, layercam. ``pooling``: ``clip``
+        (one weight per channel) or ``frame`` (one per channel per time step). ``normalize``:
+        scale maps to [0, 1] per ``clip`` or per ``frame``.
+        """
+        if method not in METHODS:
+            raise ValueError(f"method={method!r}; choose one of {', '.join(METHODS)}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling={pooling!r}; choose 'clip' or 'frame'")
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize={normalize!r}; choose 'clip' or 'frame'")
+        t_start = time.perf_counter()
+        aliases = (self.spec.meta.get("layer_paths") if self.spec is not None else None) or {}
+        if layer is None:
+            if self.spec is None:
+                raise ValueError("this model has no spec; name the target layer with layer=")
+            layer = self.spec.default_layer
+        layer_name, module = resolve_layer(self.model, layer, aliases)
+        with self._lock:
+            prep = self._prepare(clip)
+            state, cached = self._forward(prep, layer_name, module)
+            probs = state.logits.detach().float().softmax(-1)[0].cpu()
+            cats = self._categories(probs.numel())
+            chosen = self._targets(probs, cats, targets, top_k, contrast)
+            t0 = time.perf_counter()
+            grads = self._gradients(state, chosen)
+            t1 = time.perf_counter()
+            raw = cam_from_gradients(state.activation.detach()[0], grads, method, pooling)
+        maps, importance = _upsample_and_normalise(raw, state.input_size, normalize)
+        t2 = time.perf_counter()
+        timings = {
+            "preprocess": prep.ms,
+            "forward": 0.0 if cached else state.forward_ms,
+            "gradients": (t1 - t0) * 1e3,
+            "cam": (t2 - t1) * 1e3,
+        }
+        timings["total"] = (t2 - t_start) * 1e3
+        return Explanation(
+            model=self.spec.name if self.spec is not None else type(self.model).__name__,
+            layer=layer_name,
+            method=method,
+            pooling=pooling,
+            normalize=normalize,
+            categories=cats,
+            targets=tuple(chosen),
+            logits=state.logits.detach().float()[0].cpu(),
+            probs=probs,
+            raw_maps=raw.detach().cpu(),
+            maps=maps.cpu(),
+            temporal_importance=importance.cpu(),
+            crop_box=prep.crop_box,
+            frame_size=prep.frame_size,
+            frame_indices=prep.indices,
+            timestamps=prep.timestamps,
+            timings=timings,
+            cached_forward=cached,
+        )
+
+    def model_input(self, clip) -> torch.Tensor:
+        """The (1, C, T, H, W) tensor the model sees for ``clip`` (cached like the forward pass)."""
+        with self._lock:
+            return self._prepare(clip).x
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._prepared.clear()
+
+
+def _upsample_and_normalise(raw: torch.Tensor, size: tuple[int, ...], normalize: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K, t, h, w) raw maps -> ((K, T, H, W) maps in [0, 1], (K, T) share of mass per frame)."""
+    # Trilinear: the time axis is interpolated too when the layer's t is shorter than the clip's T.
+    up = F.interpolate(raw.unsqueeze(1), size=size, mode="trilinear", align_corners=False)[:, 0].clamp_(min=0)
+    mass = up.sum((-2, -1))
+    importance = mass / mass.sum(-1, keepdim=True).clamp_min(1e-12)
+    dims = (-3, -2, -1) if normalize == "clip" else (-2, -1)
+    lo = up.amin(dims, keepdim=True)
+    hi = up.amax(dims, keepdim=True)
+    maps = torch.where(hi > lo, (up - lo) / (hi - lo).clamp_min(1e-12), torch.zeros_like(up))
+    return maps, importance
+
+
+_EXPLAINERS: weakref.WeakKeyDictionary[nn.Module, Explainer] = weakref.WeakKeyDictionary()
+_EXPLAINERS_LOCK = threading.Lock()
+
+
+def explainer_for(model: nn.Module, spec: ModelSpec | None = None) -> Explainer:
+    """The (cached) :class:`Explainer` of ``model``: repeated calls share its forward-pass cache."""
+    with _EXPLAINERS_LOCK:
+        ex = _EXPLAINERS.get(model)
+        if ex is None or (spec is not None and ex.spec is not spec):
+            ex = Explainer(model, spec)
+            _EXPLAINERS[model] = ex
+        return ex
+
+
+def explain(model: nn.Module, clip, targets=None, *, spec: ModelSpec | None = None, **kwargs) -> Explanation:
+    """Explain ``clip`` with ``model``; see :meth:`Explainer.explain` for the arguments."""
+    return explainer_for(model, spec).explain(clip, targets, **kwargs)

@@ -1,0 +1,65 @@
+"""Capture a layer's activations for gradient-based CAMs, and put everything back afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+__all__ = ["capture_activation", "resolve_layer"]
+
+
+def resolve_layer(model: nn.Module, layer: str | nn.Module, aliases: dict[str, str] | None = None) -> tuple[str, nn.Module]:
+    """(name, module) for a layer given by name (``"layer4"``, ``"features.15"``, an alias) or module."""
+    if isinstance(layer, nn.Module):
+        for name, mod in model.named_modules():
+            if mod is layer:
+                return name or type(model).__name__, mod
+        raise ValueError("layer is a module that is not part of this model")
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be a layer name or an nn.Module, not {type(layer).__name__}")
+    path = (aliases or {}).get(layer, layer)
+    try:
+        return layer, model.get_submodule(path)
+    except AttributeError:
+        names = [n for n, _ in model.named_children()]
+        raise ValueError(f"model has no layer {layer!r}; top-level layers are {names}") from None
+
+
+@contextmanager
+def capture_activation(model: nn.Module, layer: nn.Module) -> Iterator[dict[str, torch.Tensor]]:
+    """Run the model in eval mode with parameters frozen, capturing ``layer``'s output.
+
+    The forward hook swaps the layer's output for a fresh leaf tensor that requires grad, so the
+    forward pass records an autograd graph only *after* the layer: ``torch.autograd.grad(logits,
+    store["activation"])`` then costs one small vector-Jacobian product, with no parameter
+    gradients and no backward through the layers before the target. (Module backward hooks are not
+    used: they break on the in-place ReLUs of torchvision's video ResNets.)
+
+    The hook handle, the ``training`` flag and every parameter's ``requires_grad`` are restored
+    in ``finally``, whether the body succeeds or raises.
+    """
+    store: dict[str, torch.Tensor] = {}
+
+    def hook(module: nn.Module, inputs, output):
+        if not isinstance(output, torch.Tensor):
+            raise TypeError(f"the target layer {type(module).__name__} returns {type(output).__name__}; pick a layer that returns one tensor")
+        leaf = output.detach().requires_grad_(True)
+        store["activation"] = leaf
+        return leaf.clone()  # downstream in-place ops (e.g. ReLU(inplace=True)) must not touch the leaf
+
+    was_training = model.training
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    handle = layer.register_forward_hook(hook)
+    try:
+        model.eval()
+        for p, _ in flags:
+            p.requires_grad_(False)
+        yield store
+    finally:
+        handle.remove()
+        model.train(was_training)
+        for p, flag in flags:
+            p.requires_grad_(flag)

@@ -1,0 +1,214 @@
+"""I3D-style ResNets: a 2-D ResNet inflated in time (Carreira & Zisserman, 2017).
+
+Every convolution gets temporal kernel 3, temporal stride 1 and temporal padding 1, so the time
+axis is never downsampled: a 16-frame clip keeps 16 time steps up to ``layer4``, as in the 2017
+post (1x3x16x224x224 in -> 1x2048x16x7x7 out of ``layer4`` for ``i3d_resnet50``).
+
+Temporal padding replicates the edge frames instead of adding zeros. With zeros, the first and
+last frames of a still clip would see only 2/3 of the inflated kernel; with replication a clip
+made of one repeated frame gives *exactly* the 2-D network's logits, which is the property the
+I3D inflation rule is meant to have. Spatial padding stays zeros, as in the 2-D network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["I3DResNet", "i3d_resnet", "i3d_resnet50", "i3d_tiny", "inflate_state_dict"]
+
+
+class Conv3dT(nn.Conv3d):
+    """Conv3d with edge-replicating temporal padding and zero spatial padding."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: Sequence[int], stride: Sequence[int] = (1, 1, 1)):
+        kt, kh, kw = kernel
+        super().__init__(in_ch, out_ch, kernel, stride=stride, padding=(0, kh // 2, kw // 2), bias=False)
+        self._pad_t = kt // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._pad_t:
+            x = F.pad(x, (0, 0, 0, 0, self._pad_t, self._pad_t), mode="replicate")
+        return super().forward(x)
+
+
+class BasicBlock3d(nn.Module):
+    expansion = 1
+
+    def __init__(self, in_ch: int, width: int, stride: int = 1, kt: int = 3):
+        super().__init__()
+        out_ch = width * self.expansion
+        self.conv1 = Conv3dT(in_ch, width, (kt, 3, 3), (1, stride, stride))
+        self.bn1 = nn.BatchNorm3d(width)
+        self.conv2 = Conv3dT(width, out_ch, (kt, 3, 3))
+        self.bn2 = nn.BatchNorm3d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _downsample(in_ch, out_ch, stride, kt)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck3d(nn.Module):
+    expansion = 4
+
+    def __init__(self, in_ch: int, width: int, stride: int = 1, kt: int = 3):
+        super().__init__()
+        out_ch = width * self.expansion
+        self.conv1 = Conv3dT(in_ch, width, (kt, 1, 1))
+        self.bn1 = nn.BatchNorm3d(width)
+        self.conv2 = Conv3dT(width, width, (kt, 3, 3), (1, stride, stride))
+        self.bn2 = nn.BatchNorm3d(width)
+        self.conv3 = Conv3dT(width, out_ch, (kt, 1, 1))
+        self.bn3 = nn.BatchNorm3d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _downsample(in_ch, out_ch, stride, kt)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+def _downsample(in_ch: int, out_ch: int, stride: int, kt: int) -> nn.Module | None:
+    if stride == 1 and in_ch == out_ch:
+        return None
+    return nn.Sequential(Conv3dT(in_ch, out_ch, (kt, 1, 1), (1, stride, stride)), nn.BatchNorm3d(out_ch))
+
+
+_BLOCKS = {"basic": BasicBlock3d, "bottleneck": Bottleneck3d}
+
+
+class I3DResNet(nn.Module):
+    """A ResNet whose layers are named ``stem``, ``layer1``..``layer4``, ``fc`` (the CAM targets).
+
+    Input is (N, C, T, H, W); ``layer4`` keeps all T time steps. Spatially the stem halves H and
+    W (and halves them again with ``stem_pool``), then each layer divides by its ``strides`` entry:
+    the defaults give H/32 x W/32, as ResNet-50.
+    """
+
+    def __init__(
+        self,
+        *,
+        block: str = "bottleneck",
+        layers: Sequence[int] = (3, 4, 6, 3),
+        widths: Sequence[int] = (64, 128, 256, 512),
+        stem_channels: int = 64,
+        stem_kernel: Sequence[int] = (3, 7, 7),
+        stem_pool: bool = True,
+        strides: Sequence[int] = (1, 2, 2, 2),
+        num_classes: int = 400,
+        dropout: float = 0.0,
+        temporal_kernel: int = 3,
+    ):
+        super().__init__()
+        if block not in _BLOCKS:
+            raise ValueError(f"block={block!r} is not one of {sorted(_BLOCKS)}")
+        if not (len(layers) == len(widths) == len(strides) == 4):
+            raise ValueError("layers, widths and strides need 4 entries each (layer1..layer4)")
+        blk = _BLOCKS[block]
+        stem = [
+            Conv3dT(3, stem_channels, stem_kernel, (1, 2, 2)),
+            nn.BatchNorm3d(stem_channels),
+            nn.ReLU(inplace=True),
+        ]
+        if stem_pool:
+            stem.append(nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
+        self.stem = nn.Sequential(*stem)
+        in_ch = stem_channels
+        for i, (n, w, stride) in enumerate(zip(layers, widths, strides, strict=True)):
+            blocks = []
+            for j in range(n):
+                blocks.append(blk(in_ch, w, stride if j == 0 else 1, temporal_kernel))
+                in_ch = w * blk.expansion
+            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+        self.avgpool = nn.AdaptiveAvgPool3d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(in_ch, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm3d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        # Zero-init the last BN of each residual branch: blocks start as identities.
+        for m in self.modules():
+            if isinstance(m, Bottleneck3d):
+                nn.init.zeros_(m.bn3.weight)
+            elif isinstance(m, BasicBlock3d):
+                nn.init.zeros_(m.bn2.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.fc(self.dropout(x))
+
+
+def i3d_resnet(**kwargs) -> I3DResNet:
+    """Any I3D ResNet; keyword arguments as :class:`I3DResNet`."""
+    return I3DResNet(**kwargs)
+
+
+def i3d_resnet50(*, num_classes: int = 400, dropout: float = 0.0) -> I3DResNet:
+    """ResNet-50 inflated in time: 16x3x224x224 in, 16x2048x7x7 at ``layer4``."""
+    return I3DResNet(block="bottleneck", layers=(3, 4, 6, 3), num_classes=num_classes, dropout=dropout)
+
+
+def i3d_tiny(*, num_classes: int = 13, dropout: float = 0.0) -> I3DResNet:
+    """The shipped default's architecture: a 4-block I3D ResNet sized for 2 CPU cores.
+
+    16x3x112x112 in -> 16x128x7x7 at ``layer4`` (layer4 keeps stride 1 so the maps stay 7x7).
+    """
+    return I3DResNet(
+        block="basic", layers=(1, 1, 1, 1), widths=(16, 32, 64, 128), stem_channels=16,
+        stem_kernel=(3, 5, 5), stem_pool=True, strides=(1, 2, 2, 1),
+        num_classes=num_classes, dropout=dropout,
+    )
+
+
+def _map_2d_key(key: str) -> str:
+    # torchvision's 2-D ResNet names its stem conv1/bn1; ours is stem.0 / stem.1.
+    if key.startswith("conv1."):
+        return "stem.0." + key[len("conv1."):]
+    if key.startswith("bn1."):
+        return "stem.1." + key[len("bn1."):]
+    return key
+
+
+def inflate_state_dict(
+    state_dict_2d: Mapping[str, torch.Tensor], model: I3DResNet, *, include_fc: bool = True
+) -> dict[str, torch.Tensor]:
+    """Inflate a torchvision 2-D ResNet state_dict into ``model``'s (the I3D rule).
+
+    Each 2-D kernel (O, I, kh, kw) is repeated over the 3-D kernel's time size kt and divided by
+    kt, so a clip of identical frames produces the 2-D activations. BatchNorm and fc copy over.
+    Returns the new state_dict; raises ``ValueError`` naming the first key that does not fit.
+    """
+    target = model.state_dict()
+    out: dict[str, torch.Tensor] = {}
+    for key2d, w in state_dict_2d.items():
+        key = _map_2d_key(key2d)
+        if key.startswith("fc.") and not include_fc:
+            continue
+        if key not in target:
+            raise ValueError(f"2-D weight {key2d!r} has no place in the I3D model (looked for {key!r})")
+        want = target[key]
+        if w.dim() == 4 and want.dim() == 5:
+            kt = want.shape[2]
+            w = w.unsqueeze(2).repeat(1, 1, kt, 1, 1) / kt
+        if w.shape != want.shape:
+            raise ValueError(f"{key2d!r}: 2-D shape {tuple(w.shape)} does not inflate to {tuple(want.shape)}")
+        out[key] = w.to(want.dtype)
+    missing = [k for k in target if k not in out and not (k.startswith("fc.") and not include_fc)]
+    if missing:
+        raise ValueError(f"the 2-D state_dict lacks {len(missing)} weights, e.g. {missing[:3]}")
+    return out

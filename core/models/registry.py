@@ -1,0 +1,252 @@
+"""One registry of models: builders, specs, and where each one's weights come from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import video as tv_video
+
+from .i3d import I3DResNet, i3d_resnet50, inflate_state_dict
+from .spec import IMAGENET_MEAN, IMAGENET_STD, KINETICS_MEAN, KINETICS_STD, ModelSpec
+from .weights import (
+    CHECKPOINT_DIR,
+    WeightsError,
+    hub_file,
+    load_checkpoint,
+    load_hub_state_dict,
+    read_torch_file,
+)
+
+__all__ = ["DEFAULT_MODEL", "UnknownModelError", "get_spec", "list_models", "load_model", "weights_status"]
+
+DEFAULT_MODEL = "i3d_tiny"
+RESNET_LAYERS = ("stem", "layer1", "layer2", "layer3", "layer4")
+
+
+class UnknownModelError(ValueError):
+    """The model name is not registered."""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    spec: ModelSpec
+    build: Callable[[int], nn.Module]
+    weights_url: str | None = None  # torchvision / torch hub file for weights="default"
+    checkpoint: str | None = None  # project checkpoint stem in checkpoints/
+
+
+def _kinetics(name: str, weights_enum, *, frames: int, crop: int, resize, layers, default_layer, paths=None):
+    w = weights_enum.KINETICS400_V1
+    builder = getattr(tv_video, name)
+    return _Entry(
+        spec=ModelSpec(
+            name=name,
+            categories=tuple(w.meta["categories"]),
+            num_frames=frames,
+            input_size=(crop, crop),
+            resize_size=resize,
+            mean=KINETICS_MEAN,
+            std=KINETICS_STD,
+            layers=layers,
+            default_layer=default_layer,
+            description=f"torchvision {name}, Kinetics-400 ({w.meta['_metrics']['Kinetics-400']['acc@1']:.1f}% top-1)",
+            weights_hint=f"torchvision weights file {Path(w.url).name}",
+            meta={"layer_paths": paths or {}},
+        ),
+        build=lambda n, b=builder: b(weights=None, num_classes=n),
+        weights_url=w.url,
+    )
+
+
+def _imagenet_categories() -> tuple[str, ...]:
+    from torchvision.models import ResNet50_Weights
+
+    return tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def _action_categories() -> tuple[str, ...]:
+    from core.data.classes import CLASSES
+
+    return tuple(CLASSES)
+
+
+_S3D_PATHS = {"mixed_3c": "features.6", "mixed_4f": "features.12", "mixed_5c": "features.15"}
+
+_REGISTRY: dict[str, _Entry] = {
+    "i3d_tiny": _Entry(
+        spec=ModelSpec(
+            name="i3d_tiny",
+            categories=(),  # filled from the checkpoint metadata (or the action classes)
+            num_frames=16,
+            input_size=(112, 112),
+            resize_size=None,
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+            layers=RESNET_LAYERS,
+            default_layer="layer4",
+            description="the shipped default: a small I3D ResNet trained on the project's 13 "
+            "Something-Something-style actions (16x112x112 in, 16x7x7 CAMs)",
+            weights_hint="checkpoints/i3d_tiny.safetensors (train it: see README)",
+        ),
+        build=lambda n: _build_i3d_tiny(n),
+        checkpoint="i3d_tiny",
+    ),
+    "i3d_resnet50": _Entry(
+        spec=ModelSpec(
+            name="i3d_resnet50",
+            categories=(),  # ImageNet's when inflated from ImageNet, else a checkpoint's
+            num_frames=16,
+            input_size=(224, 224),
+            resize_size=256,
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+            layers=RESNET_LAYERS,
+            default_layer="layer4",
+            sampling="fps",
+            sample_fps=4.0,
+            description="the 2017 post's architecture: ResNet-50 inflated in time "
+            "(16x3x224x224 in, 16x2048x7x7 at layer4); weights='imagenet' inflates torchvision's "
+            "ImageNet ResNet-50",
+            weights_hint="torchvision resnet50-11ad3fa6.pth (ImageNet, inflated) or a .safetensors checkpoint",
+        ),
+        build=lambda n: i3d_resnet50(num_classes=n),
+        weights_url="https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
+    ),
+    "r3d_18": _kinetics("r3d_18", tv_video.R3D_18_Weights, frames=16, crop=112, resize=(128, 171),
+                        layers=RESNET_LAYERS, default_layer="layer4"),
+    "mc3_18": _kinetics("mc3_18", tv_video.MC3_18_Weights, frames=16, crop=112, resize=(128, 171),
+                        layers=RESNET_LAYERS, default_layer="layer4"),
+    "r2plus1d_18": _kinetics("r2plus1d_18", tv_video.R2Plus1D_18_Weights, frames=16, crop=112,
+                             resize=(128, 171), layers=RESNET_LAYERS, default_layer="layer4"),
+    "s3d": _kinetics("s3d", tv_video.S3D_Weights, frames=32, crop=224, resize=(256, 256),
+                     layers=tuple(_S3D_PATHS), default_layer="mixed_5c", paths=_S3D_PATHS),
+}
+
+
+def _build_i3d_tiny(num_classes: int) -> I3DResNet:
+    from .i3d import i3d_tiny
+
+    return i3d_tiny(num_classes=num_classes)
+
+
+def list_models() -> list[str]:
+    """Registered model names, the shipped default first."""
+    return [DEFAULT_MODEL, *sorted(n for n in _REGISTRY if n != DEFAULT_MODEL)]
+
+
+def _entry(name: str) -> _Entry:
+    if name not in _REGISTRY:
+        raise UnknownModelError(f"unknown model {name!r}; choose one of {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def get_spec(name: str = DEFAULT_MODEL) -> ModelSpec:
+    """The spec of a registered model (for the shipped model, from its checkpoint when present)."""
+    entry = _entry(name)
+    spec = entry.spec
+    if entry.checkpoint:
+        meta_path = CHECKPOINT_DIR / f"{entry.checkpoint}.json"
+        if meta_path.is_file():
+            import json
+
+            spec = _spec_from_meta(spec, json.loads(meta_path.read_text()))
+        elif not spec.categories:
+            spec = replace(spec, categories=_action_categories())
+    elif name == "i3d_resnet50" and not spec.categories:
+        spec = replace(spec, categories=_imagenet_categories())
+    return spec
+
+
+def weights_status(name: str) -> tuple[bool, str]:
+    """(available offline, where or how to get them) for ``weights='default'``."""
+    entry = _entry(name)
+    if entry.checkpoint:
+        path = CHECKPOINT_DIR / f"{entry.checkpoint}.safetensors"
+        return path.is_file(), str(path) if path.is_file() else f"missing: {entry.spec.weights_hint}"
+    path = hub_file(entry.weights_url)
+    if path.is_file():
+        return True, str(path)
+    return False, f"not downloaded: `python -m core download {name}` (needs internet) puts them in {path}"
+
+
+def _spec_from_meta(spec: ModelSpec, meta: dict) -> ModelSpec:
+    fields = {
+        "categories": tuple(meta["categories"]),
+        "num_frames": int(meta.get("num_frames", spec.num_frames)),
+        "input_size": tuple(meta.get("input_size", spec.input_size)),
+        "mean": tuple(meta.get("mean", spec.mean)),
+        "std": tuple(meta.get("std", spec.std)),
+        "sampling": meta.get("sampling", spec.sampling),
+        "sample_fps": meta.get("sample_fps", spec.sample_fps),
+        "resize_size": meta.get("resize_size", spec.resize_size),
+    }
+    if isinstance(fields["resize_size"], list):
+        fields["resize_size"] = tuple(fields["resize_size"])
+    return replace(spec, **fields, meta={**spec.meta, "checkpoint": meta})
+
+
+def load_model(
+    name: str = DEFAULT_MODEL,
+    *,
+    weights: str | Path | None = "default",
+    num_classes: int | None = None,
+    device: str | torch.device = "cpu",
+    download: bool = True,
+) -> nn.Module:
+    """Build a registered model in eval mode, with its :class:`ModelSpec` as ``model.spec``.
+
+    ``weights``: ``"default"`` (the shipped checkpoint, or torchvision's Kinetics-400 file from the
+    hub cache, downloaded only if missing and ``download``), ``"imagenet"`` (``i3d_resnet50``
+    only: inflate torchvision's ImageNet ResNet-50), a path to a ``.safetensors`` checkpoint (with
+    its ``.json``) or a torchvision ``.pth``, or ``None`` for random weights (tests).
+    """
+    entry = _entry(name)
+    spec = get_spec(name)
+    if weights is None:
+        n = num_classes or len(spec.categories) or 400
+        if len(spec.categories) != n:
+            spec = replace(spec, categories=tuple(f"class {i}" for i in range(n)))
+        model = entry.build(n)
+    elif isinstance(weights, (str, Path)) and str(weights).endswith((".safetensors", ".json")):
+        state, meta = load_checkpoint(weights)
+        spec = _spec_from_meta(spec, meta)
+        model = entry.build(len(spec.categories))
+        _load_state(model, state, weights)
+    elif weights == "default" and entry.checkpoint:
+        path = CHECKPOINT_DIR / f"{entry.checkpoint}.safetensors"
+        if not path.is_file():
+            raise WeightsError(
+                f"the shipped checkpoint {path} is missing. Restore it with `git checkout -- checkpoints/` "
+                f"or retrain it (see README, 'Training'). {entry.spec.weights_hint}"
+            )
+        return load_model(name, weights=path, device=device)
+    elif weights == "imagenet" or (weights == "default" and name == "i3d_resnet50"):
+        if name != "i3d_resnet50":
+            raise ValueError(f"weights='imagenet' is for i3d_resnet50, not {name}")
+        spec = replace(spec, categories=_imagenet_categories())
+        model = entry.build(1000)
+        state2d = load_hub_state_dict(entry.weights_url, name=name, download=download)
+        model.load_state_dict(inflate_state_dict(state2d, model))
+    elif weights == "default":
+        model = entry.build(len(spec.categories))
+        _load_state(model, load_hub_state_dict(entry.weights_url, name=name, download=download), name)
+    elif isinstance(weights, (str, Path)) and Path(weights).is_file():
+        model = entry.build(len(spec.categories))
+        _load_state(model, read_torch_file(weights), weights)
+    else:
+        raise ValueError(
+            f"weights={weights!r} is neither 'default', 'imagenet', None, nor an existing file"
+        )
+    model.spec = spec
+    return model.eval().to(device)
+
+
+def _load_state(model: nn.Module, state: dict, source) -> None:
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise WeightsError(f"weights from {source} do not fit this architecture: {e}") from e

@@ -1,0 +1,41 @@
+"""What a model expects and offers: one frozen record per registered model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ModelSpec"]
+
+KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
+KINETICS_STD = (0.22803, 0.22145, 0.216989)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the decode, explain and render stages need to know about a model.
+
+    ``resize_size`` follows torchvision: an ``int`` resizes the short side then centre-crops
+    ``input_size``; a ``(h, w)`` pair resizes to exactly that then centre-crops; ``None`` resizes
+    the whole frame straight to ``input_size`` (no crop, so a CAM maps back onto every pixel).
+    """
+
+    name: str
+    categories: tuple[str, ...]
+    num_frames: int
+    input_size: tuple[int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    layers: tuple[str, ...]
+    default_layer: str
+    resize_size: int | tuple[int, int] | None = None
+    sampling: str = "uniform"
+    sample_fps: float | None = None
+    description: str = ""
+    weights_hint: str = ""
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.categories)

@@ -1,0 +1,342 @@
+"""Drawing: turn CAM maps and frames into heatmaps, side-by-side clips, GIF/MP4 files and plots.
+
+Pure functions; nothing here knows about models or hooks. Every output path is chosen by the
+caller. Shapes used throughout:
+
+- frames: (T, H, W, 3) uint8 RGB (numpy array or torch tensor)
+- maps:   (T, h, w) float in [0, 1]; resized bilinearly to the frames' (H, W) when they differ
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from functools import lru_cache
+from os import PathLike
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = [
+    "colorize",
+    "combined_frames",
+    "overlay",
+    "render_explanation",
+    "save_gif",
+    "save_mp4",
+    "save_npy",
+    "temporal_plot",
+]
+
+_BACKGROUND = (255, 255, 255)  # gap and label bar
+_TEXT = (0, 0, 0)
+
+
+def _to_numpy(x, name: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray):
+        return x
+    raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+
+
+def _check_frames(frames, name: str = "frames") -> np.ndarray:
+    x = _to_numpy(frames, name)
+    if x.ndim == 4 and x.shape[1] == 3 and x.shape[-1] != 3:
+        raise ValueError(f"{name} looks like (T, 3, H, W) {tuple(x.shape)}; "
+                         "permute to (T, H, W, 3), e.g. x.permute(0, 2, 3, 1)")
+    if x.ndim != 4 or x.shape[-1] != 3 or 0 in x.shape:
+        hint = "; for one image use x[None]" if x.ndim == 3 and x.shape[-1] == 3 else ""
+        raise ValueError(f"{name} must be (T, H, W, 3) RGB with T, H, W >= 1, "
+                         f"got shape {tuple(x.shape)}{hint}")
+    if x.dtype != np.uint8:
+        raise TypeError(f"{name} must be uint8 RGB in 0..255, got {x.dtype}; convert floats in "
+                        "[0, 1] with (x * 255).round().astype(np.uint8)")
+    return x
+
+
+def _check_maps(maps, size: tuple[int, int] | None = None, name: str = "maps") -> np.ndarray:
+    """(T, h, w) float in [0, 1] -> float32, resized bilinearly to ``size`` (H, W) if given."""
+    x = _to_numpy(maps, name)
+    if x.ndim != 3 or 0 in x.shape:
+        raise ValueError(f"{name} must be (T, h, w), got shape {tuple(x.shape)}; "
+                         "squeeze batch/channel axes first")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{name} must be floating point in [0, 1], got {x.dtype}; "
+                        "for uint8 maps divide by 255")
+    x = x.astype(np.float32, copy=False)
+    lo, hi = float(x.min()), float(x.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{name} contains NaN or inf; check the CAM normalisation")
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise ValueError(f"{name} must lie in [0, 1], got [{lo:.3g}, {hi:.3g}]; "
+                         "normalise per clip, e.g. (m - m.min()) / (m.max() - m.min())")
+    if size is not None and x.shape[1:] != tuple(size):
+        x = _resize(x[..., None], size)[..., 0]
+    return np.clip(x, 0.0, 1.0)
+
+
+def _check_number(value, name: str, *, positive: bool = False) -> float:
+    """A real number: in [0, 1], or any finite value > 0 when ``positive``."""
+    want = "a positive number" if positive else "a number in [0, 1]"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be {want}, got {type(value).__name__}")
+    v = float(value)
+    if not (math.isfinite(v) and (v > 0 if positive else 0.0 <= v <= 1.0)):
+        raise ValueError(f"{name} must be {want}, got {value}")
+    return v
+
+
+def _check_int(value, name: str, lo: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= {lo} ({what}), got {type(value).__name__}")
+    if value < lo:
+        raise ValueError(f"{name} must be an int >= {lo} ({what}), got {value!r}")
+    return int(value)
+
+
+def _resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear (antialiased when shrinking) resize of (T, H, W, C) to (T, *size, C), same dtype."""
+    if x.shape[1:3] == tuple(size):
+        return x
+    t = torch.from_numpy(np.ascontiguousarray(x)).float()
+    t = t.permute(0, 3, 1, 2)  # (T, H, W, C) => (T, C, H, W)
+    t = F.interpolate(t, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
+    out = t.permute(0, 2, 3, 1).numpy()  # (T, C, H, W) => (T, H, W, C)
+    if x.dtype == np.uint8:
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return out.astype(x.dtype, copy=False)
+
+
+def _fit(x: np.ndarray, max_side: int | None) -> np.ndarray:
+    """Shrink (T, H, W, C) so that max(H, W) <= max_side, keeping the aspect ratio."""
+    if max_side is None:
+        return x
+    max_side = _check_int(max_side, "max_side", 1, "longest panel side in pixels, or None")
+    h, w = x.shape[1:3]
+    scale = max_side / max(h, w)
+    if scale >= 1:
+        return x
+    return _resize(x, (max(1, round(h * scale)), max(1, round(w * scale))))
+
+
+@lru_cache(maxsize=8)
+def _lut(cmap: str) -> np.ndarray:
+    """256-entry uint8 RGB lookup table for a matplotlib colormap name."""
+    try:
+        cm = colormaps[cmap]
+    except KeyError:
+        raise ValueError(f"unknown cmap {cmap!r}; use a matplotlib name such as 'jet', "
+                         "'turbo' or 'inferno'") from None
+    lut = np.rint(cm(np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
+    lut.setflags(write=False)
+    return lut
+
+
+def colorize(maps, cmap: str = "jet") -> np.ndarray:
+    """Map (T, H, W) values in [0, 1] to (T, H, W, 3) uint8 RGB; with 'jet' 0 is blue, 1 is red."""
+    m = _check_maps(maps)
+    return _lut(cmap)[np.rint(m * 255).astype(np.uint8)]
+
+
+def overlay(frames, maps, *, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+    """Blend colourised maps onto frames: ``(1 - alpha) * frame + alpha * heat``.
+
+    ``alpha`` is the heatmap opacity: 0 gives the frames back, 1 gives the pure heatmap.
+    """
+    f = _check_frames(frames)
+    a = _check_number(alpha, "alpha (heatmap opacity)")
+    m = _check_maps(maps, size=f.shape[1:3])
+    if m.shape[0] != f.shape[0]:
+        raise ValueError(f"maps has {m.shape[0]} frames but frames has {f.shape[0]}; "
+                         "upsample the CAM in time to the clip length first")
+    heat = _lut(cmap)[np.rint(m * 255).astype(np.uint8)]
+    out = np.empty_like(f)
+    for i in range(len(f)):  # one frame at a time keeps the float temporaries small
+        blend = np.float32(1.0 - a) * f[i] + np.float32(a) * heat[i]
+        out[i] = np.clip(np.rint(blend), 0, 255)
+    return out
+
+
+@lru_cache(maxsize=8)
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (ImportError, OSError):  # Pillow without FreeType: fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _label_bars(labels: Sequence[str], width: int, panel_h: int) -> np.ndarray:
+    """(T, bar_h, width, 3) uint8 bars with one left-aligned line of text each."""
+    font = _font(int(min(24, max(10, round(panel_h * 0.07)))))
+    bar_h = font.getbbox("Ag")[3] + 6
+    bars = []
+    for text in labels:
+        im = Image.new("RGB", (width, bar_h), _BACKGROUND)
+        ImageDraw.Draw(im).text((4, 3), str(text), fill=_TEXT, font=font)
+        bars.append(np.asarray(im))
+    return np.stack(bars)
+
+
+def combined_frames(frames, heat, *, labels=None, gap: int = 4,
+                    max_side: int | None = None) -> np.ndarray:
+    """Place ``frames`` and ``heat`` (both (T, H, W, 3) uint8) side by side: original | heatmap.
+
+    ``labels``: one string for every frame, or a sequence of T strings, drawn in a bar on top.
+    ``max_side`` shrinks each panel first so that its longer side is at most that many pixels.
+    Returns (T, H', 2W' + gap, 3) uint8; H' includes the label bar when labels are given.
+    """
+    f, h = _check_frames(frames), _check_frames(heat, "heat")
+    if f.shape != h.shape:
+        raise ValueError(f"frames {tuple(f.shape)} and heat {tuple(h.shape)} must have the same "
+                         "shape; build heat with overlay(frames, maps)")
+    gap = _check_int(gap, "gap", 0, "pixels between the panels")
+    f, h = _fit(f, max_side), _fit(h, max_side)
+    t, ph, pw, _ = f.shape
+    out = np.empty((t, ph, 2 * pw + gap, 3), np.uint8)
+    out[:, :, :pw], out[:, :, pw:pw + gap], out[:, :, pw + gap:] = f, _BACKGROUND, h
+    if labels is None:
+        return out
+    if isinstance(labels, str):
+        labels = [labels] * t
+    if len(labels) != t:
+        raise ValueError(f"labels has {len(labels)} entries but there are {t} frames; "
+                         "pass one string per frame or a single string")
+    return np.concatenate([_label_bars(labels, out.shape[2], ph), out], axis=1)
+
+
+def save_gif(frames, path: str | PathLike, *, fps: float = 4.0, loop: int | None = 0) -> Path:
+    """Write (T, H, W, 3) uint8 frames as an animated GIF; ``loop=0`` repeats forever, None once.
+
+    One adaptive 255-colour palette is built from a subsample of the whole clip and shared by all
+    frames (no colour flicker, no dithering noise). Frame delays are at least 20 ms, because
+    browsers slow anything shorter down to 100 ms. Pillow merges a frame identical to the one
+    before it into a longer delay, so such a GIF holds fewer than T frames but plays as long.
+    """
+    f = _check_frames(frames)
+    fps = _check_number(fps, "fps", positive=True)
+    if loop is not None:
+        loop = _check_int(loop, "loop", 0, "0 = forever; None plays once")
+    path = Path(path)
+    stride = max(1, math.ceil(math.sqrt(f.size / 3 / 400_000)))  # palette from <= ~400k pixels
+    sample = f[:, ::stride, ::stride]
+    sample = Image.fromarray(np.ascontiguousarray(sample.reshape(-1, *sample.shape[2:])))
+    palette = sample.quantize(255, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    images = [Image.fromarray(x).quantize(palette=palette, dither=Image.Dither.NONE) for x in f]
+    extra = {} if loop is None else {"loop": loop}
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
+                   duration=max(20, round(1000 / fps)), optimize=False, **extra)
+    return path
+
+
+def _mp4_codec() -> str:
+    return "libx264" if "libx264" in av.codecs_available else "mpeg4"
+
+
+def save_mp4(frames, path: str | PathLike, *, fps: float = 4.0) -> Path:
+    """Write (T, H, W, 3) uint8 frames as H.264 yuv420p MP4 (mpeg4 if libx264 is missing).
+
+    yuv420p needs even sizes: an odd height or width is padded by repeating the last row/column.
+    """
+    f = _check_frames(frames)
+    fps = _check_number(fps, "fps", positive=True)
+    path = Path(path)
+    f = np.pad(f, ((0, 0), (0, f.shape[1] % 2), (0, f.shape[2] % 2), (0, 0)), mode="edge")
+    codec = _mp4_codec()
+    with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
+        stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = f.shape[2], f.shape[1], "yuv420p"
+        if codec == "libx264":
+            stream.options = {"crf": "20", "preset": "veryfast"}
+        else:
+            stream.bit_rate = 8 * f.shape[1] * f.shape[2] * max(1, round(fps))
+        for x in f:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(x), "rgb24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def save_npy(maps, path: str | PathLike) -> Path:
+    """Write maps (any shape) as float32 .npy at exactly ``path`` (no suffix is added)."""
+    x = _to_numpy(maps, "maps")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise TypeError(f"maps must be numeric, got {x.dtype}")
+    path = Path(path)
+    with open(path, "wb") as fh:
+        np.save(fh, x.astype(np.float32, copy=False))
+    return path
+
+
+def _floats(x) -> np.ndarray:
+    return np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+
+
+def temporal_plot(importance, *, timestamps=None, labels=None, path=None, ax=None) -> Figure:
+    """Line plot of per-frame CAM mass, one line per target; returns the Figure.
+
+    ``importance``: (T,), (K, T) with one row per target, or a mapping {label: (T,)}.
+    ``timestamps``: T seconds for the x axis (frame index if None). ``ax``: draw into this Axes
+    instead of a new Figure. ``path``: also write a PNG there.
+    """
+    if isinstance(importance, Mapping):
+        labels = list(importance) if labels is None else labels
+        importance = np.stack([_floats(v) for v in importance.values()])
+    y = np.atleast_2d(_floats(importance))
+    if y.ndim != 2 or y.shape[1] == 0:
+        raise ValueError(f"importance must be (T,) or (K, T) with one row per target, got {y.shape}")
+    k, t = y.shape
+    if labels is not None and len(labels) != k:
+        raise ValueError(f"labels has {len(labels)} entries for {k} importance rows; give one per row")
+    if timestamps is None:
+        x, xlabel = np.arange(t), "frame"
+    else:
+        x, xlabel = np.asarray(timestamps, dtype=np.float64), "time (s)"
+        if x.shape != (t,):
+            raise ValueError(f"timestamps has shape {x.shape}; need ({t},), one per frame")
+    if ax is None:
+        fig = Figure(figsize=(5.0, 2.2), dpi=100, layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    for i, row in enumerate(y):
+        ax.plot(x, row, marker="o", markersize=3, linewidth=1.5,
+                label=None if labels is None else str(labels[i]))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("CAM mass")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    if labels is not None:
+        ax.legend(fontsize=8, frameon=False)
+    if path is not None:
+        fig.savefig(Path(path), format="png")
+    return fig
+
+
+def render_explanation(frames, maps, *, alpha: float = 0.5, labels=None, fps: float = 4.0,
+                       out_dir: str | PathLike, stem: str = "",
+                       max_side: int | None = 320) -> dict[str, Path]:
+    """Write combined/heatmap/original GIFs and a combined MP4 into ``out_dir``.
+
+    Returns {"combined", "heatmap", "original", "mp4"} -> Path. The heatmap files show the
+    overlay (alpha-blended heatmap on the frame). ``max_side`` shrinks each panel first.
+    """
+    f = _fit(_check_frames(frames), max_side)
+    heat = overlay(f, maps, alpha=alpha)
+    both = combined_frames(f, heat, labels=labels)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prefix = f"{stem}_" if stem else ""
+    paths = {
+        "combined": save_gif(both, out / f"{prefix}combined.gif", fps=fps),
+        "heatmap": save_gif(heat, out / f"{prefix}heatmap.gif", fps=fps),
+        "original": save_gif(f, out / f"{prefix}original.gif", fps=fps),
+        "mp4": save_mp4(both, out / f"{prefix}combined.mp4", fps=fps),
+    }
+    return paths

@@ -1,0 +1,111 @@
+"""Can I trust this heatmap? Faithfulness curves, temporal counterfactuals, sanity checks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..cam import Explainer, Explanation, explainer_for
+from .perturb import Curve, batched_probs, counterfactuals, deletion_insertion
+from .sanity import randomize_top_down, spearman
+
+__all__ = ["Curve", "TrustReport", "batched_probs", "randomize_top_down", "spearman", "trust_check", "trust_report"]
+
+
+@dataclass(frozen=True)
+class TrustReport:
+    """Everything the "Can I trust this?" panel shows, for one clip and one target."""
+
+    target: str
+    target_index: int
+    curves: dict[str, Curve]
+    counterfactuals: dict[str, dict]
+    sanity: list[dict]
+    sanity_maps: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> (T, H, W) in [0, 1]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        aucs = {k: round(c.auc, 5) for k, c in self.curves.items()}
+        return {
+            "target": self.target,
+            "curves": {k: c.to_dict() for k, c in self.curves.items()},
+            "auc": aucs,
+            "counterfactuals": self.counterfactuals,
+            "sanity": self.sanity,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings.items()},
+        }
+
+
+def _sanity_order(model: nn.Module, layers: tuple[str, ...], depth: int | None) -> list[str]:
+    """Layers to randomise, output first: the head, then the spec's layers (or the model's
+    top-level children that hold parameters) from the last to the first."""
+    if not layers:
+        layers = tuple(n for n, m in model.named_children() if any(True for _ in m.parameters()))
+    names = [n for n in ("fc", "classifier") if hasattr(model, n)]
+    names += [n for n in reversed(layers) if n not in names]
+    return names[:depth] if depth else names
+
+
+def trust_check(
+    model: nn.Module,
+    clip,
+    exp: Explanation,
+    *,
+    target: int = 0,
+    steps: int = 6,
+    sanity_depth: int | None = 3,
+    seed: int = 0,
+    progress=None,
+) -> TrustReport:
+    """Faithfulness (deletion/insertion by frame and region, vs random order), counterfactuals
+    (reversed, shuffled, frozen, top-frames blurred: which classes flip) and the top-down
+    randomisation sanity check, for ``exp.targets[target]`` of ``clip``.
+
+    ``progress``: optional callable(fraction, message), e.g. a Gradio progress tracker.
+    """
+    tick = progress or (lambda *_: None)
+    ex: Explainer = explainer_for(model)
+    x = ex.model_input(clip)
+    t = exp.targets[target]
+    cats = exp.categories
+    timings = {}
+
+    tick(0.05, "deletion / insertion curves")
+    t0 = time.perf_counter()
+    curves = deletion_insertion(model, x, t.index, exp.temporal_importance[target], exp.raw_maps[target],
+                                steps=steps, seed=seed)
+    timings["curves"] = (time.perf_counter() - t0) * 1e3
+
+    tick(0.55, "temporal counterfactuals")
+    t0 = time.perf_counter()
+    cf = counterfactuals(model, x, exp.temporal_importance[target], seed=seed)
+    top0 = int(cf["original"].argmax())
+    cf_out = {}
+    for name, p in cf.items():
+        top = int(p.argmax())
+        cf_out[name] = {"top1": cats[top], "top1_prob": round(float(p[top]), 5),
+                        "target_prob": round(float(p[t.index]), 5), "flipped": top != top0}
+    timings["counterfactuals"] = (time.perf_counter() - t0) * 1e3
+
+    tick(0.75, "sanity check: randomising layers top-down")
+    t0 = time.perf_counter()
+    layers = tuple(ex.spec.layers) if ex.spec is not None else ()
+    sanity, sanity_maps = [], {"trained": exp.maps[target]}
+    for names, rnd in randomize_top_down(model, _sanity_order(model, layers, sanity_depth), seed=seed):
+        r = Explainer(rnd, ex.spec, cache_size=1).explain(
+            clip, t.index if t.minus is None else None, contrast=None if t.minus is None else (t.index, t.minus),
+            layer=exp.layer, method=exp.method, pooling=exp.pooling, normalize=exp.normalize)
+        rho = spearman(exp.raw_maps[target], r.raw_maps[0])
+        sanity.append({"randomized": names, "spearman": round(rho, 4)})
+        sanity_maps["+".join(names)] = r.maps[0]
+    timings["sanity"] = (time.perf_counter() - t0) * 1e3
+    tick(1.0, "done")
+    return TrustReport(t.name, t.index, curves, cf_out, sanity, sanity_maps, timings)
+
+
+def trust_report(model: nn.Module, clip, exp: Explanation, **kwargs) -> dict:
+    """:func:`trust_check` as JSON-ready data (what ``python -m core explain --trust`` writes)."""
+    return trust_check(model, clip, exp, **kwargs).to_dict()

