@@ -1,0 +1,238 @@
+"""Per-class motion plans: where the acting object (and cover, or camera) is on every frame.
+
+A plan is pure geometry. Object classes place the actor in frame pixels of a still camera;
+camera classes place everything in a larger *scene* and move a view box over it
+(centre x, centre y, scene pixels per output pixel). Each planner draws its own sizes so the
+label's contract (distances, angles, zoom) holds with room to spare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .classes import CLASSES
+
+__all__ = ["Plan", "plan_action"]
+
+_MARGIN = 3  # px kept free at frame edges (camera shake included)
+
+
+@dataclass
+class Plan:
+    interval: tuple[int, int]
+    actor_hw: tuple[int, int]
+    actor_xy: np.ndarray  # (T, 2) centre x, y: frame px (object classes) or scene px (camera)
+    angle: np.ndarray  # (T,) degrees, counter-clockwise
+    cover_hw: tuple[int, int] | None = None
+    cover_xy: np.ndarray | None = None  # (T, 2) frame px
+    scene_hw: tuple[int, int] | None = None  # camera classes: scene canvas size
+    view: np.ndarray | None = None  # (T, 3) camera classes: cx, cy, scale
+    params: dict = field(default_factory=dict)
+
+
+def _profile(u: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
+    """Monotone 0 -> 1 over u in [0, 1]."""
+    if kind == "linear":
+        return u
+    if kind == "smooth":
+        return u * u * (3 - 2 * u)
+    if kind == "minjerk":
+        return u**3 * (10 - 15 * u + 6 * u * u)
+    if kind == "ease_out":
+        return 1 - (1 - u) ** rng.uniform(2, 3.5)
+    if kind == "fall":
+        return u * u
+    if kind == "trapezoid":  # constant speed with short eased ends
+        e = rng.uniform(0.02, 0.15)
+        v = np.minimum(np.minimum(u / e, (1 - u) / e), 1.0)
+        s = np.cumsum(v)
+        return (s - s[0]) / max(s[-1] - s[0], 1e-9)
+    raise ValueError(kind)
+
+
+def _timing(rng: np.random.Generator, t: int, lo: float, hi: float, min_len: int = 4) -> tuple[int, int]:
+    """(first, last) action frames: the action may start late and end early."""
+    length = int(np.clip(round(t * rng.uniform(lo, hi)), min(min_len, t - 1), t - 1))
+    r = rng.random()
+    start = 0 if r < 0.2 else t - 1 - length if r < 0.35 else int(rng.integers(0, t - length))
+    return start, start + length
+
+
+def _progress(t: int, interval: tuple[int, int], kind: str, rng: np.random.Generator) -> np.ndarray:
+    t0, t1 = interval
+    u = np.clip((np.arange(t) - t0) / max(t1 - t0, 1), 0, 1)
+    return _profile(u, kind, rng)
+
+
+def _box(rng: np.random.Generator, long: float, aspect=(0.5, 1.0)) -> tuple[int, int]:
+    short = max(6, round(long * rng.uniform(*aspect)))
+    long = max(6, round(long))
+    return (long, short) if rng.random() < 0.4 else (short, long)
+
+
+def smooth_jitter(rng: np.random.Generator, t: int, amp: float) -> np.ndarray:
+    """Smooth hand tremor or camera shake, (t,) within +-amp (also used by the renderer)."""
+    k = max(2, t // 6)
+    pts = rng.uniform(-1, 1, k + 1)
+    return np.interp(np.linspace(0, k, t), np.arange(k + 1), pts) * amp
+
+
+def _slide(rng, t, h, w, size, axis: int, sign: int, frac: tuple[float, float], interval, kind):
+    """A straight move along ``axis`` (0 = x, 1 = y) by frac of the frame, in frame px."""
+    dims = (w, h)
+    ext = size[::-1]  # (box w, box h)
+    length = dims[axis]
+    room = length - ext[axis] - 2 * _MARGIN
+    d = rng.uniform(frac[0] * length, max(frac[0] * length, min(frac[1] * length, room)))
+    start = rng.uniform(_MARGIN + ext[axis] / 2, length - _MARGIN - ext[axis] / 2 - d)
+    if sign < 0:
+        start += d
+    other = 1 - axis
+    lo, hi = _MARGIN + ext[other] / 2, dims[other] - _MARGIN - ext[other] / 2
+    o0 = rng.uniform(lo, hi)
+    drift = float(np.clip(rng.uniform(-0.04, 0.04) * dims[other], lo - o0, hi - o0))
+    s = _progress(t, interval, kind, rng)
+    xy = np.zeros((t, 2))
+    xy[:, axis] = start + sign * d * s
+    xy[:, other] = o0 + drift * s
+    return xy, sign * d
+
+
+def plan_action(label: str, rng: np.random.Generator, t: int, h: int, w: int) -> Plan:
+    """Draw a plan for ``label`` on a (h, w) frame with ``t`` frames."""
+    m = min(h, w)
+    idx = CLASSES.index(label)
+    angle = np.zeros(t)
+    if idx in (0, 1, 2, 3, 4):  # translations
+        axis = 1 if idx in (2, 3) else 0
+        sign = {0: 1, 1: -1, 2: -1, 3: 1}.get(idx, int(rng.choice([-1, 1])))
+        frac, timing, kinds = {
+            0: ((0.38, 0.75), (0.35, 0.9), ["linear", "smooth", "minjerk", "trapezoid"]),
+            1: ((0.38, 0.75), (0.35, 0.9), ["linear", "smooth", "minjerk", "trapezoid"]),
+            2: ((0.28, 0.6), (0.35, 0.85), ["trapezoid", "linear"]),
+            3: ((0.28, 0.65), (0.2, 0.5), ["fall"]),
+            4: ((0.065, 0.135), (0.12, 0.4), ["ease_out", "smooth"]),
+        }[idx]
+        size = _box(rng, rng.uniform(0.12, 0.33) * m)
+        interval = _timing(rng, t, *timing, min_len=3 if idx == 4 else 5)
+        kind = str(rng.choice(kinds))
+        xy, d = _slide(rng, t, h, w, size, axis, sign, frac, interval, kind)
+        if idx != 4 and rng.random() < 0.35:  # a slight tilt on the way
+            angle = rng.uniform(-15, 15) * _progress(t, interval, "smooth", rng)
+        key = "dy" if axis else "dx"
+        params = {key: d / (h if axis else w), "profile": kind}
+        if idx in (0, 1) and rng.random() < 0.4:  # carried in a low arc
+            u = _progress(t, interval, "linear", rng)
+            lift = min(rng.uniform(0, 0.08) * h, xy[:, 1].min() - size[0] / 2 - _MARGIN)
+            xy[:, 1] -= max(lift, 0) * np.sin(np.pi * u)
+        return Plan(interval, size, xy, angle, params=params)
+    if idx == 5:  # holding
+        size = _box(rng, rng.uniform(0.12, 0.35) * m)
+        amp = rng.uniform(0.003, 0.012)
+        xy = np.empty((t, 2))
+        xy[:, 0] = rng.uniform(size[1] / 2 + 8, w - size[1] / 2 - 8) + smooth_jitter(rng, t, amp * w)
+        xy[:, 1] = rng.uniform(size[0] / 2 + 8, h - size[0] / 2 - 8) + smooth_jitter(rng, t, amp * h)
+        angle = smooth_jitter(rng, t, rng.uniform(0, 3))
+        return Plan((0, t - 1), size, xy, angle, params={"jitter": amp})
+    if idx == 6:  # spinning
+        size = _box(rng, rng.uniform(0.18, 0.45) * m, aspect=(0.35, 0.6))
+        r = np.hypot(*size) * 0.6 + _MARGIN  # the spin is about the centroid, not the box centre
+        interval = _timing(rng, t, 0.4, 0.9, min_len=6)
+        kind = str(rng.choice(["linear", "smooth", "ease_out"]))
+        prog = _progress(t, interval, kind, rng)
+        # At most 45 degrees a frame, or the spin aliases (a wagon wheel seems to stand still).
+        if 45 / np.diff(prog).max() < 200:
+            kind, prog = "linear", _progress(t, interval, "linear", rng)
+        total = min(rng.uniform(200, 720), 45 / np.diff(prog).max()) * rng.choice([-1, 1])
+        angle = total * prog
+        xy = np.empty((t, 2))
+        xy[:, 0] = rng.uniform(r, w - r) + smooth_jitter(rng, t, 0.003 * w)
+        xy[:, 1] = rng.uniform(r, h - r) + smooth_jitter(rng, t, 0.003 * h)
+        return Plan(interval, size, xy, angle, params={"angle": float(total), "profile": kind})
+    if idx in (7, 8):
+        return _plan_cover(rng, t, h, w, uncover=idx == 8)
+    if idx in (9, 10):
+        return _plan_zoom(rng, t, h, w, zoom_in=idx == 9)
+    return _plan_pan(rng, t, h, w, content_right=idx == 11)
+
+
+def _plan_cover(rng, t, h, w, *, uncover: bool) -> Plan:
+    m = min(h, w)
+    size = _box(rng, rng.uniform(0.12, 0.28) * m)
+    k = rng.uniform(1.25, 1.6, 2)
+    cover = (round(size[0] * k[0]) + 6, round(size[1] * k[1]) + 6)
+    ax = np.clip(rng.uniform(0.2, 0.8) * w, size[1] / 2 + _MARGIN, w - size[1] / 2 - _MARGIN)
+    ay = np.clip(rng.uniform(0.25, 0.8) * h, size[0] / 2 + _MARGIN, h - size[0] / 2 - _MARGIN)
+    slack = (np.array(cover[::-1]) - np.array(size[::-1])) / 2 - 2
+    end = np.array([ax, ay]) + rng.uniform(-0.3, 0.3, 2) * slack
+    dirs = [np.array(d, float) for d in [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1)]]
+    rng.shuffle(dirs)
+    gap = rng.uniform(2, 0.3 * m)
+    start = None
+    for d in dirs:
+        need = np.where(d != 0, (np.array(cover[::-1]) + np.array(size[::-1])) / 2 + gap, 0)
+        cand = np.array([ax, ay]) + d * need
+        lim = 0.45 * np.array(cover[::-1])
+        if np.all(cand >= -lim) and np.all(cand <= np.array([w, h]) + lim):
+            start = cand
+            break
+    if start is None:  # always fits sideways with the object near the middle
+        ax, end = w / 2, np.array([w / 2, end[1]])
+        start = np.array([ax + (cover[1] + size[1]) / 2 + 2, end[1]])
+    interval = _timing(rng, t, 0.3, 0.8, min_len=5)
+    kind = str(rng.choice(["smooth", "minjerk", "linear", "trapezoid"]))
+    s = _progress(t, interval, kind, rng)[:, None]
+    a, b = (end, start) if uncover else (start, end)
+    cover_xy = a + (b - a) * s
+    actor = np.tile([ax, ay], (t, 1)).astype(float)
+    return Plan(interval, size, actor, np.zeros(t), cover, cover_xy,
+                params={"cover_from": [float(v) for v in (start - end)], "profile": kind})
+
+
+def _plan_zoom(rng, t, h, w, *, zoom_in: bool) -> Plan:
+    z = rng.uniform(1.45, 2.2)
+    m = min(h, w)
+    pad = 0.03 * z * m  # room for shake around the widest view
+    hs, ws = int(np.ceil(h * z + 2 * pad)), int(np.ceil(w * z + 2 * pad))
+    frac = rng.uniform(max(0.2, 0.12 * z), min(0.7, 0.35 * z))  # of the close view
+    size = _box(rng, frac * m)
+    c_wide = np.array([ws / 2, hs / 2])
+    c_close = np.array([rng.uniform(w / 2 + pad, ws - w / 2 - pad), rng.uniform(h / 2 + pad, hs - h / 2 - pad)])
+    room = (np.array([w, h]) - np.array(size[::-1])) / 2 - 4
+    obj = c_close + rng.uniform(-0.6, 0.6, 2) * np.maximum(room, 0)
+    interval = _timing(rng, t, 0.4, 0.9, min_len=6)
+    kind = str(rng.choice(["smooth", "linear", "minjerk"]))
+    q = _progress(t, interval, kind, rng)
+    if not zoom_in:
+        q = 1 - q
+    # Box edges move linearly in q, so the object, inside both end views, stays inside all views.
+    view = np.empty((t, 3))
+    view[:, :2] = c_wide + (c_close - c_wide) * q[:, None]
+    view[:, 2] = z + (1 - z) * q
+    return Plan(interval, size, np.tile(obj, (t, 1)), np.zeros(t), scene_hw=(hs, ws), view=view,
+                params={"zoom": float(z), "scale_start": float(view[0, 2]), "scale_end": float(view[-1, 2])})
+
+
+def _plan_pan(rng, t, h, w, *, content_right: bool) -> Plan:
+    m = min(h, w)
+    p = rng.uniform(0.3, 0.6)
+    pad = int(0.03 * m) + 2
+    tilt = rng.uniform(-0.05, 0.05) * h
+    hs, ws = int(h + 2 * pad + abs(tilt)) + 1, int(np.ceil(w * (1 + p))) + 2 * pad
+    size = _box(rng, rng.uniform(0.12, 0.3) * m)
+    # Views: the content moves right when the camera turns left, i.e. the view slides left.
+    x_right, x_left = ws - pad - w / 2, ws - pad - w / 2 - p * w
+    y0 = pad + h / 2 + max(-tilt, 0)
+    x0, x1 = (x_right, x_left) if content_right else (x_left, x_right)
+    lo = max(x0, x1) - w / 2 + size[1] / 2 + 4  # inside both end views
+    hi = min(x0, x1) + w / 2 - size[1] / 2 - 4
+    ox = rng.uniform(lo, max(lo, hi))
+    oy = rng.uniform(y0 + max(tilt, 0) - h / 2 + size[0] / 2 + 4, y0 + min(tilt, 0) + h / 2 - size[0] / 2 - 4)
+    interval = _timing(rng, t, 0.4, 0.9, min_len=6)
+    kind = str(rng.choice(["smooth", "linear", "minjerk", "trapezoid"]))
+    q = _progress(t, interval, kind, rng)
+    view = np.stack([x0 + (x1 - x0) * q, y0 + tilt * q, np.ones(t)], 1)
+    return Plan(interval, size, np.tile([ox, oy], (t, 1)), np.zeros(t), scene_hw=(hs, ws), view=view,
+                params={"pan": float(p if content_right else -p), "tilt": float(tilt / h)})

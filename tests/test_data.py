@@ -1,0 +1,269 @@
+"""Synthetic Something-Something clips: labels keep their promises, and the SSv2 layout round-trips."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from core.data import (
+    CLASSES,
+    MIRROR_PAIRS,
+    SSv2Dataset,
+    check_contract,
+    content_shift,
+    fill_template,
+    load_ground_truth,
+    normalize_template,
+    read_video,
+    render_clip,
+    write_dataset,
+    write_video,
+)
+from core.data.contract import centroids
+
+SMALL = {"size": (120, 160), "fps": 12, "duration": 2.5}  # 30 frames: quick, still a real clip
+
+
+def small(label, seed, **kw):
+    return render_clip(label, seed=seed, **{**SMALL, **kw})
+
+
+def test_class_table_is_the_ssv2_subset_in_order():
+    assert len(CLASSES) == 13
+    assert CLASSES[0] == "Moving [something] from left to right"
+    assert CLASSES[7] == "Covering [something] with [something]"
+    assert CLASSES[12] == "Turning the camera right while filming [something]"
+    assert all(a in CLASSES and b in CLASSES for a, b in MIRROR_PAIRS)
+    assert len({c for pair in MIRROR_PAIRS for c in pair}) == 10
+    assert normalize_template(CLASSES[7]) == "Covering something with something"
+    assert fill_template(CLASSES[7], ["mug", "towel"]) == "Covering mug with towel"
+    with pytest.raises(ValueError, match="2 slot"):
+        fill_template(CLASSES[7], ["mug"])
+
+
+def test_same_seed_same_clip_other_seed_other_clip():
+    a, b = render_clip(CLASSES[3], seed=7), render_clip(CLASSES[3], seed=7)
+    np.testing.assert_array_equal(a.frames, b.frames)
+    np.testing.assert_array_equal(a.masks, b.masks)
+    assert (a.interval, a.fps, a.placeholders, a.params) == (b.interval, b.fps, b.placeholders, b.params)
+    c = render_clip(CLASSES[3], seed=8)
+    assert a.frames.shape != c.frames.shape or not np.array_equal(a.frames, c.frames)
+
+
+@pytest.mark.parametrize("label", CLASSES)
+def test_every_class_keeps_its_contract(label):
+    clips = [render_clip(label, seed=0)] + [small(label, s) for s in (1, 2, 3)]
+    for clip in clips:
+        assert check_contract(clip) == [], (clip.params["seed"], clip.params["size"])
+        t, h, w = clip.masks.shape
+        assert clip.frames.shape == (t, h, w, 3) and clip.frames.dtype == np.uint8
+        assert clip.text == fill_template(label, clip.placeholders)
+
+
+def test_left_to_right_centroid_moves_right_and_mirror_moves_left():
+    for seed in range(3):
+        for label, sign in ((CLASSES[0], 1), (CLASSES[1], -1)):
+            clip = small(label, seed)
+            c = centroids(clip.masks)
+            assert sign * (c[-1, 0] - c[0, 0]) >= 0.35 * clip.size[1]
+            assert abs(c[-1, 1] - c[0, 1]) < 0.15 * clip.size[0]
+
+
+def test_drop_speeds_up_and_rise_does_not():
+    for seed in range(3):
+        clip = small(CLASSES[3], seed, duration=4)
+        drop, (t0, t1) = centroids(clip.masks)[:, 1], clip.interval
+        mid = (t0 + t1) // 2
+        assert drop[t1] - drop[t0] >= 0.25 * 120  # falls (image y grows downwards)
+        assert drop[t1] - drop[mid] > 1.8 * (drop[mid] - drop[t0])  # faster in the second half
+        up = small(CLASSES[2], seed)
+        y = centroids(up.masks)[:, 1]
+        assert y[0] - y[-1] >= 0.25 * 120
+
+
+def test_covered_object_disappears_and_uncovered_one_appears():
+    for seed in range(3):
+        cover, uncover = small(CLASSES[7], seed), small(CLASSES[8], seed)
+        full = cover.params["object_area"]
+        assert cover.masks[0].sum() >= 0.9 * full and not cover.masks[-1].any()
+        assert not uncover.masks[0].any() and uncover.masks[-1].sum() >= 0.9 * full
+        assert len(cover.placeholders) == 2 and len(uncover.placeholders) == 1
+
+
+def test_camera_zoom_and_pan_move_the_whole_picture():
+    for seed in range(2):
+        near, away = small(CLASSES[9], seed), small(CLASSES[10], seed)
+        assert near.params["zoom"] >= 1.4 and away.params["zoom"] >= 1.4
+        assert near.masks[-1].sum() >= 1.4**2 * 0.8 * near.masks[0].sum()
+        assert away.masks[0].sum() >= 1.4**2 * 0.8 * away.masks[-1].sum()
+        left, right = small(CLASSES[11], seed), small(CLASSES[12], seed)
+        w = left.size[1]
+        assert content_shift(left.frames) >= 0.25 * w  # content goes right
+        assert content_shift(right.frames) <= -0.25 * w
+
+
+def test_holding_jitters_under_three_percent_and_spin_turns_half_a_circle():
+    for seed in range(3):
+        hold = small(CLASSES[5], seed)
+        c = centroids(hold.masks)
+        assert (np.abs(c - np.median(c, 0)) / (160, 120)).max() < 0.03
+        spin = small(CLASSES[6], seed)
+        assert abs(spin.params["angle"]) >= 180
+
+
+def test_contract_catches_wrong_labels():
+    lr = small(CLASSES[0], 4)
+    backwards = type(lr)(lr.frames[::-1], lr.masks[::-1], lr.interval, lr.fps, lr.label,
+                         lr.placeholders, lr.params)
+    assert any("width" in p for p in check_contract(backwards))
+    drop = small(CLASSES[3], 4)
+    relabeled = type(drop)(drop.frames[::-1], drop.masks[::-1], (drop.num_frames - 1 - drop.interval[1],
+                           drop.num_frames - 1 - drop.interval[0]), drop.fps, drop.label,
+                           drop.placeholders, drop.params)
+    assert check_contract(relabeled)  # a reversed drop rises and slows down
+    cover = small(CLASSES[7], 4)
+    peeking = type(cover)(cover.frames, np.ones_like(cover.masks), cover.interval, cover.fps,
+                          cover.label, cover.placeholders, cover.params)
+    assert any("hidden" in p for p in check_contract(peeking))
+    pan = small(CLASSES[11], 4)
+    as_object_move = type(pan)(pan.frames, pan.masks, pan.interval, pan.fps, CLASSES[12],
+                               pan.placeholders, pan.params)
+    assert check_contract(as_object_move)
+
+
+def test_bad_arguments_say_what_to_do():
+    with pytest.raises(ValueError, match="unknown label"):
+        render_clip("Moving something sideways", seed=0)
+    with pytest.raises(ValueError, match="out of range"):
+        render_clip(13, seed=0)
+    with pytest.raises(ValueError, match="at least 32"):
+        render_clip(0, seed=0, size=(16, 16))
+    with pytest.raises(ValueError, match="at least 8"):
+        render_clip(0, seed=0, fps=2, duration=1)
+    with pytest.raises(TypeError, match="seed"):
+        render_clip(0, seed=-1)
+    assert render_clip(2, seed=0, **SMALL).label == CLASSES[2]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ssv2")
+    opts = {"size": (96, 128), "fps": 12, "duration": 1.5}
+    summary = write_dataset(root, n_train=13, n_val=13, n_test=13, seed=3, render_options=opts)
+    return root, summary, opts
+
+
+def test_layout_files_match_ssv2(written):
+    root, summary, _ = written
+    labels = json.loads((root / "labels.json").read_text())
+    assert labels == {normalize_template(c): str(i) for i, c in enumerate(CLASSES)}
+    for split in ("train", "validation"):
+        entries = json.loads((root / f"{split}.json").read_text())
+        assert len(entries) == 13
+        assert sorted(e["template"] for e in entries) == sorted(CLASSES)  # balanced
+        for e in entries:
+            assert set(e) == {"id", "label", "template", "placeholders"}
+            assert e["label"] == fill_template(e["template"], e["placeholders"])
+            assert (root / "videos" / f"{e['id']}.webm").exists()
+            gt = load_ground_truth(root / "ground_truth" / f"{e['id']}.npz")
+            assert gt.label == e["template"] and gt.masks.shape == (18, 96, 128)
+            assert 0 <= gt.interval[0] < gt.interval[1] <= 17 and gt.masks.any()
+    test = json.loads((root / "test.json").read_text())
+    assert all(set(e) == {"id"} for e in test) and len(test) == 13
+    with open(root / "test-answers.csv", newline="") as fh:
+        answers = dict(csv.reader(fh, delimiter=";"))
+    assert set(answers) == {e["id"] for e in test}
+    assert set(answers.values()) == set(labels)
+    ids = [e["id"] for s in ("train", "validation") for e in json.loads((root / f"{s}.json").read_text())]
+    assert len(set(ids + list(answers))) == 39
+    assert summary["splits"]["train"]["per_class"] == dict.fromkeys(CLASSES, 1)
+
+
+def test_dataset_reads_videos_labels_and_ground_truth(written):
+    root, _, opts = written
+    ds = SSv2Dataset(root, "validation")
+    assert len(ds) == 13 and ds.classes == tuple(normalize_template(c) for c in CLASSES)
+    for i in range(0, 13, 4):
+        video, target = ds[i]
+        sample = ds.samples[i]
+        assert target == CLASSES.index(sample.template)
+        gt = ds.ground_truth(i)
+        assert gt.masks.shape == video.shape[:3] == (18, 96, 128)
+        assert gt.label == sample.template and list(gt.placeholders) == list(sample.placeholders)
+        again = render_clip(gt.label, seed=gt.params["seed"], **opts)  # the side file names the clip
+        np.testing.assert_array_equal(again.masks, gt.masks)
+        assert again.interval == gt.interval
+        err = np.abs(video.astype(int) - again.frames.astype(int)).mean()
+        assert err < 12, f"decoded video is far from the rendered frames (mean error {err:.1f})"
+    test = SSv2Dataset(root, "test", classes=CLASSES)
+    with open(root / "test-answers.csv", newline="") as fh:
+        answers = dict(csv.reader(fh, delimiter=";"))
+    assert [CLASSES[s.target] for s in test.samples] == [
+        next(c for c in CLASSES if normalize_template(c) == answers[s.id]) for s in test.samples]
+
+
+def test_same_seed_writes_the_same_bytes_with_any_worker_count(written, tmp_path):
+    root, _, opts = written
+    write_dataset(tmp_path / "again", n_train=13, n_val=0, n_test=0, seed=3, render_options=opts, workers=2)
+    assert (tmp_path / "again" / "train.json").read_bytes() == (root / "train.json").read_bytes()
+    for clip_id in ("1", "8", "13"):
+        for rel in (f"videos/{clip_id}.webm", f"ground_truth/{clip_id}.npz"):
+            assert (tmp_path / "again" / rel).read_bytes() == (root / rel).read_bytes(), rel
+    with pytest.raises(FileExistsError):
+        write_dataset(tmp_path / "again", n_train=1, n_val=0, n_test=0, seed=3)
+    write_dataset(tmp_path / "mp4", n_train=2, n_val=0, n_test=0, seed=3, render_options=opts, container="mp4")
+    assert (tmp_path / "mp4" / "videos" / "2.mp4").exists()
+    assert SSv2Dataset(tmp_path / "mp4", "train")[1][0].shape == (18, 96, 128, 3)  # the reader takes mp4 too
+
+
+def test_reads_a_real_ssv2_download_with_a_class_subset(tmp_path):
+    """SSv2 as downloaded: json files in labels/, videos in 20bn-something-something-v2/."""
+    (tmp_path / "labels").mkdir()
+    videos = tmp_path / "20bn-something-something-v2"
+    videos.mkdir()
+    names = ["Approaching something with your camera", "Dropping something", "Moving something up",
+             "Putting something on a surface"]
+    (tmp_path / "labels" / "labels.json").write_text(json.dumps({n: str(i) for i, n in enumerate(names)}))
+    train = [
+        {"id": "74225", "label": "dropping a pen", "template": "Dropping [something]", "placeholders": ["a pen"]},
+        {"id": "1", "label": "putting cup on a surface", "template": "Putting [something] on a surface",
+         "placeholders": ["cup"]},
+        {"id": "98", "label": "moving phone up", "template": "Moving [something] up", "placeholders": ["phone"]},
+    ]
+    (tmp_path / "labels" / "train.json").write_text(json.dumps(train))
+    (tmp_path / "labels" / "test.json").write_text(json.dumps([{"id": "5"}, {"id": "6"}]))
+    (tmp_path / "labels" / "test-answers.csv").write_text("5;Dropping something\n6;Putting something on a surface\n")
+    frames = render_clip(CLASSES[3], seed=1, size=(64, 64), fps=12, duration=1).frames
+    for vid in ("74225", "1", "98", "5", "6"):
+        write_video(videos / f"{vid}.webm", frames, 12)
+
+    full = SSv2Dataset(tmp_path, "train")
+    assert [s.target for s in full.samples] == [1, 3, 2] and full.classes == tuple(names)
+    subset = SSv2Dataset(tmp_path, "train", classes=["Moving [something] up", "Dropping [something]"],
+                         decode=lambda path: path.name)
+    assert [(s.id, s.target) for s in subset.samples] == [("74225", 1), ("98", 0)]
+    assert subset[0] == ("74225.webm", 1)
+    video, target = SSv2Dataset(tmp_path, "train", transform=lambda v: v[::2])[0]
+    assert video.shape == (6, 64, 64, 3) and target == 1
+    test = SSv2Dataset(tmp_path, "test", classes=["Dropping something"])
+    assert [(s.id, s.target) for s in test.samples] == [("5", 0)]
+    with pytest.raises(ValueError, match="not in"):
+        SSv2Dataset(tmp_path, "train", classes=["Spinning [something]"])
+    with pytest.raises(FileNotFoundError, match="SSv2"):
+        SSv2Dataset(tmp_path / "nowhere", "train")
+
+
+def test_video_round_trip_keeps_frame_count_and_rejects_odd_sizes(tmp_path):
+    frames = small(CLASSES[0], 1).frames
+    for ext in (".webm", ".mp4"):
+        write_video(tmp_path / f"a{ext}", frames, 12, crf=20)
+        write_video(tmp_path / f"b{ext}", frames, 12, crf=20)
+        assert (tmp_path / f"a{ext}").read_bytes() == (tmp_path / f"b{ext}").read_bytes()
+        back = read_video(tmp_path / f"a{ext}")
+        assert back.shape == frames.shape
+        assert np.abs(back.astype(int) - frames.astype(int)).mean() < 8
+    with pytest.raises(ValueError, match="even"):
+        write_video(tmp_path / "c.mp4", frames[:, :119], 12)
