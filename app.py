@@ -1,0 +1,23 @@
+"""videocam's web app: see why a video model decided what it decided.
+
+    python app.py                      # http://127.0.0.1:7860
+    GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=7860 python app.py   # what a Space sets
+
+The page is built in demo/ui.py; the callbacks are in demo/handlers.py.
+"""
+
+import logging
+import os
+
+from demo import space  # noqa: F401  (first: ZeroGPU wants `spaces` imported before torch)
+from demo.ui import build_demo, launch_kwargs
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    demo.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        **launch_kwargs(),
+    )

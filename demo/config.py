@@ -1,0 +1,32 @@
+"""The app's settings in one place: limits stated on the page, where samples and outputs live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Sample clips (demo/samples/index.json: [{"file": "x.mp4", "label": "true label"}]) and the
+# post-style gallery (demo/gallery/gallery.json). The env vars point tests at temporary copies.
+SAMPLES_DIR = Path(os.environ.get("VIDEOCAM_SAMPLES") or ROOT / "demo" / "samples")
+GALLERY_DIR = Path(os.environ.get("VIDEOCAM_GALLERY") or ROOT / "demo" / "gallery")
+
+MAX_FILE_SIZE_MB = 50  # uploads past this are refused by Gradio before they reach us
+MAX_SECONDS = 60.0  # longer clips are refused with a message
+VIDEO_TYPES = ("MP4", "WebM", "MOV", "AVI", "MKV", "GIF")
+
+GIF_MAX_SIDE = 320  # longest side of each GIF panel, in pixels
+GIF_FPS = 4.0  # playback speed of the GIFs and MP4 (the 2017 post sampled at 4 fps)
+TOP_K = 5  # the "top-5 at a glance" gallery
+CONCURRENCY = 2  # model work at once (the Explainer serialises forward passes anyway)
+QUEUE_SIZE = 32
+STATE_TTL_S = 3600  # a session's clip is dropped an hour after its last use
+CACHE_CLEANUP = (600, 3600)  # every 10 min, delete outputs older than an hour
+
+# Where "README" on the page points. On a Hugging Face Space (SPACE_ID is set there) it is the
+# Space's README; elsewhere VIDEOCAM_README_URL, or no link.
+_space = os.environ.get("SPACE_ID")
+README_URL = os.environ.get("VIDEOCAM_README_URL") or (
+    f"https://huggingface.co/spaces/{_space}/blob/main/README.md" if _space else None
+)

@@ -1,0 +1,38 @@
+"""The "Gallery" tab: the 2017 post's three tables (positive / medium / negative) on held-out
+clips, each row the combined original | heatmap GIF with the true label and top-2 predictions."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .catalog import TABLES, GalleryItem
+
+_TITLES = {
+    "positive": "Right, and confident",
+    "medium": "Close: the true class is in the top 2",
+    "negative": "Wrong",
+}
+
+
+def _label_md(n: int, item: GalleryItem) -> str:
+    preds = "<br>".join(f"{i}. {lab} — {s:.2f}" for i, (lab, s) in enumerate(item.top2, 1))
+    return f"**#{n}**<br><br>**True**<br>{item.true}<br><br>**Predictions**<br>{preds}"
+
+
+def gallery_tab(tables: dict[str, list[GalleryItem]]) -> None:
+    """Lay out the tab inside the current Blocks context."""
+    if not any(tables.values()):
+        gr.Markdown("The gallery has not been generated on this machine yet: it appears here once "
+                    "`demo/gallery/gallery.json` and its GIFs exist (see the README).")
+        return
+    gr.Markdown("Held-out clips explained for their top-1 class, as in the 2017 post: the original "
+                "clip and its heatmap side by side, the true label and the top-2 predictions.")
+    for table in TABLES:
+        if not tables[table]:
+            continue
+        gr.Markdown(f"### {table.capitalize()}: {_TITLES[table]}")
+        for i, item in enumerate(tables[table], 1):
+            with gr.Row(equal_height=True):
+                gr.Image(str(item.gif), show_label=False, interactive=False, scale=3,
+                         buttons=["download", "fullscreen"])
+                gr.Markdown(_label_md(i, item), scale=2)

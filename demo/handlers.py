@@ -1,0 +1,194 @@
+"""Event handlers: explain a clip, re-render for another class, top-5, contrast, downloads.
+
+Every handler turns the engine's readable errors into ``gr.Error`` (shown on the page, no
+traceback) and anything unexpected into a short message, with the traceback in the server log.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+
+import gradio as gr
+from gradio.utils import get_upload_folder  # Gradio's cache: what delete_cache cleans
+
+import core
+from core.video import Limits
+
+from . import outputs
+from .config import MAX_FILE_SIZE_MB, MAX_SECONDS, TOP_K
+from .models import get_explainer
+from .space import gpu
+from .state import Session, display_frames, request_dir, working_clip
+
+log = logging.getLogger(__name__)
+
+# The decoder's own bounds, plus ours. max_duration truncates (it bounds the work); clips longer
+# than MAX_SECONDS are refused below with a message.
+LIMITS = Limits(max_bytes=MAX_FILE_SIZE_MB * 2**20, max_duration=2 * MAX_SECONDS)
+_USER_ERRORS = (core.VideoError, core.WeightsError, core.UnknownModelError, ValueError, TypeError)
+
+
+def user_errors(fn):
+    """Show engine errors as they are; log anything else and show a short note instead."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except _USER_ERRORS as e:
+            log.info("%s: %s", fn.__name__, e)
+            raise gr.Error(str(e), print_exception=False) from None
+        except Exception:
+            log.exception("%s failed", fn.__name__)
+            raise gr.Error("Something went wrong on the server (it is logged). Try again, or try "
+                           "another clip.", print_exception=False) from None
+
+    return wrapper
+
+
+def _need(session: Session | None) -> Session:
+    if session is None:
+        raise gr.Error("Explain a clip first: upload a video or pick a sample, then press Explain.",
+                       print_exception=False)
+    return session
+
+
+@gpu
+def _run(model: str, clip: core.Clip, **kwargs) -> core.Explanation:
+    """The model work (forward pass if not cached, gradients, CAM); on a GPU where there is one."""
+    return get_explainer(model).explain(clip, **kwargs)
+
+
+def _again(session: Session, method, pooling, layer, **targets) -> core.Explanation:
+    """The session's clip explained for other targets or settings (its forward pass is cached)."""
+    return _run(session.model, session.clip, layer=layer, method=method, pooling=pooling, **targets)
+
+
+def _read(video: str, model: str, sampling: str) -> core.Clip:
+    spec = get_explainer(model).spec
+    clip = core.read_clip(video, spec, sampling=sampling, limits=LIMITS)
+    if clip.duration > MAX_SECONDS:
+        raise gr.Error(f"{os.path.basename(video)}: the clip is longer than {MAX_SECONDS:.0f} s; "
+                       "trim it to the part with the action and upload that.", print_exception=False)
+    return working_clip(clip, spec)
+
+
+def _info(session: Session, exp: core.Explanation) -> str:
+    c = session.clip
+    how = "spread over the clip" if c.sampling == "uniform" else "4 per second"
+    t = exp.timings
+    return (f"{c.num_frames} frames {how}, from {c.duration:.1f} s of {c.source_size[1]}×"
+            f"{c.source_size[0]} video at {c.source_fps:.0f} fps · {exp.model}, layer `{exp.layer}`, "
+            f"{exp.method}, {exp.pooling} pooling · "
+            + ("cached forward pass" if exp.cached_forward else f"forward {t['forward']:.0f} ms"))
+
+
+def _truth(session: Session) -> str:
+    if not session.true_label:
+        return "**True label:** not known for an uploaded clip."
+    top1 = session.ranked[0][0]
+    verdict = "the top-1 prediction ✓" if top1 == session.true_label else f"top-1 is *{top1}* ✗"
+    return f"**True label:** {session.true_label} — {verdict}"
+
+
+@user_errors
+def explain(video, true_label, model, method, pooling, layer, opacity, sampling,
+            progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+    """Decode, classify and explain the clip for its top-1 class; the first page of results."""
+    if not video:
+        raise gr.Error("Upload a video or pick a sample clip first.", print_exception=False)
+    progress(0.05, desc="Loading the model")
+    get_explainer(model)
+    progress(0.2, desc="Decoding frames")
+    clip = _read(video, model, sampling)
+    progress(0.4, desc="Running the model and Grad-CAM")
+    exp = _run(model, clip, layer=layer, method=method, pooling=pooling)
+    ranked = tuple(exp.topk(len(exp.categories)))
+    session = Session(model, os.path.basename(video), (true_label or "").strip() or None, clip,
+                      display_frames(clip.frames), ranked)
+    progress(0.7, desc="Rendering GIFs")
+    out = request_dir(get_upload_folder())
+    heatmap = outputs.heat(session, exp, opacity)
+    top1, top2 = ranked[0][0], ranked[min(1, len(ranked) - 1)][0]
+    choices = outputs.class_choices(ranked)
+    return (
+        session,
+        outputs.gif(session.display, out / "original.gif"),
+        outputs.gif(heatmap, out / "heatmap.gif"),
+        outputs.scores(ranked),
+        outputs.scores(ranked),
+        _truth(session),
+        gr.Dropdown(choices=choices, value=top1),
+        gr.Dropdown(choices=choices, value=top1),
+        gr.Dropdown(choices=choices, value=top2),
+        outputs.plot(exp),
+        outputs.downloads(session, exp, heatmap, opacity, out),
+        _info(session, exp),
+    )
+
+
+@user_errors
+def retarget(session, target, method, pooling, layer, opacity):
+    """The heatmap for another class (or method, pooling, opacity) from the cached forward pass."""
+    session = _need(session)
+    exp = _again(session, method, pooling, layer, targets=target)
+    out = request_dir(get_upload_folder())
+    return outputs.gif(outputs.heat(session, exp, opacity), out / "heatmap.gif"), _info(session, exp)
+
+
+@user_errors
+def export(session, target, method, pooling, layer, opacity):
+    """The temporal plot and the downloads for the class now shown (runs beside retarget)."""
+    session = _need(session)
+    exp = _again(session, method, pooling, layer, targets=target)
+    heatmap = outputs.heat(session, exp, opacity)
+    return outputs.plot(exp), outputs.downloads(session, exp, heatmap, opacity,
+                                                request_dir(get_upload_folder()))
+
+
+@user_errors
+def top5(session, method, pooling, layer, opacity):
+    """Heatmap GIFs of the five most probable classes, best first."""
+    session = _need(session)
+    exp = _again(session, method, pooling, layer, top_k=TOP_K)
+    out = request_dir(get_upload_folder())
+    probs = dict(session.ranked)
+    return [
+        (outputs.gif(outputs.heat(session, exp, opacity, k), out / f"top{k + 1}.gif"),
+         f"{k + 1}. {t.label} · {probs[t.label]:.2f}")
+        for k, t in enumerate(exp.targets)
+    ]
+
+
+@user_errors
+def contrast(session, a, b, method, pooling, layer, opacity):
+    """Why A rather than B: the CAM of the logit difference A - B."""
+    session = _need(session)
+    if not a or not b or a == b:
+        raise gr.Error("Pick two different classes A and B.", print_exception=False)
+    exp = _again(session, method, pooling, layer, contrast=(a, b))
+    out = request_dir(get_upload_folder())
+    caption = (f"Red: where the evidence for **{a}** outweighs the evidence for **{b}**; "
+               "blue: where it does not.")
+    return outputs.gif(outputs.heat(session, exp, opacity), out / "contrast.gif"), caption
+
+
+def refresh(session, target, method, pooling, layer, opacity):
+    """After a change of method, pooling, layer or opacity: everything that shows a heatmap.
+    Before the first Explain there is nothing to redraw, so nothing happens."""
+    if session is None:
+        return (gr.skip(),) * 5
+    return (*retarget(session, target, method, pooling, layer, opacity),
+            *export(session, target, method, pooling, layer, opacity),
+            top5(session, method, pooling, layer, opacity))
+
+
+def controls_for(model: str):
+    """Layer choices and default sampling of ``model`` (when the model selector changes)."""
+    spec = core.get_spec(model)
+    return (gr.Radio(choices=list(spec.layers), value=spec.default_layer),
+            gr.Radio(value=spec.sampling))

@@ -1,0 +1,82 @@
+"""Per-session state and per-request output folders. Nothing here is shared between users.
+
+A :class:`Session` lives in the user's ``gr.State``: the decoded clip (so a new class, method or
+opacity never decodes again) and the frames at GIF size. The shared Explainer caches the forward
+pass by the clip's pixels, so handing it the same clip again is what makes the class dropdown
+instant. Output files go to a fresh, unguessable folder inside Gradio's cache per request, so
+Gradio serves them and ``delete_cache`` removes them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import core
+
+from .config import GIF_MAX_SIDE
+
+
+@dataclass(frozen=True)
+class Session:
+    model: str
+    video_name: str  # the file's base name (never the server path) for result.json
+    true_label: str | None
+    clip: core.Clip  # frames at working resolution (see working_clip)
+    display: np.ndarray  # (T, h, w, 3) uint8, the same frames at GIF size
+    ranked: tuple[tuple[str, float], ...]  # every class with its probability, best first
+
+
+def _shrink(frames: torch.Tensor, short_side: int) -> torch.Tensor:
+    """(T, H, W, 3) uint8 -> the same frames with the short side at most ``short_side``."""
+    h, w = frames.shape[1:3]
+    scale = short_side / min(h, w)
+    if scale >= 1:
+        return frames
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    x = frames.permute(0, 3, 1, 2).float()  # (T, H, W, C) => (T, C, H, W)
+    x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+    return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()  # => (T, H, W, C)
+
+
+def working_clip(clip: core.Clip, spec: core.ModelSpec) -> core.Clip:
+    """``clip`` with frames no larger than the model needs (a 1080p clip held per session would
+    cost ~100 MB). The model resizes to ``spec.input_size`` anyway; this keeps twice that."""
+    rs = spec.resize_size
+    need = rs if isinstance(rs, int) else max(rs) if rs else max(spec.input_size)
+    return replace(clip, frames=_shrink(clip.frames, max(2 * need, GIF_MAX_SIDE)))
+
+
+def display_frames(frames: torch.Tensor) -> np.ndarray:
+    """Frames at GIF size: the longest side at most GIF_MAX_SIDE."""
+    h, w = frames.shape[1:3]
+    return _shrink(frames, round(GIF_MAX_SIDE * min(h, w) / max(h, w))).numpy()
+
+
+def request_dir(root: str | Path) -> Path:
+    """A new private folder for one request's files under ``root`` (Gradio's cache)."""
+    base = Path(root) / "videocam"
+    base.mkdir(parents=True, exist_ok=True)
+    _prune_empty(base)
+    out = base / uuid.uuid4().hex
+    out.mkdir()
+    return out
+
+
+def _prune_empty(base: Path, age_s: float = 600.0) -> None:
+    """Remove request folders that ``delete_cache`` has emptied (it deletes files, not folders)."""
+    now = time.time()
+    with os.scandir(base) as entries:
+        for e in entries:
+            try:
+                if e.is_dir() and now - e.stat().st_mtime > age_s:
+                    os.rmdir(e.path)  # fails, harmlessly, unless the folder is empty
+            except OSError:
+                continue

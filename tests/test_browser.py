@@ -1,0 +1,108 @@
+"""The page in a real browser: Playwright driving Debian's chromium (apt-get install chromium;
+``playwright install`` needs a download this project does not rely on).
+
+Without chromium the tests skip, except under CI (the CI env var set), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import app_server
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SCREENSHOT = app_server.ROOT / "docs" / "screenshot.png"
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    yield app_server.start(tmp_path_factory)
+    app_server.stop()
+
+
+def _missing(why: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{why}; CI must run the browser tests")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        _missing("Debian chromium is not installed (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(30_000)
+    page.goto(app_url)
+    page.wait_for_selector("#explain")
+    yield page
+    page.close()
+
+
+def _src(page, selector: str) -> str | None:
+    img = page.locator(f"{selector} img")
+    return img.first.get_attribute("src") if img.count() else None
+
+
+def _wait_loaded(page, selector: str, other_than: str | None = None) -> float:
+    """Wait until ``selector``'s image shows a new, fully loaded file; ms since the last click."""
+    return page.wait_for_function(
+        """([sel, old]) => { const i = document.querySelector(sel + ' img');
+             return i && i.src !== old && i.complete && i.naturalWidth > 0
+               ? performance.now() - (window.__clicked || 0) : false; }""",
+        arg=[selector, other_than], polling=10).json_value()
+
+
+def test_pick_a_sample_explain_and_change_the_class(page):
+    _, label = app_server.samples()[0]
+    page.locator("#samples").get_by_text(label).first.click()
+    page.wait_for_selector("#video video", state="attached")
+    page.click("#explain")
+    _wait_loaded(page, "#original")
+    _wait_loaded(page, "#heatmap")
+    scores = page.locator("#scores")
+    scores.get_by_text("%").first.wait_for()  # the top-2 bars
+    top1 = page.locator("#target input").input_value()
+    assert top1.split("  ·  ")[0] in scores.inner_text()
+    assert label in page.locator("#truth").inner_text()
+
+    before = _src(page, "#heatmap")
+    page.evaluate("() => document.addEventListener('pointerdown', "
+                  "() => { window.__clicked = performance.now(); }, true)")
+    page.locator("#target input").click()
+    page.get_by_role("option").nth(1).click()
+    ms = _wait_loaded(page, "#heatmap", other_than=before)
+    print(f"\nclass change in the browser: {ms:.0f} ms from click to the new heatmap loaded")
+    assert page.locator("#target input").input_value() != top1
+
+    page.locator("#top5 img").nth(4).wait_for()  # the top-5 gallery is filled in after Explain
+    page.wait_for_timeout(500)  # let the chained export redraw the plot before the picture
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOT, full_page=True)
+
+
+def test_a_bad_upload_shows_the_readable_error(page, tmp_path):
+    bad = tmp_path / "holiday.mp4"
+    bad.write_text("this is a shopping list, not a video\n" * 20)
+    page.locator("#video input[type=file]").set_input_files(bad)
+    page.wait_for_selector("#video video", state="attached")
+    page.click("#explain")
+    page.get_by_text("holiday.mp4: is a text file, not a video").wait_for()
+    assert "Traceback" not in page.content()
