@@ -156,7 +156,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="dataset root in the SSv2 layout")
     p.add_argument("--arch", default="i3d_tiny", help="registered model name")
-    p.add_argument("--init", default=None, help="initial weights: 'imagenet' (i3d_resnet50) or a checkpoint")
+    p.add_argument("--init", default=None,
+                   help="initial weights: 'imagenet' (i3d_resnet50) or a .safetensors checkpoint to continue from")
     p.add_argument("--classes", default=None, help="JSON file with a list of class templates (a subset)")
     p.add_argument("--epochs", type=float, default=10)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
@@ -199,12 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     if world > 1:
         dist.barrier()
 
-    if args.init and args.init != "imagenet":
+    if args.init:  # 'imagenet' (i3d_resnet50) or a checkpoint to fine-tune or continue from
         model = load_model(args.arch, weights=args.init)
-        model.fc = nn.Linear(model.fc.in_features, len(categories))
-    elif args.init == "imagenet":
-        model = load_model(args.arch, weights="imagenet")
-        model.fc = nn.Linear(model.fc.in_features, len(categories))
+        if model.fc.out_features != len(categories):  # a new head only when the classes differ
+            model.fc = nn.Linear(model.fc.in_features, len(categories))
     else:
         model = load_model(args.arch, weights=None, num_classes=len(categories))
     model = model.to(device).train()
@@ -295,7 +294,8 @@ def _dataset_classes(root: Path) -> list[str]:
 def _save_train_state(model, opt, sched, step, epoch, path, args, categories, rec) -> None:
     tensors, meta = _state_to_tensors(opt, sched, step, epoch)
     tensors.update({f"model.{k}": v for k, v in model.state_dict().items()})
-    save_checkpoint(tensors, {"arch": args.arch, "categories": categories, "train_state": meta, "last_eval": rec}, path)
+    save_checkpoint(tensors, {"arch": args.arch, "categories": categories, "train_state": meta, "last_eval": rec,
+                              "training_command": "python -m core.train " + " ".join(sys.argv[1:])}, path)
 
 
 def export(model: nn.Module, spec, categories, path: Path, args, root: Path, metrics: dict) -> Path:

@@ -14,6 +14,7 @@ GALLERY_DIR = Path(os.environ.get("VIDEOCAM_GALLERY") or ROOT / "demo" / "galler
 
 MAX_FILE_SIZE_MB = 50  # uploads past this are refused by Gradio before they reach us
 MAX_SECONDS = 60.0  # longer clips are refused with a message
+DECODE_SECONDS = 4.0  # wall-clock budget for reading one upload (the engine's default is 10 s)
 VIDEO_TYPES = ("MP4", "WebM", "MOV", "AVI", "MKV", "GIF")
 
 GIF_MAX_SIDE = 320  # longest side of each GIF panel, in pixels
@@ -22,6 +23,7 @@ TOP_K = 5  # the "top-5 at a glance" gallery
 CONCURRENCY = 2  # model work at once (the Explainer serialises forward passes anyway)
 QUEUE_SIZE = 32
 STATE_TTL_S = 3600  # a session's clip is dropped an hour after its last use
+MAX_SESSIONS = 32  # sessions whose clip is held at once (~13 MB each for a 640x272 clip): caps RSS
 CACHE_CLEANUP = (600, 3600)  # every 10 min, delete outputs older than an hour
 
 # Where "README" on the page points. On a Hugging Face Space (SPACE_ID is set there) it is the

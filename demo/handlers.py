@@ -16,8 +16,8 @@ from gradio.utils import get_upload_folder  # Gradio's cache: what delete_cache 
 import core
 from core.video import Limits
 
-from . import outputs
-from .config import MAX_FILE_SIZE_MB, MAX_SECONDS, TOP_K
+from . import outputs, trust_panel
+from .config import DECODE_SECONDS, MAX_FILE_SIZE_MB, MAX_SECONDS, TOP_K
 from .models import get_explainer
 from .space import gpu
 from .state import Session, display_frames, request_dir, working_clip
@@ -25,8 +25,9 @@ from .state import Session, display_frames, request_dir, working_clip
 log = logging.getLogger(__name__)
 
 # The decoder's own bounds, plus ours. max_duration truncates (it bounds the work); clips longer
-# than MAX_SECONDS are refused below with a message.
-LIMITS = Limits(max_bytes=MAX_FILE_SIZE_MB * 2**20, max_duration=2 * MAX_SECONDS)
+# than MAX_SECONDS are refused below with a message. Reading may take DECODE_SECONDS of wall time,
+# so that a hostile file is answered within ~5 s (issue 6), model work included.
+LIMITS = Limits(max_bytes=MAX_FILE_SIZE_MB * 2**20, max_duration=2 * MAX_SECONDS, time_budget=DECODE_SECONDS)
 _USER_ERRORS = (core.VideoError, core.WeightsError, core.UnknownModelError, ValueError, TypeError)
 
 
@@ -175,6 +176,17 @@ def contrast(session, a, b, method, pooling, layer, opacity):
     caption = (f"Red: where the evidence for **{a}** outweighs the evidence for **{b}**; "
                "blue: where it does not.")
     return outputs.gif(outputs.heat(session, exp, opacity), out / "contrast.gif"), caption
+
+
+@user_errors
+def trust(session, cache, target, method, pooling, layer, opacity,
+          progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+    """Can I trust this heatmap? Faithfulness curves, counterfactuals and the sanity check for
+    the class shown (the top-1 if none); kept in ``cache`` (the session's) per clip and settings."""
+    session = _need(session)
+    exp = _again(session, method, pooling, layer, targets=target or session.ranked[0][0])
+    return trust_panel.show(session, exp, cache, opacity, get_upload_folder(),
+                            progress=lambda fraction, what: progress(fraction, desc=what))
 
 
 def refresh(session, target, method, pooling, layer, opacity):

@@ -4,12 +4,17 @@ A :class:`Session` lives in the user's ``gr.State``: the decoded clip (so a new 
 opacity never decodes again) and the frames at GIF size. The shared Explainer caches the forward
 pass by the clip's pixels, so handing it the same clip again is what makes the class dropdown
 instant. Output files go to a fresh, unguessable folder inside Gradio's cache per request, so
-Gradio serves them and ``delete_cache`` removes them.
+Gradio serves them. Gradio's ``delete_cache`` only removes files it copied into its cache itself
+(uploads), not files a handler wrote there, so :func:`start_sweeper` removes request folders once
+they are older than the configured age.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -22,6 +27,8 @@ import torch.nn.functional as F
 import core
 
 from .config import GIF_MAX_SIDE
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,19 +71,40 @@ def request_dir(root: str | Path) -> Path:
     """A new private folder for one request's files under ``root`` (Gradio's cache)."""
     base = Path(root) / "videocam"
     base.mkdir(parents=True, exist_ok=True)
-    _prune_empty(base)
     out = base / uuid.uuid4().hex
     out.mkdir()
     return out
 
 
-def _prune_empty(base: Path, age_s: float = 600.0) -> None:
-    """Remove request folders that ``delete_cache`` has emptied (it deletes files, not folders)."""
-    now = time.time()
+def sweep(root: str | Path, age_s: float) -> int:
+    """Delete the request folders under ``root`` last written more than ``age_s`` ago; how many."""
+    base = Path(root) / "videocam"
+    if not base.is_dir():
+        return 0
+    cutoff, removed = time.time() - age_s, 0
     with os.scandir(base) as entries:
         for e in entries:
             try:
-                if e.is_dir() and now - e.stat().st_mtime > age_s:
-                    os.rmdir(e.path)  # fails, harmlessly, unless the folder is empty
-            except OSError:
+                if e.is_dir(follow_symlinks=False) and e.stat(follow_symlinks=False).st_mtime < cutoff:
+                    shutil.rmtree(e.path)
+                    removed += 1
+            except OSError:  # a folder being written or already gone: next round
                 continue
+    return removed
+
+
+def start_sweeper(root: str | Path, frequency_s: float, age_s: float) -> threading.Thread:
+    """Run :func:`sweep` every ``frequency_s`` seconds in a daemon thread (dies with the server)."""
+    def loop():
+        while True:
+            time.sleep(frequency_s)
+            try:
+                n = sweep(root, age_s)
+                if n:
+                    log.info("removed %d request folders older than %.0f s", n, age_s)
+            except Exception:  # never let clean-up take the server down
+                log.exception("sweeping %s failed", root)
+
+    thread = threading.Thread(target=loop, name="videocam-sweeper", daemon=True)
+    thread.start()
+    return thread

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 
 import core
 
-from . import handlers
+from . import handlers, trust_panel
 from .catalog import load_gallery, load_samples
 from .config import (
     CACHE_CLEANUP,
@@ -14,6 +16,7 @@ from .config import (
     GALLERY_DIR,
     MAX_FILE_SIZE_MB,
     MAX_SECONDS,
+    MAX_SESSIONS,
     QUEUE_SIZE,
     README_URL,
     SAMPLES_DIR,
@@ -118,6 +121,7 @@ def build_demo() -> gr.Blocks:
             with gr.Accordion("Top-5 at a glance", open=True):
                 top = gr.Gallery(label="The five most probable classes", show_label=False, columns=5,
                                  height=240, object_fit="contain", elem_id="top5")
+            trust_btn, trust_cache, trust_out = trust_panel.panel()
             with gr.Accordion("Why A rather than B?", open=False):
                 with gr.Row():
                     class_a = gr.Dropdown(list(spec.categories), value=None, label="Class A")
@@ -148,19 +152,37 @@ def build_demo() -> gr.Blocks:
               api_visibility="private", trigger_mode="always_last", **work)
         contrast_btn.click(handlers.contrast, [session, class_a, class_b, *knobs],
                            [contrast_img, contrast_md], api_name="contrast", **work)
+        trust_btn.click(handlers.trust, [session, trust_cache, target, *knobs], trust_out,
+                        api_name="trust", show_progress_on=trust_out[2], **work)
+        explain_btn.click(trust_panel.clear, None, trust_out[1:], api_visibility="private",
+                          queue=False)  # the panel described the last clip
         model.change(handlers.controls_for, model, [layer, sampling], api_visibility="private")
         gr.on([video.upload, video.clear], lambda: "", None, truth_in, api_visibility="private",
               queue=False)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    _start_sweeper()
     return demo
 
 
+@functools.cache  # one per process, however many times the page is built
+def _start_sweeper() -> None:
+    """Gradio's delete_cache removes uploads; our own output folders are swept here."""
+    from gradio.utils import get_upload_folder
+
+    from .state import start_sweeper
+
+    start_sweeper(get_upload_folder(), *CACHE_CLEANUP)
+
+
 def launch_kwargs() -> dict:
-    """What launch() needs besides the address: the upload limit and the look. No allowed_paths:
-    samples and gallery GIFs are copied into Gradio's cache when the page is built, and our
-    outputs are written there, so nothing else on disk is served."""
+    """What launch() needs besides the address: the upload and session limits and the look. No
+    allowed_paths: samples and gallery GIFs are copied into Gradio's cache when the page is built,
+    and our outputs are written there, so nothing else on disk is served. Gradio keeps a
+    session's state for an hour even after its tab closes (and API clients never close), so
+    without a cap on sessions memory grows with visitors per hour."""
     return {
         "max_file_size": f"{MAX_FILE_SIZE_MB}mb",
+        "state_session_capacity": MAX_SESSIONS,
         "theme": gr.themes.Soft(primary_hue="orange", secondary_hue="blue"),
         "css": CSS,
     }

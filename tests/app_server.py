@@ -1,8 +1,7 @@
-"""Run app.py in a subprocess on 127.0.0.1 for the app and browser tests.
+"""Run app.py in a subprocess on 127.0.0.1 for the app and browser tests (and benchmarks/).
 
-Until the shipped checkpoint exists, the app runs on a random ``i3d_tiny`` written to a temp
-folder (VIDEOCAM_CHECKPOINTS); until demo/samples/index.json exists, on two synthetic samples
-(VIDEOCAM_SAMPLES). One server serves every test module of a pytest run.
+The app runs as shipped: the checkpoint in checkpoints/, the samples in demo/samples/. One server
+serves every test module of a pytest run.
 """
 
 from __future__ import annotations
@@ -42,54 +41,40 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _random_checkpoint(folder: Path) -> None:
-    import torch
+class TempFolders:
+    """What :func:`start` needs of pytest's ``tmp_path_factory``, for scripts (benchmarks/)."""
 
-    from core.data.classes import CLASSES
-    from core.models import i3d_tiny, save_checkpoint
-    from core.models.spec import IMAGENET_MEAN, IMAGENET_STD
+    def __init__(self, root: Path):
+        self.root = root
 
-    torch.manual_seed(0)
-    model = i3d_tiny(num_classes=len(CLASSES))
-    meta = {"arch": "i3d_tiny", "categories": list(CLASSES), "num_frames": 16, "input_size": [112, 112],
-            "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "sampling": "uniform",
-            "note": "RANDOM test checkpoint"}
-    save_checkpoint(model.state_dict(), meta, folder / "i3d_tiny.safetensors")
+    def mktemp(self, name: str) -> Path:
+        import tempfile
 
-
-def _synthetic_samples(folder: Path) -> None:
-    from media import moving_square_frames, write_video
-
-    right = moving_square_frames(24, 96, 128)
-    write_video(folder / "left_to_right.mp4", right, fps=8)
-    write_video(folder / "right_to_left.mp4", right[:, :, ::-1], fps=8)
-    (folder / "index.json").write_text(json.dumps([
-        {"file": "left_to_right.mp4", "label": "Moving [something] from left to right"},
-        {"file": "right_to_left.mp4", "label": "Moving [something] from right to left"},
-    ]))
+        return Path(tempfile.mkdtemp(prefix=name, dir=self.root))
 
 
 def samples() -> list[tuple[Path, str]]:
     """(path, true label) of the samples the running app offers."""
-    folder = Path(_server["samples"])
-    rows = json.loads((folder / "index.json").read_text())
-    return [(folder / r["file"], r["label"]) for r in rows]
+    rows = json.loads(SAMPLES_INDEX.read_text())
+    return [(SAMPLES_INDEX.parent / r["file"], r["label"]) for r in rows]
 
 
-def start(tmp_path_factory) -> str:
-    """Start the app (once per pytest run, whichever module asks first) and return its URL."""
+def start(tmp_path_factory, cache_cleanup: tuple[int, int] | None = None) -> str:
+    """Start the app (once per pytest run, whichever module asks first) and return its URL.
+
+    ``cache_cleanup`` replaces demo/config.py's CACHE_CLEANUP (frequency, age in seconds), so a
+    benchmark can watch Gradio's delete_cache at work without waiting an hour.
+    """
     if "url" in _server:
         return _server["url"]
     tmp = tmp_path_factory.mktemp("app")
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_SERVER_NAME": "127.0.0.1",
            "GRADIO_TEMP_DIR": str(tmp / "gradio"), "PYTHONUNBUFFERED": "1"}
-    if not SHIPPED.is_file():  # serve() writes a random one there
-        env["VIDEOCAM_CHECKPOINTS"] = str(tmp / "ckpt")
-    _server["samples"] = SAMPLES_INDEX.parent
-    if not SAMPLES_INDEX.is_file():
-        (tmp / "samples").mkdir()
-        _synthetic_samples(tmp / "samples")
-        env["VIDEOCAM_SAMPLES"] = _server["samples"] = str(tmp / "samples")
+    if cache_cleanup:
+        env["VIDEOCAM_TEST_CACHE_CLEANUP"] = ",".join(map(str, cache_cleanup))
+    for path in (SHIPPED, SAMPLES_INDEX):
+        if not path.is_file():
+            raise RuntimeError(f"{path} is missing: the app tests run the app as shipped")
     port = _free_port()
     env["GRADIO_SERVER_PORT"] = str(port)
     # Append mode: the server writes at the end even while we seek back to read the log.
@@ -111,7 +96,7 @@ def start(tmp_path_factory) -> str:
     else:
         proc.kill()
         raise RuntimeError("app.py did not answer within 90 s")
-    _server.update(url=url, proc=proc, log=log)
+    _server.update(url=url, proc=proc, log=log, tmp=tmp)
     return url
 
 
@@ -125,17 +110,34 @@ def stop() -> None:
             proc.kill()
         _server.pop("log").close()
         _server.pop("url", None)
+        _server.pop("tmp", None)
 
 
 def serve() -> None:
-    """The server process: write the random checkpoint if asked for one, then run app.py."""
+    """The server process: app.py, with the cache clean-up a benchmark asked for."""
     import runpy
 
     sys.path.insert(0, str(ROOT))
-    folder = os.environ.get("VIDEOCAM_CHECKPOINTS")
-    if folder and not (Path(folder) / "i3d_tiny.safetensors").is_file():
-        _random_checkpoint(Path(folder))  # here, not in pytest: torch is imported once
+    cleanup = os.environ.get("VIDEOCAM_TEST_CACHE_CLEANUP")
+    if cleanup:  # before app.py imports demo.ui, which reads it
+        import demo.config
+
+        demo.config.CACHE_CLEANUP = tuple(int(x) for x in cleanup.split(","))
     runpy.run_path(str(ROOT / "app.py"), run_name="__main__")
+
+
+def cache_dir() -> Path:
+    """The running server's Gradio cache (GRADIO_TEMP_DIR): uploads, samples and our outputs."""
+    return Path(_server["tmp"]) / "gradio"
+
+
+def log_path() -> Path:
+    """The running server's log (beside its cache folder)."""
+    return Path(_server["tmp"]) / "app.log"
+
+
+def pid() -> int:
+    return _server["proc"].pid
 
 
 def log_text() -> str:

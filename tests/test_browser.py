@@ -18,12 +18,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENSHOT = app_server.ROOT / "docs" / "screenshot.png"
-
-
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    yield app_server.start(tmp_path_factory)
-    app_server.stop()
+TRUST_SCREENSHOT = app_server.ROOT / "docs" / "screenshot_trust.png"
 
 
 def _missing(why: str):
@@ -96,6 +91,24 @@ def test_pick_a_sample_explain_and_change_the_class(page):
     page.wait_for_timeout(500)  # let the chained export redraw the plot before the picture
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT, full_page=True)
+
+
+def test_can_i_trust_this_panel(page):
+    _, label = app_server.samples()[0]
+    page.locator("#samples").get_by_text(label).first.click()
+    page.wait_for_selector("#video video", state="attached")
+    page.click("#explain")
+    _wait_loaded(page, "#heatmap")
+    page.get_by_text("Can I trust this heatmap?").click()  # open the accordion
+    page.click("#trust-check")
+    page.evaluate("() => { window.__clicked = performance.now(); }")
+    ms = _wait_loaded(page, "#trust-curves")
+    _wait_loaded(page, "#trust-sanity")
+    print(f"\ntrust panel in the browser: {ms / 1e3:.1f} s from click to the curves")
+    text = page.locator("#trust").inner_text()
+    assert all(s in text for s in ("Reversing time", "reversed in time", "middle frame frozen",
+                                   "correlation"))
+    page.locator("#trust").screenshot(path=TRUST_SCREENSHOT)
 
 
 def test_a_bad_upload_shows_the_readable_error(page, tmp_path):

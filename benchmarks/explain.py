@@ -1,0 +1,134 @@
+"""Our engine against pytorch-grad-cam on one model, clip and layer, in one process.
+
+Every op starts from the same decoded clip (uint8 frames) and runs at the spec's default layer;
+the ops are interleaved round by round and medians reported:
+
+- ``preprocess``: ``core.preprocess`` (crop, resize, normalise), which every op below includes;
+- ``forward``: preprocess + the model under ``torch.no_grad()`` (the floor: a classification);
+- ``ours_1``: a cold explanation of one class (``Explainer.clear()`` first: preprocess, forward
+  pass, gradient, CAM upsampled to the input and normalised);
+- ``ours_next``: one more class of the clip ``ours_1`` just explained (forward pass cached);
+- ``ours_top5``: a cold explanation of the 5 most probable classes;
+- ``pgc_1`` / ``pgc_5``: preprocess + pytorch-grad-cam ``GradCAM`` on the same layer, one call
+  for one class / five calls for the same five classes (it explains one target per call).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from itertools import cycle
+
+import torch
+
+import core
+
+from . import interleaved, median_ms
+
+__all__ = ["OPS", "ModelResult", "bench_model", "load_clip"]
+
+OPS = {
+    "preprocess": "preprocess only",
+    "forward": "forward only (no_grad)",
+    "ours_1": "ours, 1 class (cold)",
+    "ours_next": "ours, each further class (cached clip)",
+    "ours_top5": "ours, top-5 (cold)",
+    "pgc_1": "pytorch-grad-cam, 1 class",
+    "pgc_5": "pytorch-grad-cam, 5 classes (5 calls)",
+}
+
+
+@dataclass
+class ModelResult:
+    name: str
+    weights: str  # "shipped checkpoint" or "random"
+    input_shape: tuple[int, ...]
+    layer: str
+    ms: dict[str, float] = field(default_factory=dict)  # op -> median ms
+    n: dict[str, int] = field(default_factory=dict)  # op -> samples
+
+
+def load_model(name: str, *, num_frames: int | None = None, size: int | None = None):
+    """``name`` with the shipped weights if they are here, else random ones; optionally with a
+    smaller input (``--quick``). Returns (model, weights description)."""
+    shipped = name == core.DEFAULT_MODEL and core.weights_status(name)[0]
+    model = core.load_model(name, weights="default" if shipped else None, download=False)
+    if num_frames or size:
+        spec = model.spec
+        model.spec = replace(spec, num_frames=num_frames or spec.num_frames,
+                             input_size=(size, size) if size else spec.input_size,
+                             resize_size=None if size else spec.resize_size)
+    return model, "shipped checkpoint" if shipped else "random"
+
+
+def load_clip(spec: core.ModelSpec, video=None, *, size: tuple[int, int] = (272, 640)) -> core.Clip:
+    """The clip the model would read from ``video`` (bikes.mp4 in the full run), or synthetic
+    moving-square frames of ``size`` when there is no video."""
+    if video is not None:
+        return core.read_clip(video, spec)
+    h, w = size
+    t = torch.arange(spec.num_frames * 4)
+    frames = torch.full((len(t), h, w, 3), 40, dtype=torch.uint8)
+    side = max(4, h // 4)
+    for i in t.tolist():
+        x0 = (i * (w - side)) // max(1, len(t) - 1)
+        frames[i, h // 3:h // 3 + side, x0:x0 + side] = torch.tensor([230, 180, 30], dtype=torch.uint8)
+    return core.video.clip_from_frames(frames, fps=16.0, num_frames=spec.num_frames)
+
+
+def bench_model(model, clip: core.Clip, *, weights: str, repeats: int,
+                warmup: tuple[str, ...] | None = None) -> ModelResult:
+    """Time the ops above for ``model`` on ``clip`` at the spec's default layer."""
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    spec = model.spec
+    layer = spec.default_layer
+    ex = core.Explainer(model, spec, cache_size=2)
+
+    def prep() -> torch.Tensor:
+        return core.preprocess(clip.frames, spec)[0]
+
+    x = prep()
+    if not torch.equal(x, ex.model_input(clip)):
+        raise RuntimeError("core.preprocess and the Explainer disagree on the model input")
+    with torch.no_grad():
+        top5 = model(x)[0].topk(min(5, len(spec.categories))).indices.tolist()
+    first, others = top5[0], cycle(i for i in range(len(spec.categories)) if i != top5[0])
+
+    def forward():
+        with torch.no_grad():
+            model(prep())
+
+    def ours_1():
+        ex.clear()
+        ex.explain(clip, first, layer=layer)
+
+    def ours_next():  # runs right after ours_1 in each round: a new class of a cached clip
+        exp = ex.explain(clip, next(others), layer=layer)
+        if not exp.cached_forward:
+            raise RuntimeError("ours_next re-ran the forward pass; the benchmark is broken")
+
+    def ours_top5():
+        ex.clear()
+        ex.explain(clip, top_k=5, layer=layer)
+
+    cam = GradCAM(model=model, target_layers=[model.get_submodule(layer)])
+    try:
+        def pgc_1():
+            cam(input_tensor=prep(), targets=[ClassifierOutputTarget(first)])
+
+        def pgc_5():
+            x = prep()
+            for c in top5:
+                cam(input_tensor=x, targets=[ClassifierOutputTarget(c)])
+
+        ops = {"preprocess": prep, "forward": forward, "ours_1": ours_1, "ours_next": ours_next,
+               "ours_top5": ours_top5, "pgc_1": pgc_1, "pgc_5": pgc_5}
+        samples = interleaved(ops, repeats, warmup)
+    finally:
+        cam.activations_and_grads.release()
+        model.zero_grad(set_to_none=True)
+        ex.clear()
+    return ModelResult(spec.name, weights, tuple(x.shape), layer,
+                       {k: median_ms(v) for k, v in samples.items()},
+                       {k: len(v) for k, v in samples.items()})

@@ -1,0 +1,86 @@
+"""The app's round trip through ``gradio_client``: upload a video to ``/explain``, get every output.
+
+``app.py`` runs as shipped in a subprocess on 127.0.0.1 (tests/app_server.py: analytics off, its
+cache in a temporary folder).
+The shared Explainer caches forward passes by the clip's pixels, so uploading the same file twice
+would time a cache hit: each timed upload is a different clip of the same size and length
+(the real video and mirrored re-encodings of it), and one repeat of the first is timed apart as
+"same clip again". The first request, which loads the model, is reported on its own.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+from statistics import median
+
+import av
+import numpy as np
+
+__all__ = ["bench_app", "mirrored"]
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the launcher the app tests use
+
+import app_server  # noqa: E402
+
+
+def mirrored(src: Path, dst: Path, flip: str) -> Path:
+    """Re-encode ``src`` (H.264, same size and frame rate) mirrored: ``h``, ``v`` or ``hv``."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        rate = vin.average_rate or Fraction(25)
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = vin.width, vin.height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "20"}
+        for frame in inp.decode(vin):
+            x = frame.to_ndarray(format="rgb24")
+            x = x[:, ::-1] if "h" in flip else x
+            x = x[::-1] if "v" in flip else x
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(x), format="rgb24")))
+        out.mux(stream.encode(None))
+    return dst
+
+
+def _rss_mb(pid: int) -> dict[str, float]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key = line.split(":")[0]
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(line.split()[1]) / 1024
+    return out
+
+
+def bench_app(video: Path, *, variants: int = 3) -> dict:
+    """Seconds per ``/explain`` round trip of ``video`` and of its mirrored re-encodings, and the
+    app's RSS afterwards. ``variants``: how many different clips are timed (1 to 4)."""
+    from gradio_client import Client, handle_file
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        clips = [mirrored(video, tmp / f"{f}.mp4", f) for f in ("hv", "h", "v")[:variants]]
+        first, clips = clips[0], [video, *clips[1:]]
+        url = app_server.start(app_server.TempFolders(tmp))
+        try:
+            client = Client(url, verbose=False, analytics_enabled=False)
+
+            def call(path: Path) -> float:
+                t0 = time.perf_counter()
+                out = client.predict(handle_file(str(path)), "", api_name="/explain")
+                dt = time.perf_counter() - t0
+                if not (out[1] and Path(out[1]).is_file()):
+                    raise RuntimeError(f"/explain returned no heatmap GIF: {out!r}"[:500])
+                return dt
+
+            load = call(first)  # loads the model: not a cold clip like the others
+            cold = [call(p) for p in clips]
+            again = call(video)
+            rss = _rss_mb(app_server.pid())
+        finally:
+            app_server.stop()
+    return {"first_s": load, "cold_s": median(cold), "n": len(cold), "again_s": again,
+            "requests": 2 + len(cold), "rss_mb": rss["VmRSS"], "hwm_mb": rss["VmHWM"],
+            "weights": "shipped checkpoint"}

@@ -1,0 +1,301 @@
+"""The "Can I trust this?" panel: core.trust's checks for the clip and class on screen.
+
+Three questions, computed on request and kept in the user's session (per clip, model, class,
+method, pooling and layer), so pressing the button again is instant:
+
+1. Faithfulness: remove (or add back) frames and regions in the heatmap's order; the class
+   probability should fall (rise) faster than in a random order.
+2. Counterfactuals: the clip reversed, shuffled, frozen on its middle frame, its top frames
+   blurred; which of them change the model's answer.
+3. Sanity: the heatmap after randomising the model's top layers should no longer look like it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from PIL import Image, ImageDraw, ImageFont
+
+import core
+from core.trust import TrustReport, trust_check
+
+from .config import GIF_FPS, STATE_TTL_S
+from .models import get_explainer
+from .space import gpu
+from .state import Session, request_dir
+
+__all__ = ["HEADERS", "clear", "panel", "show"]
+
+_KEEP = 4  # reports kept per session
+_PANEL_SIDE = 200  # longest side of each sanity-check GIF panel
+_TIE = 0.05  # AUCs closer than this (relative) are a tie
+_SANITY_OK = 0.5  # |Spearman| below this after randomisation: the map depends on the weights
+HEADERS = ["clip", "top-1", "P(top-1)", "P(class)", "flipped"]
+VARIANTS = {
+    "original": "as is",
+    "reversed": "reversed in time",
+    "shuffled": "frames shuffled",
+    "frozen_middle": "middle frame frozen",
+    "top_frames_blurred": "top-heatmap frames blurred",
+}
+_WHEN = {"shuffled": "the frames are shuffled", "frozen_middle": "the middle frame is frozen",
+         "top_frames_blurred": "the frames the heatmap ranks highest are blurred"}
+
+INTRO = (
+    "A heatmap is an explanation of the model, and it can be wrong. Three checks test it on this "
+    "clip and the class under *Explain class* (a few seconds on a CPU; kept for this session)."
+)
+HELP_CURVES = (
+    "**1. Does the heatmap point at what the model uses?** *Deletion* (left) blanks the most "
+    "heatmapped frames, or spatio-temporal regions, first: the class probability should drop "
+    "faster than when the same amount is blanked at random (solid below dashed, smaller area). "
+    "*Insertion* (right) starts from a blank clip and adds them back: the solid line should rise "
+    "faster (larger area). Blanked pixels take the clip's average over time, so still background "
+    "stays and motion goes."
+)
+HELP_COUNTERFACTUALS = (
+    "**2. Does the model use time?** The model's answer for altered copies of the clip. For "
+    "actions that differ only in direction (left to right vs right to left, covering vs "
+    "uncovering), reversing time should flip the answer; a model that still answers the same "
+    "with one frozen frame is judging appearance, not motion."
+)
+HELP_SANITY = (
+    "**3. Does the heatmap depend on what the model learned?** The same heatmap after the "
+    "model's top layers are replaced by random weights, from left to right more of them. A "
+    "heatmap that explains the model must change with it; one that still looks the same shows "
+    "the clip's edges, not the model's evidence. *rank corr.*: the Spearman rank correlation "
+    "with the trained model's map (1: the same ranking of pixels, 0: unrelated)."
+)
+
+
+@dataclass
+class _Entry:
+    report: TrustReport
+    seconds: float
+    png: str = ""  # the curves, drawn once (that takes ~1 s on a busy CPU)
+    gifs: dict[float, str] = field(default_factory=dict)  # opacity -> sanity GIF
+
+
+# -- the model work ---------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_models: dict[str, torch.nn.Module] = {}
+
+
+def _trust_model(name: str) -> torch.nn.Module:
+    """A second copy of model ``name`` for the checks. The shared Explainer's model carries a
+    capture hook while another request is being explained; the checks' batched forward passes
+    must neither fire it nor be seen by it."""
+    with _lock:
+        if name not in _models:
+            device = get_explainer(name).device
+            _models[name] = core.load_model(name, device=device, download=False)
+        return _models[name]
+
+
+@gpu
+def _check(model: str, clip: core.Clip, exp: core.Explanation, progress) -> TrustReport:
+    return trust_check(_trust_model(model), clip, exp, progress=progress)
+
+
+def _key(session: Session, exp: core.Explanation) -> tuple:
+    clip = hashlib.blake2b(session.clip.frames.numpy().tobytes(), digest_size=16).hexdigest()
+    return clip, session.model, exp.targets[0].name, exp.method, exp.pooling, exp.layer
+
+
+def show(session: Session, exp: core.Explanation, cache, opacity: float, out_root, progress=None):
+    """The panel for ``exp.targets[0]``: (cache, heading, curves, faithfulness reading,
+    counterfactual rows, their reading, sanity GIF, its reading). ``cache`` is the session's
+    dict of earlier reports; the report is computed only when it is not there."""
+    cache = OrderedDict(cache or {})
+    key = _key(session, exp)
+    entry = cache.pop(key, None)
+    hit = entry is not None
+    if entry is None:
+        t0 = time.perf_counter()
+        report = _check(session.model, session.clip, exp, progress)
+        entry = _Entry(report, time.perf_counter() - t0)
+    cache[key] = entry
+    while len(cache) > _KEEP:
+        cache.popitem(last=False)
+    # Files go to Gradio's cache, whose cleanup may have removed them since: then draw again.
+    out = None
+    if not Path(entry.png).is_file():
+        out = request_dir(out_root)
+        curves_figure(entry.report).savefig(out / "trust_curves.png", format="png")
+        entry.png = str(out / "trust_curves.png")
+    opacity = round(float(opacity), 2)
+    gif = entry.gifs.get(opacity)
+    if gif is None or not Path(gif).is_file():
+        out = out or request_dir(out_root)
+        frames = sanity_frames(session, exp, entry.report, opacity)
+        gif = entry.gifs[opacity] = str(core.save_gif(frames, out / "sanity.gif", fps=GIF_FPS))
+    r = entry.report
+    how = "from this session's cache" if hit else f"computed in {entry.seconds:.1f} s"
+    heading = (f"Checks for **{r.target}** · {exp.method}, layer `{exp.layer}`, {exp.pooling} "
+               f"pooling · {how}")
+    return (cache, heading, entry.png, faithfulness_reading(r), counterfactual_rows(r),
+            counterfactual_reading(r), gif, sanity_reading(r))
+
+
+def clear():
+    """An empty panel (a new clip is being explained; the session's cache stays)."""
+    return "", None, "", None, "", None, ""
+
+
+# -- drawing ----------------------------------------------------------------------------------
+
+def curves_figure(report: TrustReport) -> Figure:
+    """Deletion (left) and insertion (right) curves, by frame (top) and by region (bottom); the
+    heatmap's order solid, a random order dashed, the areas under the curves in the legends."""
+    fig = Figure(figsize=(7.5, 4.4), dpi=100, layout="constrained")
+    axes = fig.subplots(2, 2, sharex=True, sharey=True)
+    colours = {"deletion": "tab:red", "insertion": "tab:blue"}
+    for row, unit in enumerate(("frames", "regions")):
+        for col, mode in enumerate(("deletion", "insertion")):
+            ax = axes[row, col]
+            for order, style, name in (("cam", "-", "heatmap order"), ("random", "--", "random order")):
+                c = report.curves[f"{unit}_{mode}_{order}"]
+                ax.plot(c.fractions, c.probs, style, marker="o", markersize=3, linewidth=1.5,
+                        color=colours[mode], label=f"{name} (AUC {c.auc:.3f})")
+            ax.set_xlabel(f"fraction of {unit} {'removed' if mode == 'deletion' else 'added back'}")
+            if col == 0:
+                ax.set_ylabel("P(class)")
+            if row == 0:
+                ax.set_title("Deletion: lower is better" if mode == "deletion"
+                             else "Insertion: higher is better", fontsize=10)
+            ax.set_ylim(bottom=0)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except (ImportError, OSError):  # Pillow without FreeType: fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _titled(frames: np.ndarray, lines: tuple[str, str]) -> np.ndarray:
+    """(T, h, w, 3) with a white bar holding two lines of text on top."""
+    font = _font(13)
+    line_h = font.getbbox("Ag")[3] + 3
+    bar = Image.new("RGB", (frames.shape[2], 2 * line_h + 6), (255, 255, 255))
+    draw = ImageDraw.Draw(bar)
+    for i, text in enumerate(lines):
+        draw.text((4, 3 + i * line_h), text, fill=(0, 0, 0), font=font)
+    bars = np.broadcast_to(np.asarray(bar), (len(frames), *np.asarray(bar).shape))
+    return np.concatenate([bars, frames], axis=1)
+
+
+def sanity_frames(session: Session, exp: core.Explanation, report: TrustReport,
+                  opacity: float) -> np.ndarray:
+    """The trained model's heatmap next to the randomised models', on the session's frames."""
+    h, w = session.display.shape[1:3]
+    scale = _PANEL_SIDE / max(h, w)  # small clips are enlarged: four panels side by side
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    frames = np.stack([np.asarray(Image.fromarray(f).resize(size[::-1], Image.Resampling.BILINEAR))
+                       for f in session.display])
+    # The maps are over the model input: put them on the frames the way Explanation does.
+    stacked = torch.stack(list(report.sanity_maps.values()))
+    maps = replace(exp, maps=stacked).maps_on_frames(frame_size=size)
+    rhos = {"+".join(s["randomized"]): s["spearman"] for s in report.sanity}
+    panels = []
+    for name, m in zip(report.sanity_maps, maps, strict=True):
+        newest = name.rsplit("+", 1)[-1]  # the layer this step randomised, on top of the last
+        title = (("trained model", "the heatmap shown") if name == "trained" else
+                 (f"{'' if newest == name else '+ '}{newest} random", f"rank corr. {rhos[name]:.2f}"))
+        panel = _titled(core.overlay(frames, m, alpha=opacity), title)
+        if panels:
+            panels.append(np.full((*panel.shape[:2], 6, 3), 255, np.uint8))  # a white gap
+        panels.append(panel)
+    return np.concatenate(panels, axis=2)
+
+
+# -- words ------------------------------------------------------------------------------------
+
+def faithfulness_reading(report: TrustReport) -> str:
+    """Whether the heatmap's order beats a random one: a smaller area under the deletion curve, a
+    larger one under the insertion curve, by more than _TIE of the larger area."""
+    c = report.curves
+    marks = {}
+    for unit in ("frames", "regions"):
+        for mode, better in (("deletion", -1), ("insertion", 1)):
+            cam, rnd = c[f"{unit}_{mode}_cam"].auc, c[f"{unit}_{mode}_random"].auc
+            gain, tie = better * (cam - rnd), _TIE * max(abs(cam), abs(rnd))
+            marks[f"{mode} by {unit[:-1]}"] = "✓" if gain > tie else "✗" if gain < -tie else "≈"
+    passed = sum(m == "✓" for m in marks.values())
+    detail = ", ".join(f"{name} {m}" for name, m in marks.items())
+    verdict = ("the heatmap points at what the model uses" if passed == 4 else
+               "the heatmap is only partly faithful" if passed >= 2 else
+               "the heatmap is no better guide than a random order here")
+    return (f"**Reading:** the heatmap's order beats a random one in {passed} of 4 tests "
+            f"({detail}; ≈: within {_TIE:.0%}): {verdict}.")
+
+
+def counterfactual_rows(report: TrustReport) -> list[list]:
+    cf = report.counterfactuals
+    return [[VARIANTS.get(k, k), v["top1"], round(v["top1_prob"], 3), round(v["target_prob"], 3),
+             "✓" if v["flipped"] else "✗"] for k, v in cf.items()]
+
+
+def counterfactual_reading(report: TrustReport) -> str:
+    cf = report.counterfactuals
+    top0, rev = cf["original"]["top1"], cf["reversed"]
+    if rev["flipped"]:
+        first = f"Reversing time flips the prediction to *{rev['top1']}*"
+    else:
+        first = f"Reversing time keeps *{top0}* on top"
+    others = [_WHEN[k] for k in _WHEN if cf.get(k, {}).get("flipped")]
+    rest = (f"; it also changes when {' and when '.join(others)}." if others
+            else "; nothing else changes the top-1.")
+    p0, p1 = cf["original"]["target_prob"], rev["target_prob"]
+    return f"**Reading:** {first}{rest} P({report.target}) goes from {p0:.2f} to {p1:.2f} when reversed."
+
+
+def sanity_reading(report: TrustReport) -> str:
+    if not report.sanity:
+        return "**Reading:** this model has no layers to randomise."
+    last = report.sanity[-1]
+    rho, names = last["spearman"], ", ".join(last["randomized"])
+    if abs(rho) < _SANITY_OK:
+        return (f"**Reading:** the correlation falls from 1 to {rho:.2f} once {names} are random: "
+                "the map depends on the trained weights ✓")
+    return (f"**Reading:** the correlation is still {rho:.2f} with {names} random: the map hardly "
+            "depends on what the model learned, so read it with care ✗")
+
+
+# -- layout -----------------------------------------------------------------------------------
+
+def panel():
+    """Build the accordion; returns (button, cache state, outputs) for ui.py to wire (the
+    progress bar goes on outputs[2], the curves)."""
+    with gr.Accordion("Can I trust this heatmap?", open=False, elem_id="trust"):
+        cache = gr.State(None, time_to_live=STATE_TTL_S)
+        gr.Markdown(INTRO)
+        button = gr.Button("Check this heatmap", elem_id="trust-check")
+        heading = gr.Markdown(elem_id="trust-heading")
+        gr.Markdown(HELP_CURVES)
+        curves = gr.Image(type="filepath", interactive=False, show_label=False,
+                          elem_id="trust-curves", buttons=["download", "fullscreen"])
+        faithfulness = gr.Markdown()
+        gr.Markdown(HELP_COUNTERFACTUALS)
+        table = gr.Dataframe(headers=HEADERS, interactive=False, show_label=False,
+                             elem_id="trust-table", column_widths=["22%", "42%", "12%", "12%", "12%"])
+        counterfactual = gr.Markdown()
+        gr.Markdown(HELP_SANITY)
+        sanity = gr.Image(type="filepath", interactive=False, show_label=False, height=260,
+                          elem_id="trust-sanity", buttons=["download", "fullscreen"])
+        sanity_md = gr.Markdown()
+    return button, cache, [cache, heading, curves, faithfulness, table, counterfactual, sanity,
+                           sanity_md]

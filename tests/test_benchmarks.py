@@ -1,0 +1,38 @@
+"""The benchmark runs end to end on tiny settings and writes its report (it times nothing here)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("pytorch_grad_cam")
+
+
+def test_quick_benchmark_writes_the_report(tmp_path, capsys):
+    from benchmarks.explain import OPS
+    from benchmarks.run import COMMAND, main
+
+    out = tmp_path / "benchmarks.md"
+    main(["--quick", "--out", str(out)])
+    text = out.read_text()
+    assert capsys.readouterr().out == text + "\n"  # the report is also printed
+    assert "Provisional" in text and COMMAND in text
+    assert "No GPU was lent" in text or "CUDA GPU was visible" in text
+
+    targets = text.split("## Targets")[1].split("\n## ")[0]
+    rows = [r for r in targets.splitlines() if r.startswith("| ") and "---" not in r][1:]
+    verdicts = [r.rstrip(" |").rsplit("| ", 1)[1] for r in rows]
+    assert len(rows) >= 10 and set(verdicts) <= {"PASS", "**MISS**", "–"}
+    # every target the quick run measures gets a verdict; the app and the GPU are not run
+    measured = dict(zip([r.split(" | ")[0].lstrip("| ") for r in rows], verdicts, strict=True))
+    assert measured["i3d_tiny: explain 1 class / forward"] in {"PASS", "**MISS**"}
+    assert measured["app RSS after a few requests (default model)"] == "–"
+
+    timing = text.split("## Explanation time")[1].split("\n## ")[0]
+    tiny = next(r for r in timing.splitlines() if r.startswith("| i3d_tiny"))
+    cells = [c.strip() for c in tiny.strip("|").split("|")]
+    assert cells[2] == "1x3x8x32x32" and cells[3] == "layer4"
+    assert all(re.fullmatch(r"[\d.]+ (ms|s)", c) for c in cells[4:4 + len(OPS)]), cells
+    assert re.search(r"\| i3d_tiny \| \d+ MB \| \d+ MB \| [\d.]+x \|", text)  # peak memory
+    assert re.search(r"`read_clip` \(1 s 320x180", text)

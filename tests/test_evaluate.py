@@ -1,0 +1,94 @@
+"""python -m core.evaluate and python -m core.samples: the explanation scores on hand-made maps,
+then the report, the demo samples and the post's tables from a few rendered clips and the shipped
+model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.data import write_dataset
+from core.evaluate import _explanation_scores
+from core.evaluate import main as evaluate_main
+from core.samples import main as samples_main
+
+
+def _mask(T=4, H=28, W=28, box=(10, 14, 10, 14)):
+    masks = np.zeros((T, H, W), bool)
+    y0, y1, x0, x1 = box
+    masks[:, y0:y1, x0:x1] = True
+    return masks
+
+
+def test_a_map_peaked_on_the_object_scores_every_frame():
+    masks = _mask()
+    maps = np.zeros(masks.shape, np.float32)
+    maps[:, 12, 12] = 1.0
+    s = _explanation_scores(maps, masks, np.array([True, True, False, False]), cell=(4, 4))
+    assert s["pointing"] == [True] * 4 and s["pointing_near"] == [True] * 4
+    assert s["energy"] == [1.0] * 4
+    assert s["energy_uniform"][0] == pytest.approx(16 / 28**2)
+    assert s["interval_mass"] == pytest.approx(0.5) and s["interval_uniform"] == 0.5
+
+
+def test_a_peak_one_cell_away_counts_only_with_the_tolerance():
+    masks = _mask()
+    maps = np.zeros(masks.shape, np.float32)
+    maps[:, 12, 17] = 1.0  # 4 px right of the box (x 10..13): inside one 4-px cell, not the mask
+    maps[3, 12, 25] = 2.0  # frame 3: 12 px away
+    s = _explanation_scores(maps, masks, np.ones(4, bool), cell=(4, 4))
+    assert s["pointing"] == [False] * 4
+    assert s["pointing_near"] == [True, True, True, False]
+    assert s["pointing_near_uniform"][0] == pytest.approx(12 * 12 / 28**2)  # the box grown by 4 px
+
+
+def test_frames_where_the_object_is_hidden_are_left_out():
+    masks = _mask()
+    masks[1] = False  # covered
+    s = _explanation_scores(np.ones(masks.shape, np.float32), masks, np.ones(4, bool), cell=(4, 4))
+    assert len(s["pointing"]) == 3
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_dataset(root, n_train=0, n_val=0, n_test=13, seed=5,
+                  render_options={"size": (96, 128), "fps": 12, "duration": 1.5})
+    return root
+
+
+@pytest.mark.slow
+def test_report_on_rendered_clips(default_checkpoint, rendered, tmp_path):
+    root = rendered
+    out = tmp_path / "report" / "evaluation"
+    assert evaluate_main(["--data", str(root), "--split", "test", "--sanity-clips", "2", "--out", str(out)]) == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert result["clips"] == 13 and np.asarray(result["confusion"]).sum() == 13
+    assert 0 <= result["top1"] <= result["top2"] <= 1
+    assert len(result["mirror_pairs"]) == 5
+    spatial = result["explanations"]["object_classes"]
+    assert 0 <= spatial["pointing_game"] <= spatial["pointing_game_near"] <= 1
+    assert [r["randomized"][0] for r in result["sanity"]] == ["fc"] * len(result["sanity"])
+    assert result["sanity"][-1]["clips"] == 2
+    text = out.with_suffix(".md").read_text()
+    assert "Time-mirrored pairs" in text and "evaluation_confusion.png" in text
+    assert (out.parent / "evaluation_confusion.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_samples_and_the_posts_tables(default_checkpoint, rendered, tmp_path):
+    assert samples_main(["--data", str(rendered), "--out", str(tmp_path)]) == 0
+    index = json.loads((tmp_path / "samples" / "index.json").read_text())
+    for s in index:  # one clip per class the model got right, re-encoded small
+        assert (tmp_path / "samples" / s["file"]).stat().st_size < 200_000
+    assert len({s["label"] for s in index}) == len(index)
+    gallery = json.loads((tmp_path / "gallery" / "gallery.json").read_text())
+    assert gallery, "every clip lands in one of the three tables"
+    for g in gallery:
+        assert g["table"] in ("positive", "medium", "negative") and len(g["top2"]) == 2
+        right = g["top2"][0][0] == g["true"]
+        assert (g["table"] == "positive") <= right and (g["table"] == "negative") <= (g["true"] not in dict(g["top2"]))
+        assert (tmp_path / "gallery" / g["gif"]).is_file()
+    assert "## Positive" in (tmp_path / "gallery" / "gallery.md").read_text()

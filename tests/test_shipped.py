@@ -1,0 +1,75 @@
+"""The shipped checkpoint: loads from safetensors, classifies the committed samples, and its
+outputs match the stored expectations (regenerate with VIDEOCAM_REGEN_EXPECTED=1)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import core
+from core.models import weights
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "demo" / "samples"
+EXPECTED = Path(__file__).parent / "expected" / "i3d_tiny_samples.json"
+
+pytestmark = pytest.mark.skipif(
+    not (weights.CHECKPOINT_DIR / "i3d_tiny.safetensors").is_file() and not os.environ.get("CI"),
+    reason="no shipped checkpoint yet",
+)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return core.load_model()
+
+
+@pytest.fixture(scope="module")
+def samples():
+    index = json.loads((SAMPLES / "index.json").read_text())
+    assert len(index) == 13, "one committed sample per class"
+    return index
+
+
+def test_checkpoint_metadata_is_reproducible(model):
+    meta = model.spec.meta["checkpoint"]
+    assert meta["training_command"].startswith("python -m core.train")
+    assert isinstance(meta["data"]["seed"], int)
+    assert meta["metrics"]["val_top1"] >= 0.9  # 0.933 shipped (docs/evaluation.md); the target is 0.95
+    assert (weights.CHECKPOINT_DIR / "i3d_tiny.safetensors").stat().st_size <= 25 * 2**20
+
+
+def test_classifies_every_committed_sample(model, samples):
+    got = {}
+    for s in samples:
+        clip = core.read_clip(SAMPLES / s["file"], model.spec)
+        exp = core.explain(model, clip)
+        got[s["file"]] = {"top1": exp.topk(1)[0][0], "probs": [round(p, 4) for p in exp.probs.tolist()]}
+        assert got[s["file"]]["top1"] == s["label"], s["file"]
+    if os.environ.get("VIDEOCAM_REGEN_EXPECTED"):
+        EXPECTED.write_text(json.dumps(got, indent=1) + "\n")
+    want = json.loads(EXPECTED.read_text())
+    for name, rec in got.items():
+        torch.testing.assert_close(torch.tensor(rec["probs"]), torch.tensor(want[name]["probs"]), atol=2e-3, rtol=0)
+
+
+def test_reversing_left_to_right_flips_to_right_to_left(model, samples):
+    from core.trust import trust_check
+
+    s = next(s for s in samples if s["label"] == "Moving [something] from left to right")
+    clip = core.read_clip(SAMPLES / s["file"], model.spec)
+    exp = core.explain(model, clip)
+    cf = trust_check(model, clip, exp, sanity_depth=1).counterfactuals
+    assert cf["original"]["top1"] == "Moving [something] from left to right"
+    assert cf["reversed"]["top1"] == "Moving [something] from right to left"
+    assert cf["reversed"]["flipped"]
+
+
+def test_default_model_explains_a_16_frame_clip_at_16x7x7(model, samples):
+    clip = core.read_clip(SAMPLES / samples[0]["file"], model.spec)
+    exp = core.explain(model, clip)
+    assert exp.raw_maps.shape[1:] == (16, 7, 7)
