@@ -23,7 +23,7 @@ TOP_K = 5  # the "top-5 at a glance" gallery
 CONCURRENCY = 2  # model work at once (the Explainer serialises forward passes anyway)
 QUEUE_SIZE = 32
 STATE_TTL_S = 3600  # a session's clip is dropped an hour after its last use
-MAX_SESSIONS = 32  # sessions whose clip is held at once (~13 MB each for a 640x272 clip): caps RSS
+MAX_SESSIONS = 32  # sessions whose clip is held at once (~9 MB each for a 640x272 clip): caps RSS
 CACHE_CLEANUP = (600, 3600)  # every 10 min, delete outputs older than an hour
 
 # Where "README" on the page points. On a Hugging Face Space (SPACE_ID is set there) it is the
