@@ -40,10 +40,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    return app_server.memory_mb(pid)["VmRSS"]
 
 
 def _cache() -> tuple[int, float]:

@@ -45,15 +45,6 @@ def mirrored(src: Path, dst: Path, flip: str) -> Path:
     return dst
 
 
-def _rss_mb(pid: int) -> dict[str, float]:
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key = line.split(":")[0]
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = int(line.split()[1]) / 1024
-    return out
-
-
 def bench_app(video: Path, *, variants: int = 3) -> dict:
     """Seconds per ``/explain`` round trip of ``video`` and of its mirrored re-encodings, and the
     app's RSS afterwards. ``variants``: how many different clips are timed (1 to 4)."""
@@ -78,7 +69,7 @@ def bench_app(video: Path, *, variants: int = 3) -> dict:
             load = call(first)  # loads the model: not a cold clip like the others
             cold = [call(p) for p in clips]
             again = call(video)
-            rss = _rss_mb(app_server.pid())
+            rss = app_server.memory_mb(app_server.pid())
         finally:
             app_server.stop()
     return {"first_s": load, "cold_s": median(cold), "n": len(cold), "again_s": again,

