@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -177,7 +178,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
+    command = "python -m core.train " + shlex.join(argv)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -263,15 +266,16 @@ def main(argv: list[str] | None = None) -> int:
                     log.write(json.dumps(rec) + "\n")
                     log.flush()
                     bar.write(json.dumps(rec))
-                    _save_train_state(model, opt, sched, step, epoch, last, args, categories, rec)
+                    _save_train_state(model, opt, sched, step, epoch, last, args, command, categories, rec)
                     if top1 >= best:
                         best = top1
-                        _save_train_state(model, opt, sched, step, epoch, out / "best.safetensors", args, categories, rec)
+                        _save_train_state(model, opt, sched, step, epoch, out / "best.safetensors", args, command, categories,
+                                          rec)
         epoch += 1
     bar.close()
     if rank == 0 and args.export:
         final_top1, final_top2, _ = evaluate_cached(model, val_x, val_y, spec, device, amp=args.amp)
-        export(model, spec, categories, Path(args.export), args, root,
+        export(model, spec, categories, Path(args.export), args, command, root,
                {"val_top1": final_top1, "val_top2": final_top2, "steps": step, "train_clips": len(train_x)})
         print(f"exported {args.export}.safetensors (val top-1 {final_top1:.3f})")
     if world > 1:
@@ -291,14 +295,14 @@ def _dataset_classes(root: Path) -> list[str]:
     return names
 
 
-def _save_train_state(model, opt, sched, step, epoch, path, args, categories, rec) -> None:
+def _save_train_state(model, opt, sched, step, epoch, path, args, command, categories, rec) -> None:
     tensors, meta = _state_to_tensors(opt, sched, step, epoch)
     tensors.update({f"model.{k}": v for k, v in model.state_dict().items()})
     save_checkpoint(tensors, {"arch": args.arch, "categories": categories, "train_state": meta, "last_eval": rec,
-                              "training_command": "python -m core.train " + " ".join(sys.argv[1:])}, path)
+                              "training_command": command}, path)
 
 
-def export(model: nn.Module, spec, categories, path: Path, args, root: Path, metrics: dict) -> Path:
+def export(model: nn.Module, spec, categories, path: Path, args, command: str, root: Path, metrics: dict) -> Path:
     """Write the shippable checkpoint: safetensors + JSON with everything needed to reproduce it."""
     data_meta = {}
     if (root / "dataset.json").is_file():
@@ -317,13 +321,24 @@ def export(model: nn.Module, spec, categories, path: Path, args, root: Path, met
         "layers": list(spec.layers),
         "default_layer": spec.default_layer,
         "data": data_meta,
-        "training_command": "python -m core.train " + " ".join(sys.argv[1:]),
+        "training_command": command,
+        "training_commands": [*_lineage(args.init), command],
         "training_args": vars(args),
         "metrics": metrics,
         "torch": torch.__version__,
         "created": time.strftime("%Y-%m-%d"),
     }
     return save_checkpoint(model.state_dict(), meta, path)
+
+
+def _lineage(init: str | None) -> list[str]:
+    """The commands that produced ``--init``'s checkpoint, oldest first; empty when training from scratch."""
+    if not init or not str(init).endswith((".safetensors", ".json")):
+        return []
+    _, meta = load_checkpoint(init)
+    if meta.get("training_commands"):
+        return list(meta["training_commands"])
+    return [meta["training_command"]] if meta.get("training_command") else []
 
 
 if __name__ == "__main__":

@@ -95,6 +95,14 @@ def test_pick_a_sample_explain_and_change_the_class(page):
 
     page.locator("#top5 img").nth(4).wait_for()  # the top-5 gallery is filled in after Explain
     page.wait_for_timeout(500)  # let the chained export redraw the plot before the picture
+    # the sample thumbnails are videos that decode lazily: seek each to a frame so all are painted
+    page.evaluate("""() => Promise.all([...document.querySelectorAll('#samples video')].map(v =>
+        new Promise(done => { v.addEventListener('seeked', done, {once: true}); v.preload = 'auto';
+                              v.currentTime = 0.05; })))""")
+    page.locator("#top5 img").nth(4).scroll_into_view_if_needed()  # lazy images load when near
+    page.wait_for_function("() => [...document.querySelectorAll('#top5 img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)", polling=100)
+    page.wait_for_timeout(300)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT, full_page=True)
 

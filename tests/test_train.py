@@ -37,7 +37,9 @@ def test_train_export_and_resume(tiny_data, tmp_path):
     assert main([*args, "--max-steps", "2", "--export", str(tmp_path / "m")]) == 0
     _, meta = load_checkpoint(tmp_path / "m.safetensors")
     assert meta["categories"] == list(CLASSES) and meta["data"]["seed"] == 3
-    assert meta["training_command"].startswith("python -m core.train")
+    assert meta["training_command"] == "python -m core.train " + " ".join(
+        [*args, "--max-steps", "2", "--export", str(tmp_path / "m")])
+    assert meta["training_commands"] == [meta["training_command"]]
     assert 0.0 <= meta["metrics"]["val_top1"] <= 1.0
     model = load_model("i3d_tiny", weights=tmp_path / "m.safetensors")
     assert model.spec.categories == CLASSES
@@ -45,6 +47,18 @@ def test_train_export_and_resume(tiny_data, tmp_path):
     assert main([*args, "--max-steps", "3", "--resume"]) == 0
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert steps == [2, 3]
+
+
+def test_continued_training_records_the_whole_lineage(tiny_data, tmp_path):
+    """A model trained further with --init must say every command that led to it, oldest first."""
+    args = ["--data", str(tiny_data), "--batch-size", "4", "--cache-size", "64", "--threads", "1", "--max-steps", "1"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--export", str(tmp_path / "base")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b"), "--init", str(tmp_path / "base.safetensors"),
+                 "--export", str(tmp_path / "more")]) == 0
+    _, base = load_checkpoint(tmp_path / "base.safetensors")
+    _, more = load_checkpoint(tmp_path / "more.safetensors")
+    assert more["training_commands"] == [base["training_command"], more["training_command"]]
+    assert "--init" in more["training_command"] and "--init" not in base["training_command"]
 
 
 def test_ddp_two_gloo_processes(tiny_data, tmp_path):
