@@ -49,13 +49,11 @@ def _cli(path: Path, out: Path) -> dict:
 
 
 def _app(client, path: Path) -> dict:
-    from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
     t0 = time.perf_counter()
     try:
-        out = client.predict(handle_file(str(path)), "", api_name="/explain")
-        row = {"outcome": "ok", "message": out[10].split(" · ")[0]}
+        row = {"outcome": "ok", "message": app_server.explain(client, path)["info"].split(" · ")[0]}
     except AppError as e:
         row = {"outcome": "error", "message": str(e)}
     row["wall_s"] = time.perf_counter() - t0

@@ -34,13 +34,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the launcher the app tests use
+sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package
 
 import app_server  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import Client  # noqa: E402
+
+from benchmarks.memory import status_mb  # noqa: E402
 
 
 def _rss_mb(pid: int) -> float:
-    return app_server.memory_mb(pid)["VmRSS"]
+    return status_mb(pid)["VmRSS"]
 
 
 def _cache() -> tuple[int, float]:
@@ -53,9 +56,9 @@ def _explain(url: str, video: Path, client: Client | None = None) -> tuple[float
     t0 = time.perf_counter()
     try:
         client = client or Client(url, verbose=False, analytics_enabled=False, download_files=False)
-        out = client.predict(handle_file(str(video)), "", api_name="/explain")
-        if not out[10].startswith("16 frames"):
-            return time.perf_counter() - t0, f"unexpected info: {out[10][:80]}"
+        info = app_server.explain(client, video)["info"]
+        if not info.startswith("16 frames"):
+            return time.perf_counter() - t0, f"unexpected info: {info[:80]}"
     except Exception as e:  # a failed request is a result here, not a crash
         return time.perf_counter() - t0, f"{type(e).__name__}: {str(e)[:200]}"
     return time.perf_counter() - t0, None

@@ -18,7 +18,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-__all__ = ["MODES", "peak_memory"]
+__all__ = ["MODES", "peak_memory", "status_mb"]
 
 MODES = ("forward", "explain", "pgc")
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,11 +46,14 @@ def peak_memory(name: str, modes=MODES, *, frames: int | None = None, size: int 
     return {m: child(m) for m in modes}
 
 
-def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise KeyError(field)
+def status_mb(pid: int | str = "self") -> dict[str, float]:
+    """A process's resident memory now (``VmRSS``) and at its peak (``VmHWM``), in MB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key = line.split(":")[0]
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(line.split()[1]) / 1024
+    return out
 
 
 def _reset_peak() -> bool:
@@ -100,9 +103,9 @@ def main() -> None:
                 model(x)
     gc.collect()
     if _reset_peak():
-        method, base = "VmHWM after clear_refs", _status_mb("VmRSS")
+        method, base = "VmHWM after clear_refs", status_mb()["VmRSS"]
         run()
-        peak = _status_mb("VmHWM")
+        peak = status_mb()["VmHWM"]
     else:
         method, base = "ru_maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         run()

@@ -27,6 +27,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the launcher the app tests use
 
 import app_server  # noqa: E402
 
+from .memory import status_mb  # noqa: E402
+
 
 def mirrored(src: Path, dst: Path, flip: str) -> Path:
     """Re-encode ``src`` (H.264, same size and frame rate) mirrored: ``h``, ``v`` or ``hv``."""
@@ -48,7 +50,7 @@ def mirrored(src: Path, dst: Path, flip: str) -> Path:
 def bench_app(video: Path, *, variants: int = 3) -> dict:
     """Seconds per ``/explain`` round trip of ``video`` and of its mirrored re-encodings, and the
     app's RSS afterwards. ``variants``: how many different clips are timed (1 to 4)."""
-    from gradio_client import Client, handle_file
+    from gradio_client import Client
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -60,16 +62,16 @@ def bench_app(video: Path, *, variants: int = 3) -> dict:
 
             def call(path: Path) -> float:
                 t0 = time.perf_counter()
-                out = client.predict(handle_file(str(path)), "", api_name="/explain")
+                out = app_server.explain(client, path)
                 dt = time.perf_counter() - t0
-                if not (out[1] and Path(out[1]).is_file()):
+                if not (out["heatmap"] and Path(out["heatmap"]).is_file()):
                     raise RuntimeError(f"/explain returned no heatmap GIF: {out!r}"[:500])
                 return dt
 
             load = call(first)  # loads the model: not a cold clip like the others
             cold = [call(p) for p in clips]
             again = call(video)
-            rss = app_server.memory_mb(app_server.pid())
+            rss = status_mb(app_server.pid())
         finally:
             app_server.stop()
     return {"first_s": load, "cold_s": median(cold), "n": len(cold), "again_s": again,

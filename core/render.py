@@ -166,7 +166,8 @@ def overlay(frames, maps, *, alpha: float = 0.5, cmap: str = "jet") -> np.ndarra
 
 
 @lru_cache(maxsize=8)
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+def label_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """Pillow's default font at ``size`` px, for text drawn on frames (here and in the app)."""
     try:
         return ImageFont.load_default(size=size)
     except (ImportError, OSError):  # Pillow without FreeType: fixed bitmap font
@@ -175,7 +176,7 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 def _label_bars(labels: Sequence[str], width: int, panel_h: int) -> np.ndarray:
     """(T, bar_h, width, 3) uint8 bars with one left-aligned line of text each."""
-    font = _font(int(min(24, max(10, round(panel_h * 0.07)))))
+    font = label_font(int(min(24, max(10, round(panel_h * 0.07)))))
     bar_h = font.getbbox("Ag")[3] + 6
     bars = []
     for text in labels:

@@ -23,9 +23,10 @@ import gradio as gr
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 import core
+from core.render import label_font
 from core.trust import TrustReport, trust_check
 
 from .config import GIF_FPS, STATE_TTL_S
@@ -179,16 +180,9 @@ def curves_figure(report: TrustReport) -> Figure:
     return fig
 
 
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except (ImportError, OSError):  # Pillow without FreeType: fixed bitmap font
-        return ImageFont.load_default()
-
-
 def _titled(frames: np.ndarray, lines: tuple[str, str]) -> np.ndarray:
     """(T, h, w, 3) with a white bar holding two lines of text on top."""
-    font = _font(13)
+    font = label_font(13)
     line_h = font.getbbox("Ag")[3] + 3
     bar = Image.new("RGB", (frames.shape[2], 2 * line_h + 6), (255, 255, 255))
     draw = ImageDraw.Draw(bar)

@@ -53,6 +53,18 @@ class TempFolders:
         return Path(tempfile.mkdtemp(prefix=name, dir=self.root))
 
 
+EXPLAIN_OUTPUTS = ("original", "heatmap", "top2", "all", "truth", "target", "a", "b", "plot", "files", "info")
+
+
+def explain(client, video, true_label: str = "") -> dict:
+    """The app's ``/explain`` of the file ``video`` through a gradio_client ``client``: its
+    outputs by name (EXPLAIN_OUTPUTS, in the order the page shows them)."""
+    from gradio_client import handle_file
+
+    out = client.predict(handle_file(str(video)), true_label, api_name="/explain")
+    return dict(zip(EXPLAIN_OUTPUTS, out, strict=True))
+
+
 def samples() -> list[tuple[Path, str]]:
     """(path, true label) of the samples the running app offers."""
     rows = json.loads(SAMPLES_INDEX.read_text())
@@ -138,16 +150,6 @@ def log_path() -> Path:
 
 def pid() -> int:
     return _server["proc"].pid
-
-
-def memory_mb(pid: int) -> dict[str, float]:
-    """A process's resident memory now (``VmRSS``) and at its peak (``VmHWM``), in MB."""
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key = line.split(":")[0]
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = int(line.split()[1]) / 1024
-    return out
 
 
 def log_text() -> str:

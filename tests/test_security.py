@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import app_server
 import httpx
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from demo.config import MAX_FILE_SIZE_MB
@@ -76,8 +76,7 @@ def test_paths_next_to_the_cache_are_refused(app_url):
 
 def _files(client: Client, video, label: str = "") -> dict[str, str]:
     """name -> the server path of each download, as a page would link it."""
-    out = client.predict(handle_file(str(video)), label, api_name="/explain")
-    return {Path(f["path"]).name: f["path"] for f in out[9]}
+    return {Path(f["path"]).name: f["path"] for f in app_server.explain(client, video, label)["files"]}
 
 
 def test_results_are_per_request_and_not_shared(app_url):
@@ -106,7 +105,7 @@ def test_results_are_per_request_and_not_shared(app_url):
 ])
 def test_a_new_session_sees_no_other_sessions_clip(app_url, client, api_name, args):
     (video, label), (_, other) = app_server.samples()[:2]
-    client.predict(handle_file(str(video)), label, api_name="/explain")  # someone else's session
+    app_server.explain(client, video, label)  # someone else's session
     stranger = Client(app_url, verbose=False, analytics_enabled=False, download_files=False)
     with pytest.raises(AppError, match="Explain a clip first"):
         stranger.predict(*[a.format(a=label, b=other) for a in args], api_name=api_name)
@@ -123,7 +122,7 @@ def test_uploads_over_the_size_limit_are_refused(app_url, client, tmp_path):
     before = _cache_bytes()
     # gradio_client reads the limit from the page's config and refuses before sending ...
     with pytest.raises(ValueError, match=f"exceeds the maximum file size of {MAX_FILE_SIZE_MB * 2**20}"):
-        client.predict(handle_file(str(big)), "", api_name="/explain")
+        app_server.explain(client, big)
     # ... and the server refuses whatever sends it anyway, keeping nothing of it
     with open(big, "rb") as f:
         r = httpx.post(f"{app_url}/gradio_api/upload", files={"files": ("big.mp4", f, "video/mp4")},
@@ -131,4 +130,4 @@ def test_uploads_over_the_size_limit_are_refused(app_url, client, tmp_path):
     assert r.status_code == 413 and "maximum allowed size" in r.text
     assert _cache_bytes() == before
     video, label = app_server.samples()[0]
-    assert client.predict(handle_file(str(video)), label, api_name="/explain")  # still serving
+    assert app_server.explain(client, video, label)["heatmap"]  # still serving
