@@ -1,15 +1,21 @@
-"""Benchmarks: scripts, not timed tests. ``python -m benchmarks.run`` writes docs/benchmarks.md.
+"""Benchmarks: scripts, not timed tests, each run from the repository root as
+``python -m benchmarks.NAME``. ``python -m benchmarks.run --out docs/benchmarks.md`` writes the report.
 
 One module per thing measured: ``explain`` (our engine vs pytorch-grad-cam on one model),
-``memory`` (peak RSS of a run in a fresh process), ``media`` (decode and rendering), ``app`` (the
-Gradio round trip); ``run`` puts them together and writes the report.
+``memory`` (peak RSS of a run in a fresh process), ``media`` and ``video_decode`` (decoding and
+rendering), ``roundtrip`` (the app's round trip through gradio_client); ``report`` writes the
+markdown and ``run`` puts them together. Run on their own: ``load`` (many users against the app),
+``hostile_inputs`` (odd files through the CLI and the app) and ``trust_memory`` (the app's RSS
+after the trust panel). Starting the app and reading ``/proc`` are ``harness.py``'s.
 """
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from statistics import median
 
-__all__ = ["interleaved", "median_ms"]
+__all__ = ["interleaved", "median_ms", "save_json"]
 
 
 def interleaved(ops: dict[str, Callable[[], object]], repeats: int,
@@ -32,3 +38,9 @@ def interleaved(ops: dict[str, Callable[[], object]], repeats: int,
 
 def median_ms(samples: list[float]) -> float:
     return median(samples) * 1e3
+
+
+def save_json(path, data) -> None:
+    """Write ``data`` as indented JSON to ``path`` (a script's ``--json PATH``); None: nothing."""
+    if path is not None:
+        Path(path).write_text(json.dumps(data, indent=2) + "\n")

@@ -1,6 +1,6 @@
 """Time every hostile or odd input of tests/hostile.py through the CLI and the app.
 
-    python benchmarks/hostile_inputs.py [--no-app] [--json FILE]
+    python -m benchmarks.hostile_inputs [--no-app] [--json FILE]
 
 Writes the corpus to a temporary folder, then for each file:
 
@@ -8,7 +8,7 @@ Writes the corpus to a temporary folder, then for each file:
   call, as in ``python -m core explain``, but the interpreter and torch import are paid once;
   one real ``python -m core explain`` is timed separately for that start-up cost): exit status,
   stderr, wall time, and decode / explain / render from result.json;
-- the app (tests/app_server.py on 127.0.0.1): ``/explain`` through gradio_client, wall time of
+- the app (``harness.start_app``, on 127.0.0.1): ``/explain`` through gradio_client, wall time of
   the round trip, the result or the error message shown on the page.
 
 Prints a markdown table (docs/reliability.md). The bound to check by eye: decode + explain within
@@ -27,11 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-import app_server  # noqa: E402
-from hostile import CASES  # noqa: E402
+from benchmarks import save_json
+from harness import ROOT, explain, samples, start_app
+from tests.hostile import CASES  # the corpus is the tests' own, so both measure the same files
 
 
 def _cli(path: Path, out: Path) -> dict:
@@ -53,7 +51,7 @@ def _app(client, path: Path) -> dict:
 
     t0 = time.perf_counter()
     try:
-        row = {"outcome": "ok", "message": app_server.explain(client, path)["info"].split(" · ")[0]}
+        row = {"outcome": "ok", "message": explain(client, path)["info"].split(" · ")[0]}
     except AppError as e:
         row = {"outcome": "error", "message": str(e)}
     row["wall_s"] = time.perf_counter() - t0
@@ -96,23 +94,20 @@ def main() -> int:
         if not args.no_app:
             from gradio_client import Client
 
-            url = app_server.start(app_server.TempFolders(tmp))
-            try:
-                client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
-                _app(client, app_server.samples()[0][0])  # warm-up: the model loads
+            with start_app(tmp / "app") as app:
+                client = Client(app.url, verbose=False, analytics_enabled=False, download_files=False)
+                _app(client, samples()[0][0])  # warm-up: the model loads
                 for r in rows:
                     r["app"] = _app(client, paths[r["id"]])
-                alive = _app(client, app_server.samples()[0][0])["outcome"] == "ok"
-                traceback = "Traceback" in app_server.log_text()
-            finally:
-                app_server.stop()
+                alive = _app(client, samples()[0][0])["outcome"] == "ok"
+                traceback = "Traceback" in app.log_text()
     print(_table(rows))
     print(f"\n`python -m core explain` on the empty file, start-up included: {startup:.2f} s")
     if not args.no_app:
         print(f"app still serving afterwards: {alive}; a traceback in its log: {traceback}")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
-    return 0
+    save_json(args.json, rows)
+    # a reliability check fails when the app died or logged a traceback on the way
+    return 0 if args.no_app or (alive and not traceback) else 1
 
 
 if __name__ == "__main__":

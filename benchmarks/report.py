@@ -61,6 +61,18 @@ def _verdict(ok: bool | None) -> str:
     return "–" if ok is None else "PASS" if ok else "**MISS**"
 
 
+# What the same measurement gave before the trust checks shared the app's model (issue 12).
+TRUST_MEMORY_BEFORE = (
+    "Before the trust checks went through the app's one `Explainer` (commit 0e928cc, which loaded "
+    "a second copy of the model for them), 3 runs of `python -m benchmarks.trust_memory` gave RSS "
+    "1144, 1068 and 1090 MB after `/trust` (peak 1236, 1234, 1236 MB); after the change, on the "
+    "same machine: 1082, 1061 and 1073 MB (peak 1228, 1227, 1232 MB). i3d_tiny's weights are "
+    "3.5 MB, so most of the rise after `/trust` is the checks' own batches; for a model the size of "
+    "i3d_resnet50 (276 MB of weights) the second copy alone was that much more, held for the "
+    "life of the process."
+)
+
+
 def markdown(res: dict, *, command: str) -> str:
     mc = res["machine"]
     lines = ["# Benchmarks", ""]
@@ -134,6 +146,14 @@ def markdown(res: dict, *, command: str) -> str:
         rows.append((f"trust panel, i3d_tiny (`trust_check` defaults: {parts})", _ms(trust["ms"]),
                      trust["n"]))
     lines += _table(["what", "median", "n"], rows)
+    tm = res.get("trust_memory")
+    if tm:
+        lines += ["", "### One copy of each model: app memory with the trust panel", "",
+                  "A fresh app, `/explain` of a shipped sample, then `/trust` for its class "
+                  "(`python -m benchmarks.trust_memory --runs 3` runs just this):", ""]
+        lines += _table(["after", "RSS", "peak RSS"],
+                        [(stage, f"{m['VmRSS']:.0f} MB", f"{m['VmHWM']:.0f} MB") for stage, m in tm.items()])
+        lines += ["", TRUST_MEMORY_BEFORE]
 
     lines += ["", "## GPU", ""]
     if mc["cuda"]:

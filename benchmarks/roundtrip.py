@@ -1,6 +1,6 @@
 """The app's round trip through ``gradio_client``: upload a video to ``/explain``, get every output.
 
-``app.py`` runs as shipped in a subprocess on 127.0.0.1 (tests/app_server.py: analytics off, its
+``app.py`` runs as shipped in a subprocess on 127.0.0.1 (``harness.start_app``: analytics off, its
 cache in a temporary folder).
 The shared Explainer caches forward passes by the clip's pixels, so uploading the same file twice
 would time a cache hit: each timed upload is a different clip of the same size and length
@@ -10,7 +10,6 @@ would time a cache hit: each timed upload is a different clip of the same size a
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from fractions import Fraction
@@ -18,33 +17,21 @@ from pathlib import Path
 from statistics import median
 
 import av
-import numpy as np
+
+from core.encode import encode_video
+from harness import explain, start_app, status_mb
 
 __all__ = ["bench_app", "mirrored"]
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the launcher the app tests use
-
-import app_server  # noqa: E402
-
-from .memory import status_mb  # noqa: E402
 
 
 def mirrored(src: Path, dst: Path, flip: str) -> Path:
     """Re-encode ``src`` (H.264, same size and frame rate) mirrored: ``h``, ``v`` or ``hv``."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+    sy, sx = (-1 if "v" in flip else 1), (-1 if "h" in flip else 1)
+    with av.open(str(src)) as inp:
         vin = inp.streams.video[0]
-        rate = vin.average_rate or Fraction(25)
-        stream = out.add_stream("libx264", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = vin.width, vin.height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "20"}
-        for frame in inp.decode(vin):
-            x = frame.to_ndarray(format="rgb24")
-            x = x[:, ::-1] if "h" in flip else x
-            x = x[::-1] if "v" in flip else x
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(x), format="rgb24")))
-        out.mux(stream.encode(None))
-    return dst
+        frames = (f.to_ndarray(format="rgb24")[::sy, ::sx] for f in inp.decode(vin))
+        return encode_video(frames, dst, fps=vin.average_rate or Fraction(25), codec="libx264",
+                            options={"preset": "veryfast", "crf": "20"})
 
 
 def bench_app(video: Path, *, variants: int = 3) -> dict:
@@ -56,13 +43,12 @@ def bench_app(video: Path, *, variants: int = 3) -> dict:
         tmp = Path(tmp_name)
         clips = [mirrored(video, tmp / f"{f}.mp4", f) for f in ("hv", "h", "v")[:variants]]
         first, clips = clips[0], [video, *clips[1:]]
-        url = app_server.start(app_server.TempFolders(tmp))
-        try:
-            client = Client(url, verbose=False, analytics_enabled=False)
+        with start_app(tmp / "app") as app:
+            client = Client(app.url, verbose=False, analytics_enabled=False)
 
             def call(path: Path) -> float:
                 t0 = time.perf_counter()
-                out = app_server.explain(client, path)
+                out = explain(client, path)
                 dt = time.perf_counter() - t0
                 if not (out["heatmap"] and Path(out["heatmap"]).is_file()):
                     raise RuntimeError(f"/explain returned no heatmap GIF: {out!r}"[:500])
@@ -71,9 +57,7 @@ def bench_app(video: Path, *, variants: int = 3) -> dict:
             load = call(first)  # loads the model: not a cold clip like the others
             cold = [call(p) for p in clips]
             again = call(video)
-            rss = status_mb(app_server.pid())
-        finally:
-            app_server.stop()
+            rss = status_mb(app.pid)
     return {"first_s": load, "cold_s": median(cold), "n": len(cold), "again_s": again,
             "requests": 2 + len(cold), "rss_mb": rss["VmRSS"], "hwm_mb": rss["VmHWM"],
             "weights": "shipped checkpoint"}

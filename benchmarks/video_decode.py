@@ -1,6 +1,6 @@
 """Time read_clip against decoding and converting every frame, on a synthetic 720p H.264 clip.
 
-    python benchmarks/video_decode.py [--seconds 10] [--gop 12] [--repeats 5]
+    python -m benchmarks.video_decode [--seconds 10] [--gop 12] [--repeats 5]
 
 Writes a 1280x720 25 fps libx264 MP4 to a temporary folder (a moving gradient with texture, so
 the encoder has real work to do), then prints the best of ``--repeats`` wall and CPU times for:
@@ -11,34 +11,30 @@ usual ``frame.to_ndarray`` loop, and the same with one shared swscale context).
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from core.encode import encode_video
 from core.video import read_clip
 
 
 def write_clip(path: Path, seconds: float, gop: int, h: int = 720, w: int = 1280, fps: int = 25) -> None:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     texture = (np.random.default_rng(0).random((h, w)) * 40).astype(np.float32)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=Fraction(fps))
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"preset": "veryfast", "g": str(gop)}
+
+    def frames():  # generated as they are encoded: 10 s of 720p would be 690 MB at once
         for i in range(int(seconds * fps)):
             r = (xx + 8 * i) % 256
             g = (yy + 4 * i) % 256
             b = (np.roll(texture, 6 * i, axis=1) + 100)
-            rgb = np.stack([r, g, b], -1).clip(0, 255).astype(np.uint8)
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-        out.mux(stream.encode(None))
+            yield np.stack([r, g, b], -1).clip(0, 255).astype(np.uint8)
+
+    encode_video(frames(), path, fps=fps, codec="libx264", options={"preset": "veryfast", "g": str(gop)})
 
 
 def decode_all(path: Path, *, shared_reformatter: bool = False) -> int:

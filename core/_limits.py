@@ -5,19 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from .errors import VideoError, VideoTimeoutError, VideoTooLargeError
+
 __all__ = ["Budget", "Limits", "VideoError", "VideoTimeoutError", "VideoTooLargeError", "timeout_error"]
-
-
-class VideoError(ValueError):
-    """A video could not be read; the message says what is wrong and what to do."""
-
-
-class VideoTooLargeError(VideoError):
-    """The file is past one of the :class:`Limits` (bytes, pixels, frames to decode)."""
-
-
-class VideoTimeoutError(VideoError):
-    """Reading took longer than ``Limits.time_budget`` seconds."""
 
 
 @dataclass(frozen=True)

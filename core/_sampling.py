@@ -6,24 +6,26 @@ import math
 from bisect import bisect_left
 from collections.abc import Sequence
 
+from .errors import SettingsError
+
 __all__ = ["SAMPLING_POLICIES", "check_rate", "check_sampling", "display_size", "fps_indices", "uniform_indices"]
 
 SAMPLING_POLICIES = ("uniform", "fps")
 
 
 def check_sampling(sampling: str, num_frames: int, fps: float) -> None:
-    """Raise ValueError naming the argument when a sampling request makes no sense."""
+    """Raise SettingsError naming the argument when a sampling request makes no sense."""
     if sampling not in SAMPLING_POLICIES:
-        raise ValueError(f"sampling={sampling!r} is not a policy; use one of {SAMPLING_POLICIES}")
+        raise SettingsError(f"sampling={sampling!r} is not a policy; use one of {SAMPLING_POLICIES}")
     if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
-        raise ValueError(f"num_frames must be a positive int, got {num_frames!r}")
+        raise SettingsError(f"num_frames must be a positive int, got {num_frames!r}")
     check_rate(fps, "fps")
 
 
 def check_rate(value, name: str) -> None:
-    """Raise ValueError unless ``value`` is a finite, positive number of frames per second."""
+    """Raise SettingsError unless ``value`` is a finite, positive number of frames per second."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number of frames per second, got {value!r}")
+        raise SettingsError(f"{name} must be a positive number of frames per second, got {value!r}")
 
 
 def uniform_indices(n: int, t: int) -> list[int]:

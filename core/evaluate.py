@@ -12,6 +12,7 @@ model-randomisation sanity check (Spearman correlation falling as layers are re-
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -22,9 +23,10 @@ import torch
 from tqdm import tqdm
 
 from .cam import explain
+from .cam.settings import Method
 from .data import CAMERA_CLASSES, MIRROR_PAIRS
 from .data.ssv2 import SSv2Dataset
-from .models import DEFAULT_MODEL, load_model
+from .models import add_model_arguments, load_model
 from .trust import randomize_top_down, spearman
 from .video import read_clip
 
@@ -98,10 +100,9 @@ def evaluate(model, root: Path, split: str = "test", *, limit: int | None = None
             rec["interval_uniform"].append(s["interval_uniform"])
         if i in sanity_ids:
             order = ["fc", *reversed(spec.layers)]
-            for names, rnd in randomize_top_down(model, order, seed=seed):
+            for names, rnd in randomize_top_down(copy.deepcopy(model), order, seed=seed):
                 r = explain(rnd, clip, y, method=method)
                 sanity_rows.setdefault("+".join(names), []).append(spearman(exp.raw_maps[0], r.raw_maps[0]))
-                del rnd
     seconds = time.time() - t0
     top1 = float(np.trace(confusion) / max(confusion.sum(), 1))
     mirror = []
@@ -213,9 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m core.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="dataset root (SSv2 layout with ground_truth/)")
     p.add_argument("--split", default="test")
-    p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--weights", default="default")
-    p.add_argument("--method", default="gradcam")
+    add_model_arguments(p)
+    p.add_argument("--method", default=Method.GRADCAM.value, choices=[m.value for m in Method])
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N clips")
     p.add_argument("--sanity-clips", type=int, default=26)
     p.add_argument("--out", default="docs/evaluation", help="writes OUT.md, OUT.json, OUT_confusion.png")

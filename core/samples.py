@@ -24,7 +24,7 @@ import numpy as np
 from . import render
 from .cam import explain
 from .data.ssv2 import SSv2Dataset, read_video, write_video
-from .models import DEFAULT_MODEL, load_model
+from .models import add_model_arguments, load_model
 from .video import read_clip
 
 __all__ = ["main"]
@@ -73,10 +73,9 @@ def build(model, root: Path, out: Path, split: str = "test", max_side: int = 240
                 (sample_dir / name).unlink()
         table = _table(y, top2, p[top2[0]])
         if counts[table] < TABLE_SIZES[table] and y not in [g["_y"] for g in gallery if g["table"] == table]:
-            heat = render.overlay(clip.frames, exp.maps_on_frames()[0], alpha=0.5)
-            frames = render.combined_frames(clip.frames, heat, max_side=max_side)
             gif = f"{table}_{ds.samples[i].id}.gif"
-            render.save_gif(frames, gallery_dir / gif, fps=4.0)
+            render.render_explanation(clip.frames, exp.maps_on_frames()[0], gallery_dir,
+                                      files={"combined.gif": gif}, alpha=0.5, max_side=max_side)
             gallery.append({"table": table, "gif": gif, "true": cats[y], "id": ds.samples[i].id,
                             "top2": [[cats[j], round(p[j], 4)] for j in top2], "_y": y})
             counts[table] += 1
@@ -108,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m core.samples", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="test")
-    p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--weights", default="default")
+    add_model_arguments(p)
     p.add_argument("--out", default="demo")
     a = p.parse_args(argv)
     np.random.seed(0)

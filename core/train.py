@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 
 from .data import SSv2Dataset
 from .models import get_spec, load_model
 from .models.weights import load_checkpoint, save_checkpoint
+from .transforms import resize_frames
 
 __all__ = ["flip_label_map", "main"]
 
@@ -53,9 +53,7 @@ def _decode_split(ds: SSv2Dataset, num_frames: int, size: int, desc: str, rank: 
     for i in tqdm(range(len(ds)), desc=f"decode {desc}", disable=rank != 0, leave=False):
         path, label = ds.video_path(i), ds.samples[i].target
         clip = read_clip(path, sampling="uniform", num_frames=num_frames)
-        x = clip.frames.permute(0, 3, 1, 2).float()
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        frames[i] = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+        frames[i] = resize_frames(clip.frames, (size, size))
         labels[i] = label
     return frames, labels
 
@@ -76,8 +74,8 @@ def load_cached_split(root: Path, split: str, categories: list[str], num_frames:
 def _augment(frames: torch.Tensor, labels: torch.Tensor, flip_map: torch.Tensor, out_size: int, g: torch.Generator):
     """uint8 (B, T, S, S, 3) -> float (B, 3, T, out, out) in [0, 1], augmented; labels mirrored."""
     B, T, S = frames.shape[:3]
-    x = frames.permute(0, 1, 4, 2, 3).float().div_(255)  # (B, T, S, S, 3) => (B, T, 3, S, S)
-    out = torch.empty(B, T, 3, out_size, out_size)
+    x = frames.float().div_(255)
+    out = torch.empty(B, T, out_size, out_size, 3)
     labels = labels.clone()
     for b in range(B):
         scale = float(torch.empty(1).uniform_(0.75, 1.0, generator=g))
@@ -85,22 +83,23 @@ def _augment(frames: torch.Tensor, labels: torch.Tensor, flip_map: torch.Tensor,
         cw = max(8, round(S * min(1.0, scale * float(torch.empty(1).uniform_(0.85, 1.15, generator=g)))))
         top = int(torch.randint(0, S - ch + 1, (1,), generator=g))
         left = int(torch.randint(0, S - cw + 1, (1,), generator=g))
-        xb = F.interpolate(x[b, :, :, top:top + ch, left:left + cw], size=(out_size, out_size),
-                           mode="bilinear", align_corners=False, antialias=True)
+        xb = resize_frames(x[b, :, top:top + ch, left:left + cw], (out_size, out_size))
         if torch.rand(1, generator=g) < 0.5:
-            xb = xb.flip(-1)
+            xb = xb.flip(-2)  # mirror along W of (T, H, W, 3)
             labels[b] = flip_map[labels[b]]
         gain = float(torch.empty(1).uniform_(0.7, 1.3, generator=g))
         bias = float(torch.empty(1).uniform_(-0.1, 0.1, generator=g))
         out[b] = (xb * gain + bias).clamp_(0, 1)
-    return out.permute(0, 2, 1, 3, 4), labels  # (B, T, 3, H, W) => (B, 3, T, H, W)
+    # (B, T, H, W, 3) => (B, 3, T, H, W); contiguous, not channels-last (another conv kernel path)
+    return out.permute(0, 4, 1, 2, 3).contiguous(), labels
 
 
 def _center(frames: torch.Tensor, out_size: int) -> torch.Tensor:
-    B, T, S = frames.shape[:3]
-    x = frames.permute(0, 1, 4, 2, 3).float().div_(255).reshape(B * T, 3, S, S)
-    x = F.interpolate(x, size=(out_size, out_size), mode="bilinear", align_corners=False, antialias=True)
-    return x.view(B, T, 3, out_size, out_size).permute(0, 2, 1, 3, 4)
+    """uint8 (B, T, S, S, 3) -> float (B, 3, T, out, out) in [0, 1], the whole frame resized."""
+    B, T = frames.shape[:2]
+    x = resize_frames(frames.flatten(0, 1).float().div_(255), (out_size, out_size))
+    # (B, T, H, W, 3) => (B, 3, T, H, W), a channels-last view (the layout evaluation always used)
+    return x.reshape(B, T, out_size, out_size, 3).permute(0, 4, 1, 2, 3)
 
 
 def _normalise(x: torch.Tensor, mean, std) -> torch.Tensor:

@@ -160,7 +160,7 @@ def clip_from_frames(frames, *, fps: float = 25.0, num_frames: int | None = None
         raise ValueError(f"frames must have shape (T, H, W, 3), got {tuple(frames.shape)}")
     n = int(frames.shape[0])
     if n < MIN_FRAMES:
-        raise ValueError(f"clip has {n} frame; need at least {MIN_FRAMES} — is this a still image?")
+        raise VideoError(f"clip has {n} frame; need at least {MIN_FRAMES} — is this a still image?")
     check_sampling(sampling, n if num_frames is None else num_frames, sample_fps)
     check_rate(fps, "fps")
     times = [i / fps for i in range(n)]

@@ -1,7 +1,10 @@
 """Event handlers: explain a clip, re-render for another class, top-5, contrast, downloads.
 
-Every handler turns the engine's readable errors into ``gr.Error`` (shown on the page, no
-traceback) and anything unexpected into a short message, with the traceback in the server log.
+Each handler's parameters are named like the page's components (ui.py wires inputs by those
+names) and it returns a dict of outputs by name (ui.py puts them in the order Gradio wants).
+Settings from the page become one validated :class:`core.Settings` at the top of each handler.
+What the user can fix (a :class:`core.UserError`) is shown as it is; anything else is a bug:
+logged with its traceback and shown as a short internal-error note.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import gradio as gr
 from gradio.utils import get_upload_folder  # Gradio's cache: what delete_cache cleans
 
 import core
-from core.video import Limits
+from core.errors import SettingsError
+from core.video import DEFAULT_FPS, Limits
 
 from . import outputs, trust_panel
 from .config import DECODE_SECONDS, MAX_FILE_SIZE_MB, MAX_SECONDS, TOP_K
@@ -28,11 +32,11 @@ log = logging.getLogger(__name__)
 # than MAX_SECONDS are refused below with a message. Reading may take DECODE_SECONDS of wall time,
 # so that a hostile file is answered within ~5 s (issue 6), model work included.
 LIMITS = Limits(max_bytes=MAX_FILE_SIZE_MB * 2**20, max_duration=2 * MAX_SECONDS, time_budget=DECODE_SECONDS)
-_USER_ERRORS = (core.VideoError, core.WeightsError, core.UnknownModelError, ValueError, TypeError)
+INTERNAL_ERROR = "Something went wrong on the server (it is logged). Try again, or try another clip."
 
 
 def user_errors(fn):
-    """Show engine errors as they are; log anything else and show a short note instead."""
+    """Show what the user can fix as it is; log anything else and show a short note instead."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -40,13 +44,12 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except _USER_ERRORS as e:
+        except core.UserError as e:
             log.info("%s: %s", fn.__name__, e)
             raise gr.Error(str(e), print_exception=False) from None
         except Exception:
             log.exception("%s failed", fn.__name__)
-            raise gr.Error("Something went wrong on the server (it is logged). Try again, or try "
-                           "another clip.", print_exception=False) from None
+            raise gr.Error(INTERNAL_ERROR, print_exception=False) from None
 
     return wrapper
 
@@ -58,15 +61,29 @@ def _need(session: Session | None) -> Session:
     return session
 
 
+def _settings(session_model: str, method, pooling, layer) -> core.Settings:
+    """The page's method, pooling and layer as one validated record for model ``session_model``."""
+    spec = core.get_spec(session_model)
+    settings = core.Settings(method=method, pooling=pooling, layer=layer or None)
+    if settings.layer is not None and settings.layer not in spec.layers:
+        raise SettingsError(
+            f"layer {settings.layer!r} is not a layer of {session_model} (the model this clip was "
+            f"explained with; its layers are {', '.join(spec.layers)}). Press Explain to explain "
+            "the clip with the model now selected.")
+    return settings
+
+
 @gpu
-def _run(model: str, clip: core.Clip, **kwargs) -> core.Explanation:
+def _run(model: str, clip: core.Clip, settings: core.Settings, **targets) -> core.Explanation:
     """The model work (forward pass if not cached, gradients, CAM); on a GPU where there is one."""
-    return get_explainer(model).explain(clip, **kwargs)
+    return get_explainer(model).explain(clip, settings=settings, **targets)
 
 
-def _again(session: Session, method, pooling, layer, **targets) -> core.Explanation:
+def _again(session: Session | None, method, pooling, layer, **targets) -> tuple[Session, core.Explanation]:
     """The session's clip explained for other targets or settings (its forward pass is cached)."""
-    return _run(session.model, session.clip, layer=layer, method=method, pooling=pooling, **targets)
+    session = _need(session)
+    return session, _run(session.model, session.clip, _settings(session.model, method, pooling, layer),
+                         **targets)
 
 
 def _read(video: str, model: str, sampling: str) -> core.Clip:
@@ -78,13 +95,19 @@ def _read(video: str, model: str, sampling: str) -> core.Clip:
     return working_clip(clip, spec)
 
 
+def sample_rate(spec: core.ModelSpec) -> float:
+    """Frames per second of the ``fps`` sampling policy for this model."""
+    return spec.sample_fps or DEFAULT_FPS
+
+
 def _info(session: Session, exp: core.Explanation) -> str:
     c = session.clip
-    how = "spread over the clip" if c.sampling == "uniform" else "4 per second"
+    how = ("spread over the clip" if c.sampling == "uniform"
+           else f"{sample_rate(core.get_spec(session.model)):g} per second")
     t = exp.timings
     return (f"{c.num_frames} frames {how}, from {c.duration:.1f} s of {c.source_size[1]}×"
             f"{c.source_size[0]} video at {c.source_fps:.0f} fps · {exp.model}, layer `{exp.layer}`, "
-            f"{exp.method}, {exp.pooling} pooling · "
+            f"{exp.method.label}, {exp.pooling.label} · "
             + ("cached forward pass" if exp.cached_forward else f"forward {t['forward']:.0f} ms"))
 
 
@@ -102,80 +125,77 @@ def explain(video, true_label, model, method, pooling, layer, opacity, sampling,
     """Decode, classify and explain the clip for its top-1 class; the first page of results."""
     if not video:
         raise gr.Error("Upload a video or pick a sample clip first.", print_exception=False)
+    settings = _settings(model, method, pooling, layer)
     progress(0.05, desc="Loading the model")
     get_explainer(model)
     progress(0.2, desc="Decoding frames")
     clip = _read(video, model, sampling)
     progress(0.4, desc="Running the model and Grad-CAM")
-    exp = _run(model, clip, layer=layer, method=method, pooling=pooling)
+    exp = _run(model, clip, settings)
     ranked = tuple(exp.topk(len(exp.categories)))
     session = Session(model, os.path.basename(video), (true_label or "").strip() or None, clip,
                       display_frames(clip.frames), ranked)
     progress(0.7, desc="Rendering GIFs")
     out = request_dir(get_upload_folder())
-    heatmap = outputs.heat(session, exp, opacity)
     top1, top2 = ranked[0][0], ranked[min(1, len(ranked) - 1)][0]
     choices = outputs.class_choices(ranked)
-    return (
-        session,
-        outputs.gif(session.display, out / "original.gif"),
-        outputs.gif(heatmap, out / "heatmap.gif"),
-        outputs.scores(ranked),
-        outputs.scores(ranked),
-        _truth(session),
-        gr.Dropdown(choices=choices, value=top1),
-        gr.Dropdown(choices=choices, value=top1),
-        gr.Dropdown(choices=choices, value=top2),
-        outputs.plot(exp),
-        outputs.downloads(session, exp, heatmap, opacity, out),
-        _info(session, exp),
-    )
+    return {
+        "session": session,
+        "original": outputs.gif(session.display, out / "original.gif"),
+        "heatmap": outputs.heatmap_gif(session, exp, opacity, out / "heatmap.gif"),
+        "top2": outputs.scores(ranked),
+        "all": outputs.scores(ranked),
+        "truth": _truth(session),
+        "target": gr.Dropdown(choices=choices, value=top1),
+        "a": gr.Dropdown(choices=choices, value=top1),
+        "b": gr.Dropdown(choices=choices, value=top2),
+        "plot": outputs.plot(exp),
+        "files": outputs.downloads(session, exp, opacity, out),
+        "info": _info(session, exp),
+    }
 
 
 @user_errors
 def retarget(session, target, method, pooling, layer, opacity):
     """The heatmap for another class (or method, pooling, opacity) from the cached forward pass."""
-    session = _need(session)
-    exp = _again(session, method, pooling, layer, targets=target)
+    session, exp = _again(session, method, pooling, layer, targets=target)
     out = request_dir(get_upload_folder())
-    return outputs.gif(outputs.heat(session, exp, opacity), out / "heatmap.gif"), _info(session, exp)
+    return {"heatmap": outputs.heatmap_gif(session, exp, opacity, out / "heatmap.gif"),
+            "info": _info(session, exp)}
 
 
 @user_errors
 def export(session, target, method, pooling, layer, opacity):
     """The temporal plot and the downloads for the class now shown (runs beside retarget)."""
-    session = _need(session)
-    exp = _again(session, method, pooling, layer, targets=target)
-    heatmap = outputs.heat(session, exp, opacity)
-    return outputs.plot(exp), outputs.downloads(session, exp, heatmap, opacity,
-                                                request_dir(get_upload_folder()))
+    session, exp = _again(session, method, pooling, layer, targets=target)
+    return {"plot": outputs.plot(exp),
+            "files": outputs.downloads(session, exp, opacity, request_dir(get_upload_folder()))}
 
 
 @user_errors
 def top5(session, method, pooling, layer, opacity):
     """Heatmap GIFs of the five most probable classes, best first."""
-    session = _need(session)
-    exp = _again(session, method, pooling, layer, top_k=TOP_K)
+    session, exp = _again(session, method, pooling, layer, top_k=TOP_K)
     out = request_dir(get_upload_folder())
     probs = dict(session.ranked)
-    return [
-        (outputs.gif(outputs.heat(session, exp, opacity, k), out / f"top{k + 1}.gif"),
+    return {"top5": [
+        (outputs.heatmap_gif(session, exp, opacity, out / f"top{k + 1}.gif", k),
          f"{k + 1}. {t.label} · {probs[t.label]:.2f}")
         for k, t in enumerate(exp.targets)
-    ]
+    ]}
 
 
 @user_errors
 def contrast(session, a, b, method, pooling, layer, opacity):
     """Why A rather than B: the CAM of the logit difference A - B."""
-    session = _need(session)
-    if not a or not b or a == b:
+    if _need(session) and (not a or not b or a == b):
         raise gr.Error("Pick two different classes A and B.", print_exception=False)
-    exp = _again(session, method, pooling, layer, contrast=(a, b))
+    session, exp = _again(session, method, pooling, layer, contrast=(a, b))
     out = request_dir(get_upload_folder())
     caption = (f"Red: where the evidence for **{a}** outweighs the evidence for **{b}**; "
                "blue: where it does not.")
-    return outputs.gif(outputs.heat(session, exp, opacity), out / "contrast.gif"), caption
+    return {"contrast": outputs.heatmap_gif(session, exp, opacity, out / "contrast.gif"),
+            "caption": caption}
 
 
 @user_errors
@@ -183,24 +203,47 @@ def trust(session, cache, target, method, pooling, layer, opacity,
           progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
     """Can I trust this heatmap? Faithfulness curves, counterfactuals and the sanity check for
     the class shown (the top-1 if none); kept in ``cache`` (the session's) per clip and settings."""
-    session = _need(session)
-    exp = _again(session, method, pooling, layer, targets=target or session.ranked[0][0])
+    top1 = _need(session).ranked[0][0]
+    session, exp = _again(session, method, pooling, layer, targets=target or top1)
     return trust_panel.show(session, exp, cache, opacity, get_upload_folder(),
                             progress=lambda fraction, what: progress(fraction, desc=what))
+
+
+REFRESHED = ("heatmap", "info", "plot", "files", "top5")
 
 
 def refresh(session, target, method, pooling, layer, opacity):
     """After a change of method, pooling, layer or opacity: everything that shows a heatmap.
     Before the first Explain there is nothing to redraw, so nothing happens."""
     if session is None:
-        return (gr.skip(),) * 5
-    return (*retarget(session, target, method, pooling, layer, opacity),
-            *export(session, target, method, pooling, layer, opacity),
-            top5(session, method, pooling, layer, opacity))
+        return dict.fromkeys(REFRESHED, gr.skip())
+    return {**retarget(session, target, method, pooling, layer, opacity),
+            **export(session, target, method, pooling, layer, opacity),
+            **top5(session, method, pooling, layer, opacity)}
 
 
-def controls_for(model: str):
-    """Layer choices and default sampling of ``model`` (when the model selector changes)."""
+def switch_model(model: str) -> dict:
+    """A new model was picked: its layers, sampling and classes; the last clip's results and
+    checks are dropped (they were the old model's, and the session must not pair its clip with
+    the new model's layers). Returns every name in :data:`SWITCHED`."""
     spec = core.get_spec(model)
-    return (gr.Radio(choices=list(spec.layers), value=spec.default_layer),
-            gr.Radio(value=spec.sampling))
+    classes = gr.Dropdown(choices=list(spec.categories), value=None)
+    return {
+        "session": None,
+        "layer": gr.Radio(choices=list(spec.layers), value=spec.default_layer),
+        "sampling": gr.Radio(choices=sampling_choices(spec), value=spec.sampling),
+        "target": classes, "a": classes, "b": classes,
+        **dict.fromkeys(("heatmap", "original", "top2", "all", "plot", "files", "top5", "contrast")),
+        "info": f"Model changed to **{model}**: press **Explain** to explain the clip with it.",
+        **trust_panel.clear(),
+    }
+
+
+SWITCHED = ("session", "layer", "sampling", "target", "a", "b", "heatmap", "original", "top2", "all",
+            "plot", "files", "top5", "contrast", "info", *trust_panel.clear())
+
+
+def sampling_choices(spec: core.ModelSpec) -> list[tuple[str, str]]:
+    """The Frames-sampled choices for ``spec``, with its real rate for the ``fps`` policy."""
+    return [("spread over the whole clip", "uniform"),
+            (f"{sample_rate(spec):g} per second, from the middle of the clip", "fps")]

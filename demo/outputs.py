@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 import core
+from core.export import write_result
 
 from .config import GIF_FPS
 from .state import Session
@@ -23,10 +23,12 @@ def class_choices(ranked) -> list[tuple[str, str]]:
     return [(f"{label}  ·  {p:.2f}", label) for label, p in ranked]
 
 
-def heat(session: Session, exp: core.Explanation, opacity: float, k: int = 0) -> np.ndarray:
-    """(T, h, w, 3) heatmap overlay of target ``k`` on the GIF-size frames."""
+def heatmap_gif(session: Session, exp: core.Explanation, opacity: float, path: Path, k: int = 0) -> str:
+    """The heatmap GIF of target ``k`` over the session's GIF-size frames, written to ``path``."""
     maps = exp.maps_on_frames(frame_size=session.display.shape[1:3])[k]
-    return core.overlay(session.display, maps, alpha=float(opacity))
+    files = core.render_explanation(session.display, maps, path.parent, files={"heatmap.gif": path.name},
+                                    alpha=float(opacity), fps=GIF_FPS)
+    return str(files["heatmap.gif"])
 
 
 def gif(frames: np.ndarray, path: Path) -> str:
@@ -45,31 +47,15 @@ def plot(exp: core.Explanation):
     return fig
 
 
-def downloads(session: Session, exp: core.Explanation, heatmap: np.ndarray, opacity: float,
-              out: Path) -> list[str]:
+def downloads(session: Session, exp: core.Explanation, opacity: float, out: Path) -> list[str]:
     """combined.gif (original | heatmap, as in the 2017 post), combined.mp4, cam.npy, result.json."""
-    name = exp.targets[0].name
-    both = core.combined_frames(session.display, heatmap, labels=frame_labels(session, name))
     cams = exp.maps_on_frames(frame_size=session.display.shape[1:3])
-    files = {
-        "combined.gif": gif(both, out / "combined.gif"),
-        "combined.mp4": str(core.save_mp4(both, out / "combined.mp4", fps=GIF_FPS)),
-        "cam.npy": str(core.save_npy(cams, out / "cam.npy")),
-    }
-    clip = session.clip
-    result = {
-        "video": session.video_name,
-        "true_label": session.true_label,
-        **exp.to_dict(top_k=5),
-        "opacity": opacity,
-        "source_size": list(clip.source_size),
-        "source_fps": clip.source_fps,
-        "duration_s": clip.duration,
-        "sampling": clip.sampling,
-        "cam_npy": {"shape": list(cams.shape), "axes": "targets, frames, height, width",
-                    "at": "the GIF frames", "frame_size": list(session.display.shape[1:3])},
-        "files": sorted([*files, "result.json"]),
-    }
-    path = out / "result.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    return [*files.values(), str(path)]
+    files = core.render_explanation(session.display, cams[0], out, files=("combined.gif", "combined.mp4"),
+                                    alpha=float(opacity), fps=GIF_FPS,
+                                    labels=frame_labels(session, exp.targets[0].name))
+    files["cam.npy"] = core.save_npy(cams, out / "cam.npy")
+    result = write_result(
+        out, exp, session.clip, video=session.video_name, cams_shape=cams.shape,
+        cams_at={"at": "the GIF frames", "frame_size": list(session.display.shape[1:3])},
+        files=[p.name for p in files.values()], true_label=session.true_label, opacity=opacity)
+    return [*map(str, files.values()), str(result)]

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 import core
+from core.transforms import fit_frames
 
 from .config import GIF_MAX_SIDE
 
@@ -43,30 +43,17 @@ class Session:
     ranked: tuple[tuple[str, float], ...]  # every class with its probability, best first
 
 
-def _shrink(frames: torch.Tensor, short_side: int) -> torch.Tensor:
-    """(T, H, W, 3) uint8 -> the same frames with the short side at most ``short_side``."""
-    h, w = frames.shape[1:3]
-    scale = short_side / min(h, w)
-    if scale >= 1:
-        return frames
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    x = frames.permute(0, 3, 1, 2).float()  # (T, H, W, C) => (T, C, H, W)
-    x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-    return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()  # => (T, H, W, C)
-
-
 def working_clip(clip: core.Clip, spec: core.ModelSpec) -> core.Clip:
     """``clip`` with frames no larger than the model needs (a 1080p clip held per session would
     cost ~100 MB). The model resizes to ``spec.input_size`` anyway; this keeps twice that."""
     rs = spec.resize_size
     need = rs if isinstance(rs, int) else max(rs) if rs else max(spec.input_size)
-    return replace(clip, frames=_shrink(clip.frames, max(2 * need, GIF_MAX_SIDE)))
+    return replace(clip, frames=fit_frames(clip.frames, short_side=max(2 * need, GIF_MAX_SIDE)))
 
 
 def display_frames(frames: torch.Tensor) -> np.ndarray:
     """Frames at GIF size: the longest side at most GIF_MAX_SIDE."""
-    h, w = frames.shape[1:3]
-    return _shrink(frames, round(GIF_MAX_SIDE * min(h, w) / max(h, w))).numpy()
+    return fit_frames(frames, max_side=GIF_MAX_SIDE).numpy()
 
 
 def request_dir(root: str | Path) -> Path:

@@ -13,7 +13,6 @@ method, pooling and layer), so pressing the button again is instant:
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,7 @@ from PIL import Image, ImageDraw
 
 import core
 from core.render import label_font
+from core.transforms import resize_frames
 from core.trust import TrustReport, trust_check
 
 from .config import GIF_FPS, STATE_TTL_S
@@ -34,12 +34,14 @@ from .models import get_explainer
 from .space import gpu
 from .state import Session, request_dir
 
-__all__ = ["HEADERS", "clear", "panel", "show"]
+__all__ = ["HEADERS", "OUTPUTS", "clear", "panel", "show"]
 
 _KEEP = 4  # reports kept per session
 _PANEL_SIDE = 200  # longest side of each sanity-check GIF panel
 _TIE = 0.05  # AUCs closer than this (relative) are a tie
 _SANITY_OK = 0.5  # |Spearman| below this after randomisation: the map depends on the weights
+OUTPUTS = ("cache", "heading", "curves", "faithfulness", "table", "counterfactual", "sanity",
+           "sanity_reading")  # what show() returns, by name
 HEADERS = ["clip", "top-1", "P(top-1)", "P(class)", "flipped"]
 VARIANTS = {
     "original": "as is",
@@ -88,24 +90,11 @@ class _Entry:
 
 # -- the model work ---------------------------------------------------------------------------
 
-_lock = threading.Lock()
-_models: dict[str, torch.nn.Module] = {}
-
-
-def _trust_model(name: str) -> torch.nn.Module:
-    """A second copy of model ``name`` for the checks. The shared Explainer's model carries a
-    capture hook while another request is being explained; the checks' batched forward passes
-    must neither fire it nor be seen by it."""
-    with _lock:
-        if name not in _models:
-            device = get_explainer(name).device
-            _models[name] = core.load_model(name, device=device, download=False)
-        return _models[name]
-
-
 @gpu
 def _check(model: str, clip: core.Clip, exp: core.Explanation, progress) -> TrustReport:
-    return trust_check(_trust_model(model), clip, exp, progress=progress)
+    """The checks through the model's shared Explainer: its lock keeps the checks' forward passes
+    and the explanations of other requests apart, so one copy of each model serves both."""
+    return trust_check(get_explainer(model), clip, exp, progress=progress)
 
 
 def _key(session: Session, exp: core.Explanation) -> tuple:
@@ -113,10 +102,9 @@ def _key(session: Session, exp: core.Explanation) -> tuple:
     return clip, session.model, exp.targets[0].name, exp.method, exp.pooling, exp.layer
 
 
-def show(session: Session, exp: core.Explanation, cache, opacity: float, out_root, progress=None):
-    """The panel for ``exp.targets[0]``: (cache, heading, curves, faithfulness reading,
-    counterfactual rows, their reading, sanity GIF, its reading). ``cache`` is the session's
-    dict of earlier reports; the report is computed only when it is not there."""
+def show(session: Session, exp: core.Explanation, cache, opacity: float, out_root, progress=None) -> dict:
+    """The panel for ``exp.targets[0]``, by output name (see :data:`OUTPUTS`). ``cache`` is the
+    session's dict of earlier reports; the report is computed only when it is not there."""
     cache = OrderedDict(cache or {})
     key = _key(session, exp)
     entry = cache.pop(key, None)
@@ -142,15 +130,17 @@ def show(session: Session, exp: core.Explanation, cache, opacity: float, out_roo
         gif = entry.gifs[opacity] = str(core.save_gif(frames, out / "sanity.gif", fps=GIF_FPS))
     r = entry.report
     how = "from this session's cache" if hit else f"computed in {entry.seconds:.1f} s"
-    heading = (f"Checks for **{r.target}** · {exp.method}, layer `{exp.layer}`, {exp.pooling} "
-               f"pooling · {how}")
-    return (cache, heading, entry.png, faithfulness_reading(r), counterfactual_rows(r),
-            counterfactual_reading(r), gif, sanity_reading(r))
+    heading = (f"Checks for **{r.target}** · {exp.method.label}, layer `{exp.layer}`, "
+               f"{exp.pooling.label} · {how}")
+    return {"cache": cache, "heading": heading, "curves": entry.png,
+            "faithfulness": faithfulness_reading(r), "table": counterfactual_rows(r),
+            "counterfactual": counterfactual_reading(r), "sanity": gif, "sanity_reading": sanity_reading(r)}
 
 
-def clear():
+def clear() -> dict:
     """An empty panel (a new clip is being explained; the session's cache stays)."""
-    return "", None, "", None, "", None, ""
+    return {"heading": "", "curves": None, "faithfulness": "", "table": None, "counterfactual": "",
+            "sanity": None, "sanity_reading": ""}
 
 
 # -- drawing ----------------------------------------------------------------------------------
@@ -198,8 +188,7 @@ def sanity_frames(session: Session, exp: core.Explanation, report: TrustReport,
     h, w = session.display.shape[1:3]
     scale = _PANEL_SIDE / max(h, w)  # small clips are enlarged: four panels side by side
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    frames = np.stack([np.asarray(Image.fromarray(f).resize(size[::-1], Image.Resampling.BILINEAR))
-                       for f in session.display])
+    frames = resize_frames(session.display, size)
     # The maps are over the model input: put them on the frames the way Explanation does.
     stacked = torch.stack(list(report.sanity_maps.values()))
     maps = replace(exp, maps=stacked).maps_on_frames(frame_size=size)
@@ -271,9 +260,10 @@ def sanity_reading(report: TrustReport) -> str:
 
 # -- layout -----------------------------------------------------------------------------------
 
-def panel():
-    """Build the accordion; returns (button, cache state, outputs) for ui.py to wire (the
-    progress bar goes on outputs[2], the curves)."""
+def panel() -> dict:
+    """Build the accordion; returns its components by name for ui.py to wire: ``button``, the
+    session's report ``cache`` and the outputs of :func:`show` (the progress bar goes on
+    ``curves``)."""
     with gr.Accordion("Can I trust this heatmap?", open=False, elem_id="trust"):
         cache = gr.State(None, time_to_live=STATE_TTL_S)
         gr.Markdown(INTRO)
@@ -290,6 +280,7 @@ def panel():
         gr.Markdown(HELP_SANITY)
         sanity = gr.Image(type="filepath", interactive=False, show_label=False, height=260,
                           elem_id="trust-sanity", buttons=["download", "fullscreen"])
-        sanity_md = gr.Markdown()
-    return button, cache, [cache, heading, curves, faithfulness, table, counterfactual, sanity,
-                           sanity_md]
+        sanity_reading = gr.Markdown()
+    return {"button": button, "cache": cache, "heading": heading, "curves": curves,
+            "faithfulness": faithfulness, "table": table, "counterfactual": counterfactual,
+            "sanity": sanity, "sanity_reading": sanity_reading}

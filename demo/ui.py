@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 import gradio as gr
 
@@ -25,12 +26,6 @@ from .config import (
 )
 from .gallery_tab import gallery_tab
 from .models import model_choices
-
-METHOD_CHOICES = [("Grad-CAM", "gradcam"), ("Grad-CAM++", "gradcampp"), ("HiResCAM", "hirescam"),
-                  ("XGrad-CAM", "xgradcam"), ("LayerCAM", "layercam")]
-POOLING_CHOICES = [("one weight per channel for the clip", "clip"), ("per frame", "frame")]
-SAMPLING_CHOICES = [("spread over the whole clip", "uniform"),
-                    ("4 per second, from the middle of the clip", "fps")]
 
 CSS = """
 #original img, #heatmap img, #contrast img { width: 100%; height: 100%; object-fit: contain; }
@@ -88,11 +83,13 @@ def build_demo() -> gr.Blocks:
                             gr.Markdown(_models_note(missing))
                     opacity = gr.Slider(0, 1, value=0.5, step=0.05, label="Heatmap opacity")
                     with gr.Accordion("Settings", open=False):
-                        method = gr.Radio(METHOD_CHOICES, value="gradcam", label="CAM method")
-                        pooling = gr.Radio(POOLING_CHOICES, value="clip", label="Channel weights")
+                        method = gr.Radio(core.Method.choices(), value=core.Method.GRADCAM.value,
+                                          label="CAM method")
+                        pooling = gr.Radio(core.Pooling.choices(), value=core.Pooling.CLIP.value,
+                                           label="Channel weights")
                         layer = gr.Radio(list(spec.layers), value=spec.default_layer,
                                          label="Target layer (deeper: coarser, more semantic)")
-                        sampling = gr.Radio(SAMPLING_CHOICES, value=spec.sampling,
+                        sampling = gr.Radio(handlers.sampling_choices(spec), value=spec.sampling,
                                             label="Frames sampled")
                 with gr.Column(scale=3, min_width=420):
                     with gr.Row(equal_height=True):
@@ -121,7 +118,7 @@ def build_demo() -> gr.Blocks:
             with gr.Accordion("Top-5 at a glance", open=True):
                 top = gr.Gallery(label="The five most probable classes", show_label=False, columns=5,
                                  height=240, object_fit="contain", elem_id="top5")
-            trust_btn, trust_cache, trust_out = trust_panel.panel()
+            trust = trust_panel.panel()
             with gr.Accordion("Why A rather than B?", open=False):
                 with gr.Row():
                     class_a = gr.Dropdown(list(spec.categories), value=None, label="Class A")
@@ -134,34 +131,64 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Gallery"):
             gallery_tab(load_gallery(GALLERY_DIR))
 
-        knobs = [method, pooling, layer, opacity]
+        c = {"video": video, "true_label": truth_in, "model": model, "method": method,
+             "pooling": pooling, "layer": layer, "opacity": opacity, "sampling": sampling,
+             "session": session, "original": original, "heatmap": heatmap, "top2": scores,
+             "all": all_scores, "truth": truth, "target": target, "a": class_a, "b": class_b,
+             "plot": plot, "files": files, "info": info, "top5": top, "contrast": contrast_img,
+             "caption": contrast_md, **trust}
         work = {"concurrency_id": "model", "concurrency_limit": CONCURRENCY}
-        explain_btn.click(
-            handlers.explain, [video, truth_in, model, *knobs, sampling],
-            [session, original, heatmap, scores, all_scores, truth, target, class_a, class_b, plot,
-             files, info], api_name="explain", **work,
-        ).success(handlers.top5, [session, *knobs], top, api_name="top5", **work)
+
+        def on(trigger, fn, outputs, **kwargs):
+            """Wire ``fn``: its inputs are the components named like its parameters, its outputs
+            the components named in ``outputs`` (it returns a dict by those names)."""
+            return trigger(_by_name(fn, outputs), _inputs(fn, c), [c[n] for n in outputs], **kwargs)
+
+        explained = on(explain_btn.click, handlers.explain,
+                       ("session", "original", "heatmap", "top2", "all", "truth", "target", "a", "b",
+                        "plot", "files", "info"), api_name="explain", **work)
+        on(explained.success, handlers.top5, ("top5",), api_name="top5", **work)
         # A new class: the heatmap straight away, unqueued (tens of ms of work, so no queue
         # round trip), and the plot and downloads through the queue beside it.
-        target.select(handlers.retarget, [session, target, *knobs], [heatmap, info],
-                      api_name="retarget", queue=False)
-        target.select(handlers.export, [session, target, *knobs], [plot, files], api_name="export",
-                      show_progress="hidden", **work)
-        gr.on([method.select, pooling.select, layer.select, opacity.release], handlers.refresh,
-              [session, target, *knobs], [heatmap, info, plot, files, top],
-              api_visibility="private", trigger_mode="always_last", **work)
-        contrast_btn.click(handlers.contrast, [session, class_a, class_b, *knobs],
-                           [contrast_img, contrast_md], api_name="contrast", **work)
-        trust_btn.click(handlers.trust, [session, trust_cache, target, *knobs], trust_out,
-                        api_name="trust", show_progress_on=trust_out[2], **work)
-        explain_btn.click(trust_panel.clear, None, trust_out[1:], api_visibility="private",
-                          queue=False)  # the panel described the last clip
-        model.change(handlers.controls_for, model, [layer, sampling], api_visibility="private")
+        on(target.select, handlers.retarget, ("heatmap", "info"), api_name="retarget", queue=False)
+        on(target.select, handlers.export, ("plot", "files"), api_name="export",
+           show_progress="hidden", **work)
+        on(functools.partial(gr.on, [method.select, pooling.select, layer.select, opacity.release]),
+           handlers.refresh, handlers.REFRESHED, api_visibility="private",
+           trigger_mode="always_last", **work)
+        on(contrast_btn.click, handlers.contrast, ("contrast", "caption"), api_name="contrast", **work)
+        on(trust["button"].click, handlers.trust, trust_panel.OUTPUTS, api_name="trust",
+           show_progress_on=trust["curves"], **work)
+        cleared = tuple(n for n in trust_panel.OUTPUTS if n != "cache")
+        on(explain_btn.click, trust_panel.clear, cleared, api_visibility="private",
+           queue=False)  # the panel described the last clip
+        on(model.change, handlers.switch_model, handlers.SWITCHED, api_visibility="private")
         gr.on([video.upload, video.clear], lambda: "", None, truth_in, api_visibility="private",
               queue=False)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     _start_sweeper()
     return demo
+
+
+def _inputs(fn, components: dict) -> list:
+    """The components named like ``fn``'s parameters, in order (Gradio's progress tracker is
+    not a component)."""
+    names = [n for n in inspect.signature(fn).parameters if n != "progress"]
+    return [components[n] for n in names]
+
+
+def _by_name(fn, names):
+    """``fn`` returning a dict by output name, as Gradio wants it: a tuple in ``names`` order."""
+
+    @functools.wraps(fn)  # Gradio reads the API's parameter names through __wrapped__
+    def call(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if set(out) != set(names):
+            raise RuntimeError(f"{fn.__name__} returned {sorted(out)}; its outputs are {sorted(names)}")
+        values = tuple(out[n] for n in names)
+        return values if len(values) > 1 else values[0]
+
+    return call
 
 
 @functools.cache  # one per process, however many times the page is built

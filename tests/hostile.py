@@ -16,8 +16,9 @@ from pathlib import Path
 
 import av
 import numpy as np
-from media import moving_square_frames, write_audio_only, write_gif, write_video
 from PIL import Image
+
+from tests.media import moving_square_frames, write_audio_only, write_gif, write_video
 
 __all__ = ["CASES", "OK", "Case"]
 

@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("pytorch_grad_cam")
 
 
+@pytest.mark.slow
 def test_quick_benchmark_writes_the_report(tmp_path, capsys):
     from benchmarks.explain import OPS
     from benchmarks.run import COMMAND, main

@@ -33,6 +33,7 @@ def _randomise_bn(net: torch.nn.Module) -> None:
             m.bias.data.normal_(0, 0.2)
 
 
+@pytest.mark.slow
 def test_i3d_resnet50_layer4_is_16x2048x7x7():
     model = i3d_resnet50(num_classes=10).eval()
     shapes = {}

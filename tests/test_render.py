@@ -11,6 +11,7 @@ from PIL import Image
 
 from core import render
 from core.render import (
+    OUTPUT_KINDS,
     colorize,
     combined_frames,
     overlay,
@@ -163,13 +164,17 @@ def test_temporal_plot(tmp_path):
 
 def test_render_explanation_writes_everything(tmp_path):
     frames, maps = _clip(t=4, h=40, w=60), np.random.default_rng(2).random((4, 5, 5))
-    out = render_explanation(frames, maps.astype(np.float32), out_dir=tmp_path / "new",
-                             stem="clip1", max_side=30, labels="dog")
-    assert set(out) == {"combined", "heatmap", "original", "mp4"}
-    assert all(p.exists() and p.parent == tmp_path / "new" for p in out.values())
-    assert out["combined"].name == "clip1_combined.gif"
-    with Image.open(out["heatmap"]) as h, Image.open(out["combined"]) as c:
-        assert h.size == (30, 20) and c.size[0] == 2 * 30 + 4 and c.n_frames == 4
+    out = render_explanation(frames, maps.astype(np.float32), tmp_path / "new", files=OUTPUT_KINDS,
+                             max_side=30, labels="dog")
+    assert set(out) == set(OUTPUT_KINDS)
+    assert all(p.exists() and p.parent == tmp_path / "new" and p.name == k for k, p in out.items())
+    with Image.open(out["heatmap.gif"]) as h, Image.open(out["combined.gif"]) as c:
+        assert h.size == (60, 40)  # heatmap and original keep the frames' size
+        assert c.size[0] == 2 * 30 + 4 and c.n_frames == 4  # combined panels shrink to max_side
+    named = render_explanation(frames, maps.astype(np.float32), tmp_path, files={"combined.gif": "a.gif"})
+    assert list(named) == ["combined.gif"] and named["combined.gif"] == tmp_path / "a.gif"
+    with pytest.raises(ValueError, match="unknown output kinds"):
+        render_explanation(frames, maps.astype(np.float32), tmp_path, files=("combined.webm",))
 
 
 @pytest.mark.parametrize(

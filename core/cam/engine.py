@@ -1,13 +1,20 @@
 """The CAM engine: one forward pass per (clip, model, layer), then cheap gradients per class.
 
-``explain(model, clip, ...)`` runs the forward pass once with a hook on the target layer, keeps
-the small autograd graph *after* that layer in an LRU cache, and answers every class from it with
-batched vector-Jacobian products (``torch.autograd.grad``). Asking for another class, method,
-pooling or normalisation of a cached clip never re-runs the forward pass.
+An :class:`Explainer` owns one model: it runs the forward pass once with a hook on the target
+layer, keeps the small autograd graph *after* that layer in its own LRU cache, and answers every
+class from it with batched vector-Jacobian products (``torch.autograd.grad``). Asking it for
+another class, method, pooling or normalisation of a cached clip never re-runs the forward pass.
+Whoever wants that cache keeps the Explainer; dropping it frees the cache (there is no
+process-wide cache). Everything that runs the model — explanations, :meth:`Explainer.predict`,
+:meth:`Explainer.copy_model` — is serialised by the Explainer's lock, so the hook it puts on the
+model while explaining is never seen by another caller, and one copy of a model serves all.
+
+``explain(model, clip, ...)`` is a one-off: a throwaway Explainer, nothing kept.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import threading
@@ -22,15 +29,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import SettingsError
 from ..models.spec import ModelSpec
 from ..transforms import preprocess
 from .hooks import capture_activation, resolve_layer
-from .methods import METHODS, POOLINGS, cam_from_gradients
+from .layouts import to_cthw
+from .methods import cam_from_gradients
 from .result import Explanation, Target
+from .settings import Normalize, Settings
 
-__all__ = ["Explainer", "explain", "explainer_for", "resolve_device"]
+__all__ = ["Explainer", "explain", "resolve_device"]
 
-NORMALIZATIONS = ("clip", "frame")
 TargetLike = int | str
 
 
@@ -40,7 +49,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but no CUDA GPU is visible; use device='cpu' or 'auto'")
+        raise SettingsError("device='cuda' but no CUDA GPU is visible; use device='cpu' or 'auto'")
     return device
 
 
@@ -49,7 +58,8 @@ class _Forward:
     """A cached forward pass: logits with the graph after the layer, and that layer's output."""
 
     logits: torch.Tensor  # (1, num_classes), graph retained
-    activation: torch.Tensor  # (1, C, t, h, w) leaf
+    activation: torch.Tensor  # the layer's output as it returns it (a leaf), batch of 1
+    layout: str  # how to read it as (1, C, t, h, w): see core.cam.layouts
     input_size: tuple[int, ...]  # (T, H, W) of the model input
     forward_ms: float
     grads: dict[tuple[int, int | None], torch.Tensor] = field(default_factory=dict)
@@ -71,17 +81,19 @@ def _digest(x: torch.Tensor) -> str:
 
 
 class Explainer:
-    """Explains one model; thread-safe; caches the last ``cache_size`` forward passes."""
+    """Explains one model; thread-safe; caches the last ``cache_size`` forward passes.
 
-    def __init__(self, model: nn.Module, spec: ModelSpec | None = None, *, cache_size: int = 4, amp: bool | None = None):
+    ``amp``: run the forward pass under bf16 autocast on CUDA (ignored on the CPU).
+    """
+
+    def __init__(self, model: nn.Module, spec: ModelSpec | None = None, *, cache_size: int = 4, amp: bool = False):
         self.model = model
         self.spec = spec if spec is not None else getattr(model, "spec", None)
         self.cache_size = cache_size
-        self.amp = amp
+        self.amp = bool(amp)
         self._cache: OrderedDict[tuple, _Forward] = OrderedDict()
         self._prepared: OrderedDict[int, tuple[weakref.ref, _Prepared]] = OrderedDict()
         self._lock = threading.RLock()
-        self.forward_calls = 0
 
     # -- inputs ---------------------------------------------------------------------------------
     @property
@@ -96,7 +108,7 @@ class Explainer:
                 return self._prepare_frames(clip, (), (), t0)
             x = clip.unsqueeze(0) if clip.dim() == 4 else clip
             if x.dim() != 5 or x.shape[0] != 1 or not x.is_floating_point():
-                raise ValueError(
+                raise SettingsError(
                     f"a tensor clip must be a float model input (1, C, T, H, W) or uint8 frames (T, H, W, 3); got {tuple(clip.shape)} {clip.dtype}"
                 )
             x = x.to(self.device)
@@ -109,7 +121,7 @@ class Explainer:
 
     def _prepare_frames(self, frames: torch.Tensor, indices, timestamps, t0: float) -> _Prepared:
         if self.spec is None:
-            raise ValueError("this model has no spec, so frames cannot be preprocessed; pass spec= or a (1, C, T, H, W) tensor")
+            raise SettingsError("this model has no spec, so frames cannot be preprocessed; pass spec= or a (1, C, T, H, W) tensor")
         hit = self._prepared.get(id(frames))
         if hit is not None and hit[0]() is frames:  # same frames object: reuse its model input
             return replace(hit[1], ms=0.0)
@@ -132,22 +144,18 @@ class Explainer:
             self._cache.move_to_end(key)
             return state, True
         t0 = time.perf_counter()
-        use_amp = self.amp if self.amp is not None else False
         autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
-                    if use_amp and self.device.type == "cuda" else nullcontext())
+                    if self.amp and self.device.type == "cuda" else nullcontext())
         with torch.enable_grad(), capture_activation(self.model, layer) as store, autocast:
             logits = self.model(prep.x)
-            self.forward_calls += 1
         act = store.get("activation")
         if act is None:
-            raise RuntimeError(f"layer {layer_name!r} did not run in the forward pass")
-        if act.dim() != 5:
-            raise ValueError(
-                f"layer {layer_name!r} outputs shape {tuple(act.shape)}; the engine explains video layers with (N, C, T, H, W) outputs"
-            )
+            raise SettingsError(f"layer {layer_name!r} did not run in the forward pass; pick another layer")
+        layout = self.spec.layout if self.spec is not None else "channels_first"
+        to_cthw(act.detach(), layout, layer_name)  # checks the shape now, before any gradient
         if logits.dim() != 2 or logits.shape[0] != 1:
             raise ValueError(f"model returned shape {tuple(logits.shape)}; expected (1, num_classes) logits")
-        state = _Forward(logits, act, tuple(prep.x.shape[2:]), (time.perf_counter() - t0) * 1e3)
+        state = _Forward(logits, act, layout, tuple(prep.x.shape[2:]), (time.perf_counter() - t0) * 1e3)
         self._cache[key] = state
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
@@ -161,10 +169,10 @@ class Explainer:
     @staticmethod
     def _index(t: TargetLike, cats: Sequence[str]) -> int:
         if isinstance(t, bool) or not isinstance(t, (int, str)):
-            raise TypeError(f"a target is a class index or label, not {type(t).__name__}")
+            raise SettingsError(f"a target is a class index or label, not {type(t).__name__}")
         if isinstance(t, int):
             if not 0 <= t < len(cats):
-                raise ValueError(f"target class index {t} is out of range 0..{len(cats) - 1}")
+                raise SettingsError(f"target class index {t} is out of range 0..{len(cats) - 1}")
             return t
         if t in cats:
             return cats.index(t)
@@ -173,13 +181,13 @@ class Explainer:
             return low.index(t.lower())
         close = difflib.get_close_matches(t, cats, n=3)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else "; list them with `python -m core models`"
-        raise ValueError(f"unknown class {t!r}{hint}")
+        raise SettingsError(f"unknown class {t!r}{hint}")
 
     def _targets(self, probs, cats, targets, top_k, contrast) -> list[Target]:
         chosen: list[Target] = []
         if contrast is not None:
             if len(contrast) != 2:
-                raise ValueError("contrast takes two classes: (A, B) explains 'why A rather than B'")
+                raise SettingsError("contrast takes two classes: (A, B) explains 'why A rather than B'")
             a, b = (self._index(c, cats) for c in contrast)
             chosen.append(Target(a, cats[a], b, cats[b]))
         if targets is not None:
@@ -188,7 +196,7 @@ class Explainer:
                 chosen.append(Target(i, cats[i]))
         if top_k is not None:
             if int(top_k) < 1:
-                raise ValueError(f"top_k={top_k}; need at least 1")
+                raise SettingsError(f"top_k={top_k}; need at least 1")
             chosen += [Target(i, cats[i]) for i in probs.topk(min(int(top_k), len(cats))).indices.tolist()]
         if not chosen:
             i = int(probs.argmax())
@@ -208,9 +216,10 @@ class Explainer:
                 (g,) = torch.autograd.grad(state.logits, state.activation, rows, retain_graph=True, is_grads_batched=True)
             except RuntimeError:  # some ops have no batching rule: one VJP per target
                 g = torch.stack([torch.autograd.grad(state.logits, state.activation, r, retain_graph=True)[0] for r in rows])
-            for k, gk in zip(todo, g[:, 0], strict=True):
-                state.grads[k] = gk.detach()
-        return torch.stack([state.grads[k] for k in keys])
+            for k, gk in zip(todo, g, strict=True):
+                state.grads[k] = gk.detach()  # (1, *layer output)
+        # (K, 1, *layer output) => (K, C, t, h, w)
+        return to_cthw(torch.cat([state.grads[k] for k in keys]), state.layout, "")
 
     # -- the public call --------------------------------------------------------------------------
     def explain(
@@ -220,33 +229,34 @@ class Explainer:
         *,
         top_k: int | None = None,
         contrast: tuple[TargetLike, TargetLike] | None = None,
+        settings: Settings | None = None,
         layer: str | nn.Module | None = None,
-        method: str = "gradcam",
-        pooling: str = "clip",
-        normalize: str = "clip",
+        **options,
     ) -> Explanation:
         """Explain ``clip`` (a :class:`core.Clip`, uint8 frames, or a model-input tensor).
 
         ``targets``: class indices or labels; ``top_k``: the k most probable classes; ``contrast``:
         ``(A, B)`` explains the logit difference A - B. With none of them, the top-1 class.
-        ``layer``: a name from ``spec.layers`` (default ``spec.default_layer``) or a module.
-        ``method``: one of gradcam, gradcampp, hirescam, xgradcam, layercam. ``pooling``: ``clip``
-        (one weight per channel) or ``frame`` (one per channel per time step). ``normalize``:
-        scale maps to [0, 1] per ``clip`` or per ``frame``.
+        ``settings``: a :class:`Settings` (method, pooling, normalize, layer); or give those as
+        keywords (``method="layercam"``, ``pooling="frame"``, ``normalize="frame"``,
+        ``layer="layer3"``), validated the same way. ``layer`` may also be a module of the model.
+        Defaults: Grad-CAM, one weight per channel for the clip, maps scaled per clip, and the
+        spec's ``default_layer``.
         """
-        if method not in METHODS:
-            raise ValueError(f"method={method!r}; choose one of {', '.join(METHODS)}")
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling={pooling!r}; choose 'clip' or 'frame'")
-        if normalize not in NORMALIZATIONS:
-            raise ValueError(f"normalize={normalize!r}; choose 'clip' or 'frame'")
+        module_layer = layer if isinstance(layer, nn.Module) else None
+        if settings is None:
+            settings = Settings(layer=None if module_layer is not None else layer, **options)
+        elif options or layer is not None:
+            raise SettingsError("give either settings= or its fields as keywords, not both")
         t_start = time.perf_counter()
         aliases = (self.spec.meta.get("layer_paths") if self.spec is not None else None) or {}
-        if layer is None:
+        which = module_layer if module_layer is not None else settings.layer
+        if which is None:
             if self.spec is None:
-                raise ValueError("this model has no spec; name the target layer with layer=")
-            layer = self.spec.default_layer
-        layer_name, module = resolve_layer(self.model, layer, aliases)
+                raise SettingsError("this model has no spec; name the target layer with layer=")
+            which = self.spec.default_layer
+        layer_name, module = resolve_layer(self.model, which, aliases)
+        settings = replace(settings, layer=layer_name)
         with self._lock:
             prep = self._prepare(clip)
             state, cached = self._forward(prep, layer_name, module)
@@ -256,8 +266,9 @@ class Explainer:
             t0 = time.perf_counter()
             grads = self._gradients(state, chosen)
             t1 = time.perf_counter()
-            raw = cam_from_gradients(state.activation.detach()[0], grads, method, pooling)
-        maps, importance = _upsample_and_normalise(raw, state.input_size, normalize)
+            act = to_cthw(state.activation.detach(), state.layout, layer_name)[0]
+            raw = cam_from_gradients(act, grads, settings.method, settings.pooling)
+        maps, importance = _upsample_and_normalise(raw, state.input_size, settings.normalize)
         t2 = time.perf_counter()
         timings = {
             "preprocess": prep.ms,
@@ -268,10 +279,7 @@ class Explainer:
         timings["total"] = (t2 - t_start) * 1e3
         return Explanation(
             model=self.spec.name if self.spec is not None else type(self.model).__name__,
-            layer=layer_name,
-            method=method,
-            pooling=pooling,
-            normalize=normalize,
+            settings=settings,
             categories=cats,
             targets=tuple(chosen),
             logits=state.logits.detach().float()[0].cpu(),
@@ -287,6 +295,26 @@ class Explainer:
             cached_forward=cached,
         )
 
+    # -- other work on the same model, under the same lock -------------------------------------------
+    @torch.no_grad()
+    def predict(self, clips: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
+        """Softmax probabilities (N, num_classes) of N model-input clips (N, C, T, H, W), in
+        batched no-grad forward passes (the trust checks' perturbed clips)."""
+        with self._lock:
+            was = self.model.training
+            self.model.eval()
+            try:
+                out = [self.model(clips[i:i + batch_size].to(self.device)).float().softmax(-1).cpu()
+                       for i in range(0, len(clips), batch_size)]
+            finally:
+                self.model.train(was)
+        return torch.cat(out)
+
+    def copy_model(self) -> nn.Module:
+        """A private deep copy of the model (e.g. to randomise its weights for a sanity check)."""
+        with self._lock:
+            return copy.deepcopy(self.model)
+
     def model_input(self, clip) -> torch.Tensor:
         """The (1, C, T, H, W) tensor the model sees for ``clip`` (cached like the forward pass)."""
         with self._lock:
@@ -298,7 +326,7 @@ class Explainer:
             self._prepared.clear()
 
 
-def _upsample_and_normalise(raw: torch.Tensor, size: tuple[int, ...], normalize: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _upsample_and_normalise(raw: torch.Tensor, size: tuple[int, ...], normalize: Normalize) -> tuple[torch.Tensor, torch.Tensor]:
     """(K, t, h, w) raw maps -> ((K, T, H, W) maps in [0, 1], (K, T) share of mass per frame)."""
     if raw.shape[1] == size[0]:
         # The layer kept every time step (I3D): trilinear would weight each frame by exactly 1,
@@ -309,7 +337,7 @@ def _upsample_and_normalise(raw: torch.Tensor, size: tuple[int, ...], normalize:
     up = up.clamp_(min=0)
     mass = up.sum((-2, -1))
     importance = mass / mass.sum(-1, keepdim=True).clamp_min(1e-12)
-    dims = (-3, -2, -1) if normalize == "clip" else (-2, -1)
+    dims = (-3, -2, -1) if normalize == Normalize.CLIP else (-2, -1)
     lo = up.amin(dims, keepdim=True)
     hi = up.amax(dims, keepdim=True)
     flat = ~(hi > lo)  # constant (or NaN) maps become all zeros
@@ -319,20 +347,9 @@ def _upsample_and_normalise(raw: torch.Tensor, size: tuple[int, ...], normalize:
     return maps, importance
 
 
-_EXPLAINERS: weakref.WeakKeyDictionary[nn.Module, Explainer] = weakref.WeakKeyDictionary()
-_EXPLAINERS_LOCK = threading.Lock()
-
-
-def explainer_for(model: nn.Module, spec: ModelSpec | None = None) -> Explainer:
-    """The (cached) :class:`Explainer` of ``model``: repeated calls share its forward-pass cache."""
-    with _EXPLAINERS_LOCK:
-        ex = _EXPLAINERS.get(model)
-        if ex is None or (spec is not None and ex.spec is not spec):
-            ex = Explainer(model, spec)
-            _EXPLAINERS[model] = ex
-        return ex
-
-
 def explain(model: nn.Module, clip, targets=None, *, spec: ModelSpec | None = None, **kwargs) -> Explanation:
-    """Explain ``clip`` with ``model``; see :meth:`Explainer.explain` for the arguments."""
-    return explainer_for(model, spec).explain(clip, targets, **kwargs)
+    """Explain ``clip`` with ``model`` once; see :meth:`Explainer.explain` for the arguments.
+
+    Nothing is kept: for several classes or settings of one clip, keep an :class:`Explainer`.
+    """
+    return Explainer(model, spec, cache_size=1).explain(clip, targets, **kwargs)

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from ..errors import SettingsError
+
 __all__ = ["capture_activation", "resolve_layer"]
 
 
@@ -17,15 +19,15 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module, aliases: dict[str, s
         for name, mod in model.named_modules():
             if mod is layer:
                 return name or type(model).__name__, mod
-        raise ValueError("layer is a module that is not part of this model")
+        raise SettingsError("layer is a module that is not part of this model")
     if not isinstance(layer, str):
-        raise TypeError(f"layer must be a layer name or an nn.Module, not {type(layer).__name__}")
+        raise SettingsError(f"layer must be a layer name or an nn.Module, not {type(layer).__name__}")
     path = (aliases or {}).get(layer, layer)
     try:
         return layer, model.get_submodule(path)
     except AttributeError:
         names = [n for n, _ in model.named_children()]
-        raise ValueError(f"model has no layer {layer!r}; top-level layers are {names}") from None
+        raise SettingsError(f"model has no layer {layer!r}; top-level layers are {names}") from None
 
 
 @contextmanager
@@ -45,7 +47,7 @@ def capture_activation(model: nn.Module, layer: nn.Module) -> Iterator[dict[str,
 
     def hook(module: nn.Module, inputs, output):
         if not isinstance(output, torch.Tensor):
-            raise TypeError(f"the target layer {type(module).__name__} returns {type(output).__name__}; pick a layer that returns one tensor")
+            raise SettingsError(f"the target layer {type(module).__name__} returns {type(output).__name__}; pick a layer that returns one tensor")
         leaf = output.detach().requires_grad_(True)
         store["activation"] = leaf
         return leaf.clone()  # downstream in-place ops (e.g. ReLU(inplace=True)) must not touch the leaf

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..transforms import maps_to_frames
+from .settings import Settings
 
 __all__ = ["Explanation", "Target"]
 
@@ -36,10 +37,7 @@ class Explanation:
     """
 
     model: str
-    layer: str
-    method: str
-    pooling: str
-    normalize: str
+    settings: Settings  # as used: ``settings.layer`` is the resolved layer name
     categories: tuple[str, ...]
     targets: tuple[Target, ...]
     logits: torch.Tensor
@@ -53,6 +51,12 @@ class Explanation:
     timestamps: tuple[float, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     cached_forward: bool = False
+
+    # The settings' fields, read straight off the explanation (``exp.layer``, ``exp.method``, ...)
+    layer = property(lambda self: self.settings.layer, doc="the layer explained (its name)")
+    method = property(lambda self: self.settings.method, doc="a :class:`Method`")
+    pooling = property(lambda self: self.settings.pooling, doc="a :class:`Pooling`")
+    normalize = property(lambda self: self.settings.normalize, doc="a :class:`Normalize`")
 
     def topk(self, k: int = 5) -> list[tuple[str, float]]:
         """The k most probable classes as (label, probability), best first."""
@@ -79,10 +83,7 @@ class Explanation:
         """JSON-ready metadata (no maps)."""
         return {
             "model": self.model,
-            "layer": self.layer,
-            "method": self.method,
-            "pooling": self.pooling,
-            "normalize": self.normalize,
+            **self.settings.to_dict(),
             "top_k": [{"label": lab, "score": round(p, 6)} for lab, p in self.topk(top_k)],
             "targets": [
                 {"label": t.label, "index": t.index, "minus": t.minus_label, "name": t.name}

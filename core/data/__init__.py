@@ -9,7 +9,6 @@ from .classes import (
     CAMERA_CLASSES,
     CLASSES,
     MIRROR_PAIRS,
-    TEMPLATES,
     fill_template,
     normalize_template,
 )
@@ -31,7 +30,6 @@ __all__ = [
     "FRAME_SIZES",
     "MIRROR_PAIRS",
     "SPLITS",
-    "TEMPLATES",
     "ActionClip",
     "GroundTruth",
     "SSv2Dataset",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .classes import CLASSES
+from . import classes
 
 __all__ = ["Plan", "plan_action"]
 
@@ -100,35 +100,36 @@ def _slide(rng, t, h, w, size, axis: int, sign: int, frac: tuple[float, float], 
     return xy, sign * d
 
 
+@dataclass(frozen=True)
+class _Slide:
+    """A straight move of the object: which way, how far, how long and at what speed."""
+
+    axis: int  # 0 = x, 1 = y
+    sign: int  # +1 right/down, -1 left/up, 0 drawn at random
+    distance: tuple[float, float]  # of the frame's width (axis 0) or height (axis 1)
+    length: tuple[float, float]  # of the clip's frames
+    profiles: tuple[str, ...]
+    min_len: int = 5
+    tilt: bool = True  # may tilt slightly on the way
+    arc: bool = False  # may be carried in a low arc
+
+
+_SIDEWAYS = ("linear", "smooth", "minjerk", "trapezoid")
+_SLIDES: dict[str, _Slide] = {
+    classes.MOVING_LEFT_TO_RIGHT: _Slide(0, 1, (0.38, 0.75), (0.35, 0.9), _SIDEWAYS, arc=True),
+    classes.MOVING_RIGHT_TO_LEFT: _Slide(0, -1, (0.38, 0.75), (0.35, 0.9), _SIDEWAYS, arc=True),
+    classes.MOVING_UP: _Slide(1, -1, (0.28, 0.6), (0.35, 0.85), ("trapezoid", "linear")),
+    classes.DROPPING: _Slide(1, 1, (0.28, 0.65), (0.2, 0.5), ("fall",)),
+    classes.PUSHING: _Slide(0, 0, (0.065, 0.135), (0.12, 0.4), ("ease_out", "smooth"), min_len=3, tilt=False),
+}
+
+
 def plan_action(label: str, rng: np.random.Generator, t: int, h: int, w: int) -> Plan:
     """Draw a plan for ``label`` on a (h, w) frame with ``t`` frames."""
     m = min(h, w)
-    idx = CLASSES.index(label)
-    angle = np.zeros(t)
-    if idx in (0, 1, 2, 3, 4):  # translations
-        axis = 1 if idx in (2, 3) else 0
-        sign = {0: 1, 1: -1, 2: -1, 3: 1}.get(idx, int(rng.choice([-1, 1])))
-        frac, timing, kinds = {
-            0: ((0.38, 0.75), (0.35, 0.9), ["linear", "smooth", "minjerk", "trapezoid"]),
-            1: ((0.38, 0.75), (0.35, 0.9), ["linear", "smooth", "minjerk", "trapezoid"]),
-            2: ((0.28, 0.6), (0.35, 0.85), ["trapezoid", "linear"]),
-            3: ((0.28, 0.65), (0.2, 0.5), ["fall"]),
-            4: ((0.065, 0.135), (0.12, 0.4), ["ease_out", "smooth"]),
-        }[idx]
-        size = _box(rng, rng.uniform(0.12, 0.33) * m)
-        interval = _timing(rng, t, *timing, min_len=3 if idx == 4 else 5)
-        kind = str(rng.choice(kinds))
-        xy, d = _slide(rng, t, h, w, size, axis, sign, frac, interval, kind)
-        if idx != 4 and rng.random() < 0.35:  # a slight tilt on the way
-            angle = rng.uniform(-15, 15) * _progress(t, interval, "smooth", rng)
-        key = "dy" if axis else "dx"
-        params = {key: d / (h if axis else w), "profile": kind}
-        if idx in (0, 1) and rng.random() < 0.4:  # carried in a low arc
-            u = _progress(t, interval, "linear", rng)
-            lift = min(rng.uniform(0, 0.08) * h, xy[:, 1].min() - size[0] / 2 - _MARGIN)
-            xy[:, 1] -= max(lift, 0) * np.sin(np.pi * u)
-        return Plan(interval, size, xy, angle, params=params)
-    if idx == 5:  # holding
+    if label in _SLIDES:
+        return _plan_slide(_SLIDES[label], rng, t, h, w)
+    if label == classes.HOLDING:
         size = _box(rng, rng.uniform(0.12, 0.35) * m)
         amp = rng.uniform(0.003, 0.012)
         xy = np.empty((t, 2))
@@ -136,7 +137,7 @@ def plan_action(label: str, rng: np.random.Generator, t: int, h: int, w: int) ->
         xy[:, 1] = rng.uniform(size[0] / 2 + 8, h - size[0] / 2 - 8) + smooth_jitter(rng, t, amp * h)
         angle = smooth_jitter(rng, t, rng.uniform(0, 3))
         return Plan((0, t - 1), size, xy, angle, params={"jitter": amp})
-    if idx == 6:  # spinning
+    if label == classes.SPINNING:
         size = _box(rng, rng.uniform(0.18, 0.45) * m, aspect=(0.35, 0.6))
         r = np.hypot(*size) * 0.6 + _MARGIN  # the spin is about the centroid, not the box centre
         interval = _timing(rng, t, 0.4, 0.9, min_len=6)
@@ -151,11 +152,32 @@ def plan_action(label: str, rng: np.random.Generator, t: int, h: int, w: int) ->
         xy[:, 0] = rng.uniform(r, w - r) + smooth_jitter(rng, t, 0.003 * w)
         xy[:, 1] = rng.uniform(r, h - r) + smooth_jitter(rng, t, 0.003 * h)
         return Plan(interval, size, xy, angle, params={"angle": float(total), "profile": kind})
-    if idx in (7, 8):
-        return _plan_cover(rng, t, h, w, uncover=idx == 8)
-    if idx in (9, 10):
-        return _plan_zoom(rng, t, h, w, zoom_in=idx == 9)
-    return _plan_pan(rng, t, h, w, content_right=idx == 11)
+    if label in (classes.COVERING, classes.UNCOVERING):
+        return _plan_cover(rng, t, h, w, uncover=label == classes.UNCOVERING)
+    if label in (classes.APPROACHING, classes.MOVING_AWAY):
+        return _plan_zoom(rng, t, h, w, zoom_in=label == classes.APPROACHING)
+    if label in (classes.TURNING_LEFT, classes.TURNING_RIGHT):
+        return _plan_pan(rng, t, h, w, content_right=label == classes.TURNING_LEFT)
+    raise ValueError(f"no motion plan for label {label!r}; use one of core.data.CLASSES")
+
+
+def _plan_slide(slide: _Slide, rng, t, h, w) -> Plan:
+    # Drawn for every slide, not only a random-direction one, so that each seed keeps its clip.
+    either = int(rng.choice([-1, 1]))
+    size = _box(rng, rng.uniform(0.12, 0.33) * min(h, w))
+    interval = _timing(rng, t, *slide.length, min_len=slide.min_len)
+    kind = str(rng.choice(slide.profiles))
+    xy, d = _slide(rng, t, h, w, size, slide.axis, slide.sign or either, slide.distance, interval, kind)
+    angle = np.zeros(t)
+    if slide.tilt and rng.random() < 0.35:  # a slight tilt on the way
+        angle = rng.uniform(-15, 15) * _progress(t, interval, "smooth", rng)
+    key = "dy" if slide.axis else "dx"
+    params = {key: d / (h if slide.axis else w), "profile": kind}
+    if slide.arc and rng.random() < 0.4:  # carried in a low arc
+        u = _progress(t, interval, "linear", rng)
+        lift = min(rng.uniform(0, 0.08) * h, xy[:, 1].min() - size[0] / 2 - _MARGIN)
+        xy[:, 1] -= max(lift, 0) * np.sin(np.pi * u)
+    return Plan(interval, size, xy, angle, params=params)
 
 
 def _plan_cover(rng, t, h, w, *, uncover: bool) -> Plan:

@@ -11,44 +11,69 @@ import re
 from collections.abc import Sequence
 
 __all__ = [
+    "APPROACHING",
     "CAMERA_CLASSES",
     "CLASSES",
+    "COVERING",
+    "DROPPING",
+    "HOLDING",
     "MIRROR_PAIRS",
-    "TEMPLATES",
+    "MOVING_AWAY",
+    "MOVING_LEFT_TO_RIGHT",
+    "MOVING_RIGHT_TO_LEFT",
+    "MOVING_UP",
+    "PUSHING",
+    "SPINNING",
+    "TURNING_LEFT",
+    "TURNING_RIGHT",
+    "UNCOVERING",
     "fill_template",
     "normalize_template",
 ]
 
-CLASSES: tuple[str, ...] = (
-    "Moving [something] from left to right",
-    "Moving [something] from right to left",
-    "Moving [something] up",
-    "Dropping [something]",
-    "Pushing [something] so that it slightly moves",
-    "Holding [something]",
-    "Spinning [something]",
-    "Covering [something] with [something]",
-    "Uncovering [something]",
-    "Approaching [something] with your camera",
-    "Moving away from [something] with your camera",
-    "Turning the camera left while filming [something]",
-    "Turning the camera right while filming [something]",
-)
+# One name per class: the generator and its checks decide by these, never by position.
+MOVING_LEFT_TO_RIGHT = "Moving [something] from left to right"
+MOVING_RIGHT_TO_LEFT = "Moving [something] from right to left"
+MOVING_UP = "Moving [something] up"
+DROPPING = "Dropping [something]"
+PUSHING = "Pushing [something] so that it slightly moves"
+HOLDING = "Holding [something]"
+SPINNING = "Spinning [something]"
+COVERING = "Covering [something] with [something]"
+UNCOVERING = "Uncovering [something]"
+APPROACHING = "Approaching [something] with your camera"
+MOVING_AWAY = "Moving away from [something] with your camera"
+TURNING_LEFT = "Turning the camera left while filming [something]"
+TURNING_RIGHT = "Turning the camera right while filming [something]"
 
-# The labels already are SSv2 templates; the alias says which meaning a caller relies on.
-TEMPLATES: tuple[str, ...] = CLASSES
+# The position is the class index in labels.json and in the shipped checkpoint: keep the order.
+CLASSES: tuple[str, ...] = (
+    MOVING_LEFT_TO_RIGHT,
+    MOVING_RIGHT_TO_LEFT,
+    MOVING_UP,
+    DROPPING,
+    PUSHING,
+    HOLDING,
+    SPINNING,
+    COVERING,
+    UNCOVERING,
+    APPROACHING,
+    MOVING_AWAY,
+    TURNING_LEFT,
+    TURNING_RIGHT,
+)
 
 # Pairs whose clips look alike played backwards (or mirrored): telling them apart needs motion.
 MIRROR_PAIRS: tuple[tuple[str, str], ...] = (
-    (CLASSES[0], CLASSES[1]),
-    (CLASSES[2], CLASSES[3]),
-    (CLASSES[7], CLASSES[8]),
-    (CLASSES[9], CLASSES[10]),
-    (CLASSES[11], CLASSES[12]),
+    (MOVING_LEFT_TO_RIGHT, MOVING_RIGHT_TO_LEFT),
+    (MOVING_UP, DROPPING),
+    (COVERING, UNCOVERING),
+    (APPROACHING, MOVING_AWAY),
+    (TURNING_LEFT, TURNING_RIGHT),
 )
 
 # Classes where the camera moves and the filmed object stays put in the world.
-CAMERA_CLASSES: tuple[str, ...] = CLASSES[9:]
+CAMERA_CLASSES: tuple[str, ...] = (APPROACHING, MOVING_AWAY, TURNING_LEFT, TURNING_RIGHT)
 
 _SLOT = re.compile(r"\[[^\]]*\]")
 

@@ -11,6 +11,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from . import classes
 from .classes import CAMERA_CLASSES, CLASSES
 from .generator import ActionClip
 
@@ -79,6 +80,12 @@ def _rests(c: np.ndarray, interval: tuple[int, int], h: int, w: int) -> list[str
     return out
 
 
+def _far_enough(problems: list[str], what: str, moved: float, side: str, sign: int, percent: int) -> None:
+    """``moved`` (a fraction of the frame's ``side``) must reach ``percent`` % in direction ``sign``."""
+    if sign * moved < percent / 100:
+        problems.append(f"{what} {moved:+.1%} of the {side}; need {sign * percent:+d}% or more")
+
+
 def check_contract(clip: ActionClip) -> list[str]:
     """Broken promises of ``clip`` against its label's definition; [] when it is valid."""
     problems = []
@@ -99,40 +106,36 @@ def check_contract(clip: ActionClip) -> list[str]:
         problems.append(str(e))
     area = m.sum((1, 2))
     c = centroids(m)
-    idx = clip.label_index
-    cover = idx in (7, 8)
+    label = clip.label
+    cover = label in (classes.COVERING, classes.UNCOVERING)
     if not cover and (area == 0).any():
         problems.append(f"object mask is empty on {int((area == 0).sum())} frame(s)")
         return problems
-    if clip.label not in CAMERA_CLASSES and clip.params.get("shake_px", 0) > 1.5:
+    if label not in CAMERA_CLASSES and clip.params.get("shake_px", 0) > 1.5:
         problems.append(f"camera shakes {clip.params['shake_px']} px; a still camera allows 1")
     d = (c[t1] - c[t0]) / (w, h)  # displacement over the action, as frame fractions
-    if idx in (0, 1):
-        sign = 1 if idx == 0 else -1
-        if sign * d[0] < 0.35:
-            problems.append(f"object moves {d[0]:+.1%} of the width; need {'+' if sign > 0 else '-'}35% or more")
+    if label in (classes.MOVING_LEFT_TO_RIGHT, classes.MOVING_RIGHT_TO_LEFT):
+        _far_enough(problems, "object moves", d[0], "width", 1 if label == classes.MOVING_LEFT_TO_RIGHT else -1, 35)
         if abs(d[1]) > 0.15:
             problems.append(f"object drifts {d[1]:+.1%} of the height while moving sideways")
-    elif idx in (2, 3):
-        sign = -1 if idx == 2 else 1
-        if sign * d[1] < 0.25:
-            problems.append(f"object moves {d[1]:+.1%} of the height (down is +); need {sign * 25:+d}% or more")
+    elif label in (classes.MOVING_UP, classes.DROPPING):
+        _far_enough(problems, "object moves", d[1], "height (down is +)", -1 if label == classes.MOVING_UP else 1, 25)
         mid = (c[(t0 + t1) // 2, 1] + c[(t0 + t1 + 1) // 2, 1]) / 2
         first, second = abs(mid - c[t0, 1]), abs(c[t1, 1] - mid)
         ratio = second / max(first, 1e-6)
-        if idx == 2 and not 0.6 <= ratio <= 1.67:
+        if label == classes.MOVING_UP and not 0.6 <= ratio <= 1.67:
             problems.append(f"rise is not at a roughly constant speed (2nd/1st half distance {ratio:.2f})")
-        if idx == 3 and ratio < 2.0:
+        if label == classes.DROPPING and ratio < 2.0:
             problems.append(f"fall does not speed up (2nd/1st half distance {ratio:.2f}; free fall gives 3)")
-    elif idx == 4:
+    elif label == classes.PUSHING:
         if not 0.05 <= abs(d[0]) <= 0.15:
             problems.append(f"push moves the object {d[0]:+.1%} of the width; need 5-15%")
-    elif idx in (5, 6):
+    elif label in (classes.HOLDING, classes.SPINNING):
         jit = np.abs(c - np.median(c, 0)).max(0) / (w, h)
-        limit = 0.03 if idx == 5 else 0.05
+        limit = 0.03 if label == classes.HOLDING else 0.05
         if jit.max() >= limit:
             problems.append(f"object wanders {jit.max():.1%} of the frame; need < {limit:.0%}")
-        if idx == 6:
+        if label == classes.SPINNING:
             if abs(clip.params.get("angle", 0)) < 180:
                 problems.append(f"spin angle {clip.params.get('angle')} < 180 degrees")
             th = np.array([_orientation(m[i]) for i in range(t0, t1 + 1)])
@@ -141,28 +144,27 @@ def check_contract(clip: ActionClip) -> list[str]:
                 problems.append(f"the object's axis turns only {turned:.0f} degrees")
     elif cover:
         full = clip.params.get("object_area", int(area.max()))
-        hidden, seen = (area[t1:], area[: t0 + 1]) if idx == 7 else (area[: t0 + 1], area[t1:])
+        hidden, seen = (area[t1:], area[: t0 + 1]) if label == classes.COVERING else (area[: t0 + 1], area[t1:])
         if (hidden != 0).any():
             problems.append("covered object shows where it should be fully hidden")
         if seen.min() < 0.9 * full:
             problems.append(f"object is only {seen.min() / max(full, 1):.0%} visible where it should be uncovered")
-        steps = np.diff(area[t0 : t1 + 1].astype(float)) * (1 if idx == 7 else -1)
+        steps = np.diff(area[t0 : t1 + 1].astype(float)) * (1 if label == classes.COVERING else -1)
         if (steps > 0.05 * full + 2).any():
             problems.append("visible area does not shrink (cover) / grow (uncover) steadily")
-    elif idx in (9, 10):
+    elif label in (classes.APPROACHING, classes.MOVING_AWAY):
         z = clip.params.get("zoom", 0)
         if z < 1.4:
             problems.append(f"zoom factor {z} < 1.4")
-        grow = area[t1] / area[t0] if idx == 9 else area[t0] / area[t1]
+        grow = area[t1] / area[t0] if label == classes.APPROACHING else area[t0] / area[t1]
         if grow < 0.8 * 1.4**2:
             problems.append(f"object area changes only {grow:.2f}x; a 1.4x zoom gives 1.96x")
-    else:
-        sign = 1 if idx == 11 else -1
-        if sign * d[0] < 0.25:
-            problems.append(f"filmed object shifts {d[0]:+.1%} of the width; need {sign * 25:+d}% or more")
+    elif label in (classes.TURNING_LEFT, classes.TURNING_RIGHT):
+        sign = 1 if label == classes.TURNING_LEFT else -1
+        _far_enough(problems, "filmed object shifts", d[0], "width", sign, 25)
         shift = content_shift(f[t0 : t1 + 1]) / w
         if sign * shift < 0.2:
             problems.append(f"scene content shifts {shift:+.1%} of the width; the whole frame must move")
-    if not cover and idx not in (5, 9, 10):
+    if not cover and label not in (classes.HOLDING, classes.APPROACHING, classes.MOVING_AWAY):
         problems += _rests(c, clip.interval, h, w)
     return problems

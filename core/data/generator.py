@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .actions import Plan, plan_action, smooth_jitter
-from .classes import CAMERA_CLASSES, CLASSES, fill_template
+from .classes import CAMERA_CLASSES, CLASSES, COVERING, SPINNING, fill_template
 from .render import Sensor, paste, render_camera, render_still
 from .sprites import Sprite, make_background, make_cover, make_object
 
@@ -191,12 +191,12 @@ def _still_clip(rng, label, plan: Plan, h, w, blur, shadow, sensor):
         keep += _boxes(plan.cover_xy + m, plan.cover_hw, 4)
     n_clutter = _place_clutter(rng, canvas, int(rng.integers(0, 5)), min(h, w), keep, shadow)
     ref = _box_mean(canvas, plan.actor_xy, plan.actor_hw, m)
-    actor = _distinct_object(rng, plan.actor_hw, ref, asymmetric=label == CLASSES[6], blur=blur)
+    actor = _distinct_object(rng, plan.actor_hw, ref, asymmetric=label == SPINNING, blur=blur)
     cover = None
     names: tuple[str, ...] = (actor.name,)
     if plan.cover_xy is not None:
         cover = make_cover(rng, *plan.cover_hw, blur=blur)
-        if label == CLASSES[7]:
+        if label == COVERING:  # the only template with a slot for the cover
             names = (actor.name, cover.name)
     amp = rng.uniform(0, 1.3)
     shake = np.rint(np.stack([smooth_jitter(rng, len(plan.actor_xy), amp) for _ in range(2)], 1))

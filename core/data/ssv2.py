@@ -22,13 +22,13 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import torch
 
+from ..encode import encode_video
 from .classes import CLASSES, normalize_template
 from .generator import render_clip
 
@@ -61,7 +61,10 @@ class GroundTruth:
 def write_video(path: str | Path, frames: np.ndarray, fps: float, *, crf: int | None = None) -> None:
     """Encode (T, H, W, 3) uint8 RGB frames to ``path`` (.webm VP9 or .mp4 H.264, yuv420p).
 
-    The same frames and ``crf`` give the same bytes (the muxer runs in bitexact mode).
+    For .webm, the same frames and ``crf`` give the same bytes (VP9, and the muxer runs in
+    bitexact mode). For .mp4 they need not: libx264 on some CPUs (seen on a 2-core AMD EPYC VM,
+    even single-threaded) makes slightly different choices from run to run, so two encodes may
+    decode ~1 grey level apart. Keep .webm where bytes must match (the data set's default).
     """
     path = Path(path)
     if path.suffix not in _CODECS:
@@ -70,13 +73,9 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, *, crf: int | 
     if h % 2 or w % 2:
         raise ValueError(f"frames are {h}x{w}; yuv420p needs an even height and width")
     codec, options, (lo, hi) = _CODECS[path.suffix]
-    with av.open(str(path), "w", options={"fflags": "+bitexact"}) as out:  # no random ids/dates
-        stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {**options, "crf": str(crf if crf is not None else (lo + hi) // 2)}
-        for frame in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
-        out.mux(stream.encode())
+    encode_video(frames, path, fps=fps, codec=codec,
+                 options={**options, "crf": str(crf if crf is not None else (lo + hi) // 2)},
+                 container_options={"fflags": "+bitexact"})  # no random ids or dates
 
 
 def read_video(path: str | Path) -> np.ndarray:

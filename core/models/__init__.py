@@ -4,6 +4,7 @@ from .i3d import I3DResNet, i3d_resnet, i3d_resnet50, i3d_tiny, inflate_state_di
 from .registry import (
     DEFAULT_MODEL,
     UnknownModelError,
+    add_model_arguments,
     get_spec,
     list_models,
     load_model,
@@ -18,6 +19,7 @@ __all__ = [
     "ModelSpec",
     "UnknownModelError",
     "WeightsError",
+    "add_model_arguments",
     "get_spec",
     "i3d_resnet",
     "i3d_resnet50",

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 from torchvision.models import video as tv_video
 
-from .i3d import I3DResNet, i3d_resnet50, inflate_state_dict
+from ..errors import SettingsError, UnknownModelError
+from .i3d import i3d_resnet50, i3d_tiny, inflate_state_dict
 from .spec import IMAGENET_MEAN, IMAGENET_STD, KINETICS_MEAN, KINETICS_STD, ModelSpec
 from .weights import (
     CHECKPOINT_DIR,
@@ -21,14 +22,13 @@ from .weights import (
     read_torch_file,
 )
 
-__all__ = ["DEFAULT_MODEL", "UnknownModelError", "get_spec", "list_models", "load_model", "weights_status"]
+__all__ = [
+    "DEFAULT_MODEL", "UnknownModelError", "add_model_arguments", "get_spec", "list_models", "load_model",
+    "weights_status",
+]
 
 DEFAULT_MODEL = "i3d_tiny"
 RESNET_LAYERS = ("stem", "layer1", "layer2", "layer3", "layer4")
-
-
-class UnknownModelError(ValueError):
-    """The model name is not registered."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,12 @@ def _kinetics(name: str, weights_enum, *, frames: int, crop: int, resize, layers
     )
 
 
+def _i3d_spec(name: str, **fields) -> ModelSpec:
+    """The spec of an I3D ResNet (16 frames, ImageNet normalisation, CAMs at ``layer4``)."""
+    return ModelSpec(name=name, categories=(), num_frames=16, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                     layers=RESNET_LAYERS, default_layer="layer4", **fields)
+
+
 def _imagenet_categories() -> tuple[str, ...]:
     from torchvision.models import ResNet50_Weights
 
@@ -78,34 +84,22 @@ _S3D_PATHS = {"mixed_3c": "features.6", "mixed_4f": "features.12", "mixed_5c": "
 
 _REGISTRY: dict[str, _Entry] = {
     "i3d_tiny": _Entry(
-        spec=ModelSpec(
-            name="i3d_tiny",
-            categories=(),  # filled from the checkpoint metadata (or the action classes)
-            num_frames=16,
+        spec=_i3d_spec(
+            "i3d_tiny",  # categories: filled from the checkpoint metadata (or the action classes)
             input_size=(112, 112),
             resize_size=None,
-            mean=IMAGENET_MEAN,
-            std=IMAGENET_STD,
-            layers=RESNET_LAYERS,
-            default_layer="layer4",
             description="the shipped default: a small I3D ResNet trained on the project's 13 "
             "Something-Something-style actions (16x112x112 in, 16x7x7 CAMs)",
             weights_hint="checkpoints/i3d_tiny.safetensors (train it: see README)",
         ),
-        build=lambda n: _build_i3d_tiny(n),
+        build=lambda n: i3d_tiny(num_classes=n),
         checkpoint="i3d_tiny",
     ),
     "i3d_resnet50": _Entry(
-        spec=ModelSpec(
-            name="i3d_resnet50",
-            categories=(),  # ImageNet's when inflated from ImageNet, else a checkpoint's
-            num_frames=16,
+        spec=_i3d_spec(
+            "i3d_resnet50",  # categories: ImageNet's when inflated from ImageNet, else a checkpoint's
             input_size=(224, 224),
             resize_size=256,
-            mean=IMAGENET_MEAN,
-            std=IMAGENET_STD,
-            layers=RESNET_LAYERS,
-            default_layer="layer4",
             sampling="fps",
             sample_fps=4.0,
             description="the 2017 post's architecture: ResNet-50 inflated in time "
@@ -125,12 +119,6 @@ _REGISTRY: dict[str, _Entry] = {
     "s3d": _kinetics("s3d", tv_video.S3D_Weights, frames=32, crop=224, resize=(256, 256),
                      layers=tuple(_S3D_PATHS), default_layer="mixed_5c", paths=_S3D_PATHS),
 }
-
-
-def _build_i3d_tiny(num_classes: int) -> I3DResNet:
-    from .i3d import i3d_tiny
-
-    return i3d_tiny(num_classes=num_classes)
 
 
 def list_models() -> list[str]:
@@ -226,7 +214,7 @@ def load_model(
         return load_model(name, weights=path, device=device)
     elif weights == "imagenet" or (weights == "default" and name == "i3d_resnet50"):
         if name != "i3d_resnet50":
-            raise ValueError(f"weights='imagenet' is for i3d_resnet50, not {name}")
+            raise SettingsError(f"weights='imagenet' is for i3d_resnet50, not {name}")
         spec = replace(spec, categories=_imagenet_categories())
         model = entry.build(1000)
         state2d = load_hub_state_dict(entry.weights_url, name=name, download=download)
@@ -238,7 +226,7 @@ def load_model(
         model = entry.build(len(spec.categories))
         _load_state(model, read_torch_file(weights), weights)
     else:
-        raise ValueError(
+        raise WeightsError(
             f"weights={weights!r} is neither 'default', 'imagenet', None, nor an existing file"
         )
     model.spec = spec
@@ -250,3 +238,11 @@ def _load_state(model: nn.Module, state: dict, source) -> None:
         model.load_state_dict(state)
     except RuntimeError as e:
         raise WeightsError(f"weights from {source} do not fit this architecture: {e}") from e
+
+
+def add_model_arguments(parser, *, default: str | None = DEFAULT_MODEL) -> None:
+    """``--model NAME`` and ``--weights WHICH`` for a command line (the CLI, evaluate, samples)."""
+    parser.add_argument("--model", default=default, metavar="NAME",
+                        help=f"registered model: {', '.join(list_models())} (default: {default or DEFAULT_MODEL})")
+    parser.add_argument("--weights", default="default",
+                        help="'default', 'imagenet' (i3d_resnet50), or a checkpoint path")

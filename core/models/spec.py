@@ -19,6 +19,8 @@ class ModelSpec:
     ``resize_size`` follows torchvision: an ``int`` resizes the short side then centre-crops
     ``input_size``; a ``(h, w)`` pair resizes to exactly that then centre-crops; ``None`` resizes
     the whole frame straight to ``input_size`` (no crop, so a CAM maps back onto every pixel).
+    ``layout`` names how the target layers' outputs are laid out (a key of
+    ``core.cam.layouts.LAYOUTS``: ``channels_first`` (N, C, t, h, w) for 3D CNNs).
     """
 
     name: str
@@ -32,6 +34,7 @@ class ModelSpec:
     resize_size: int | tuple[int, int] | None = None
     sampling: str = "uniform"
     sample_fps: float | None = None
+    layout: str = "channels_first"
     description: str = ""
     weights_hint: str = ""
     meta: dict = field(default_factory=dict, compare=False, hash=False)

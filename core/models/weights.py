@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from ..errors import WeightsError
+
 __all__ = [
     "CHECKPOINT_DIR",
     "WeightsError",
@@ -28,10 +30,6 @@ __all__ = [
 
 # The shipped checkpoints; VIDEOCAM_CHECKPOINTS points elsewhere (e.g. a freshly trained model).
 CHECKPOINT_DIR = Path(os.environ.get("VIDEOCAM_CHECKPOINTS") or Path(__file__).resolve().parents[2] / "checkpoints")
-
-
-class WeightsError(RuntimeError):
-    """Weights are missing, unreadable, or not what the metadata promises."""
 
 
 def file_sha256(path: str | Path) -> str:

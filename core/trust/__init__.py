@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..cam import Explainer, Explanation, explainer_for
-from .perturb import Curve, batched_probs, counterfactuals, deletion_insertion
+from ..cam import Explainer, Explanation
+from .perturb import Curve, counterfactuals, deletion_insertion
 from .sanity import randomize_top_down, spearman
 
-__all__ = ["Curve", "TrustReport", "batched_probs", "randomize_top_down", "spearman", "trust_check", "trust_report"]
+__all__ = ["Curve", "TrustReport", "randomize_top_down", "spearman", "trust_check", "trust_report"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _sanity_order(model: nn.Module, layers: tuple[str, ...], depth: int | None) 
 
 
 def trust_check(
-    model: nn.Module,
+    explainer: Explainer | nn.Module,
     clip,
     exp: Explanation,
     *,
@@ -64,10 +64,13 @@ def trust_check(
     (reversed, shuffled, frozen, top-frames blurred: which classes flip) and the top-down
     randomisation sanity check, for ``exp.targets[target]`` of ``clip``.
 
+    ``explainer``: the :class:`~core.cam.Explainer` that made ``exp`` (its model runs the
+    perturbed clips under its lock, so a shared model is never touched by two callers at once),
+    or a model (a throwaway Explainer is made for it). The sanity check randomises a private copy.
     ``progress``: optional callable(fraction, message), e.g. a Gradio progress tracker.
     """
     tick = progress or (lambda *_: None)
-    ex: Explainer = explainer_for(model)
+    ex = explainer if isinstance(explainer, Explainer) else Explainer(explainer, cache_size=1)
     x = ex.model_input(clip)
     t = exp.targets[target]
     cats = exp.categories
@@ -75,13 +78,13 @@ def trust_check(
 
     tick(0.05, "deletion / insertion curves")
     t0 = time.perf_counter()
-    curves = deletion_insertion(model, x, t.index, exp.temporal_importance[target], exp.raw_maps[target],
+    curves = deletion_insertion(ex.predict, x, t.index, exp.temporal_importance[target], exp.raw_maps[target],
                                 steps=steps, seed=seed)
     timings["curves"] = (time.perf_counter() - t0) * 1e3
 
     tick(0.55, "temporal counterfactuals")
     t0 = time.perf_counter()
-    cf = counterfactuals(model, x, exp.temporal_importance[target], seed=seed)
+    cf = counterfactuals(ex.predict, x, exp.temporal_importance[target], seed=seed)
     top0 = int(cf["original"].argmax())
     cf_out = {}
     for name, p in cf.items():
@@ -94,18 +97,20 @@ def trust_check(
     t0 = time.perf_counter()
     layers = tuple(ex.spec.layers) if ex.spec is not None else ()
     sanity, sanity_maps = [], {"trained": exp.maps[target]}
-    for names, rnd in randomize_top_down(model, _sanity_order(model, layers, sanity_depth), seed=seed):
+    scratch = ex.copy_model()
+    for names, rnd in randomize_top_down(scratch, _sanity_order(scratch, layers, sanity_depth), seed=seed):
         r = Explainer(rnd, ex.spec, cache_size=1).explain(
             clip, t.index if t.minus is None else None, contrast=None if t.minus is None else (t.index, t.minus),
-            layer=exp.layer, method=exp.method, pooling=exp.pooling, normalize=exp.normalize)
+            settings=exp.settings)
         rho = spearman(exp.raw_maps[target], r.raw_maps[0])
         sanity.append({"randomized": names, "spearman": round(rho, 4)})
         sanity_maps["+".join(names)] = r.maps[0]
+    del scratch
     timings["sanity"] = (time.perf_counter() - t0) * 1e3
     tick(1.0, "done")
     return TrustReport(t.name, t.index, curves, cf_out, sanity, sanity_maps, timings)
 
 
-def trust_report(model: nn.Module, clip, exp: Explanation, **kwargs) -> dict:
+def trust_report(explainer: Explainer | nn.Module, clip, exp: Explanation, **kwargs) -> dict:
     """:func:`trust_check` as JSON-ready data (what ``python -m core explain --trust`` writes)."""
-    return trust_check(model, clip, exp, **kwargs).to_dict()
+    return trust_check(explainer, clip, exp, **kwargs).to_dict()

@@ -7,13 +7,18 @@ stays, what changes over time (the motion evidence) is gone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torchvision.transforms.v2.functional import gaussian_blur
 
-__all__ = ["Curve", "batched_probs", "counterfactuals", "deletion_insertion"]
+__all__ = ["Curve", "Predict", "counterfactuals", "deletion_insertion"]
+
+# Softmax probabilities (N, num_classes) of N model-input clips (N, C, T, H, W), e.g.
+# ``Explainer.predict``, which runs them in batched no-grad passes under the model's lock.
+Predict = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -33,18 +38,6 @@ class Curve:
                 "probs": [round(v, 5) for v in self.probs], "auc": round(self.auc, 5)}
 
 
-@torch.no_grad()
-def batched_probs(model: nn.Module, clips: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
-    """Softmax probabilities (N, num_classes) of N model-input clips (N, C, T, H, W)."""
-    was = model.training
-    model.eval()
-    try:
-        out = [model(clips[i:i + batch_size]).float().softmax(-1).cpu() for i in range(0, len(clips), batch_size)]
-    finally:
-        model.train(was)
-    return torch.cat(out)
-
-
 def _cell_order(raw: torch.Tensor, size: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Cells of the layer grid, most important first, and each voxel's cell id at input size."""
     t, h, w = raw.shape
@@ -55,7 +48,7 @@ def _cell_order(raw: torch.Tensor, size: tuple[int, int, int]) -> tuple[torch.Te
 
 
 def deletion_insertion(
-    model: nn.Module,
+    predict: Predict,
     x: torch.Tensor,
     target: int,
     importance: torch.Tensor,
@@ -63,7 +56,6 @@ def deletion_insertion(
     *,
     steps: int = 6,
     seed: int = 0,
-    batch_size: int = 8,
 ) -> dict[str, Curve]:
     """Deletion and insertion curves, by frame and by spatio-temporal region, CAM vs random order.
 
@@ -92,7 +84,7 @@ def deletion_insertion(
                         gone = (rank[voxel_cell] < k).view(1, 1, T, H, W).to(x.device)
                     clips.append(torch.where(gone if mode == "deletion" else ~gone, base, x))
                     keys.append((f"{unit}_{mode}_{order_name}", f))
-    probs = batched_probs(model, torch.cat(clips), batch_size)[:, target].tolist()
+    probs = predict(torch.cat(clips))[:, target].tolist()
     full, empty = probs[0], probs[1]
     curves: dict[str, list] = {}
     for key, p in zip(keys[2:], probs[2:], strict=True):
@@ -105,18 +97,18 @@ def deletion_insertion(
 
 
 def _blur(x: torch.Tensor, sigma: float = 3.0) -> torch.Tensor:
-    radius = int(3 * sigma)
-    k = torch.exp(-torch.arange(-radius, radius + 1, dtype=torch.float32) ** 2 / (2 * sigma**2))
-    k = (k / k.sum()).to(x)
-    C = x.shape[1]
-    y = x.transpose(1, 2).flatten(0, 1)  # (N, C, T, H, W) => (N*T, C, H, W)
-    y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(C, 1, 1, 1), groups=C)
-    y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).repeat(C, 1, 1, 1), groups=C)
-    return y.view(x.shape[0], x.shape[2], C, *x.shape[3:]).transpose(1, 2)
+    """Gaussian blur of every frame of (N, C, T, H, W) clips, edges extended by replication.
+
+    Padding here, not torchvision's reflection, keeps frames of any size working (reflection
+    needs frames wider than the kernel's radius) and keeps mirrored content out of the edges.
+    """
+    r = round(3 * sigma)
+    y = gaussian_blur(F.pad(x, (r, r, r, r, 0, 0), mode="replicate"), [2 * r + 1] * 2, [sigma, sigma])
+    return y[..., r : r + x.shape[-2], r : r + x.shape[-1]]
 
 
 def counterfactuals(
-    model: nn.Module, x: torch.Tensor, importance: torch.Tensor, *, seed: int = 0, top_fraction: float = 0.25
+    predict: Predict, x: torch.Tensor, importance: torch.Tensor, *, seed: int = 0, top_fraction: float = 0.25
 ) -> dict[str, torch.Tensor]:
     """Class probabilities for the clip as is, reversed, shuffled, frozen and top-frames-blurred."""
     T = x.shape[2]
@@ -131,5 +123,5 @@ def counterfactuals(
         "frozen_middle": x[:, :, T // 2 : T // 2 + 1].expand_as(x),
         "top_frames_blurred": blurred,
     }
-    probs = batched_probs(model, torch.cat(list(variants.values())))
+    probs = predict(torch.cat(list(variants.values())))
     return dict(zip(variants, probs, strict=True))

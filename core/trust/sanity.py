@@ -7,8 +7,6 @@ that explains the *model* must change when the model does: the correlation shoul
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 
@@ -47,9 +45,13 @@ def _reinit(module: nn.Module, generator: torch.Generator) -> None:
 
 
 def randomize_top_down(model: nn.Module, order: list[str], *, seed: int = 0):
-    """Yield (names randomised so far, a randomised copy) for each step of the cascade."""
+    """Yield (names randomised so far, the model randomised that far) for each step of the cascade.
+
+    The model is changed in place, step by step: pass a private copy (``Explainer.copy_model()``
+    or ``copy.deepcopy``), never a model that others use.
+    """
     g = torch.Generator().manual_seed(seed)
-    current = copy.deepcopy(model)
+    current = model
     done: list[str] = []
     for name in order:
         _reinit(current.get_submodule(name), g)

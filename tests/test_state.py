@@ -1,0 +1,196 @@
+"""Explanation state: no hidden cache, one copy of each model, one settings record, and the error
+policy (what the user can fix is shown as it is; a bug is reported as a bug)."""
+
+from __future__ import annotations
+
+import gc
+import json
+import weakref
+from pathlib import Path
+
+import gradio as gr
+import pytest
+import torch
+from torch import nn
+
+import core
+from core.cam import Explainer, Method, Normalize, Pooling, Settings, explain
+from core.errors import SettingsError, UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv3d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean((2, 3, 4)))
+
+
+def _spec(**kw) -> core.ModelSpec:
+    return core.ModelSpec(name="net", categories=("a", "b", "c"), num_frames=4, input_size=(16, 16),
+                          mean=(0.5,) * 3, std=(0.25,) * 3, layers=("conv",), default_layer="conv", **kw)
+
+
+def _sample() -> tuple[str, str]:
+    first = json.loads((ROOT / "demo" / "samples" / "index.json").read_text())[0]
+    return str(ROOT / "demo" / "samples" / first["file"]), first["label"]
+
+
+# -- 1. no process-global cache ------------------------------------------------------------------
+
+def test_explain_keeps_nothing_alive_once_the_caller_drops_the_model():
+    model, x = _Net(), torch.randn(1, 3, 4, 16, 16)
+    exp = explain(model, x, top_k=2, layer="conv")
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None, "core.explain kept the model (and its autograd graphs) alive"
+    assert exp.maps.shape == (2, 4, 16, 16) and not exp.maps.requires_grad
+
+
+def test_an_explainer_owns_its_cache_and_frees_it_with_itself():
+    model, x = _Net(), torch.randn(1, 3, 4, 16, 16)
+    ex = Explainer(model, _spec())
+    assert not ex.explain(x, 0).cached_forward and ex.explain(x, 1).cached_forward
+    graph = weakref.ref(ex._cache[next(iter(ex._cache))].logits)
+    alive = weakref.ref(model)
+    del ex, model
+    gc.collect()
+    assert alive() is None and graph() is None
+
+
+# -- 2. one copy of each model: the trust checks go through the same Explainer ---------------
+
+def test_trust_checks_leave_the_shared_model_and_its_cache_as_they_were():
+    from core.trust import trust_check
+
+    torch.manual_seed(0)
+    model, x = _Net().train(), torch.randn(1, 3, 4, 16, 16)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ex = Explainer(model, _spec())
+    exp = ex.explain(x, 1)
+    report = trust_check(ex, x, exp, sanity_depth=2)
+    assert [s["randomized"] for s in report.sanity] == [["fc"], ["fc", "conv"]]
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), "the sanity check changed the shared model"
+    assert model.training and not model.conv._forward_hooks and all(p.requires_grad for p in model.parameters())
+    again = ex.explain(x, 1)  # still answered from the cached forward pass, with the same map
+    assert again.cached_forward and torch.equal(again.maps, exp.maps)
+
+
+def test_the_app_loads_each_model_once_for_explaining_and_the_trust_panel(monkeypatch):
+    from demo import handlers, models
+
+    loads = []
+    real = core.load_model
+    monkeypatch.setattr(models, "_explainers", {})
+    monkeypatch.setattr(models.core, "load_model", lambda *a, **k: loads.append(a) or real(*a, **k))
+    video, label = _sample()
+    quiet = lambda *a, **k: None  # noqa: E731 (stands in for gr.Progress)
+    out = handlers.explain(video, label, core.DEFAULT_MODEL, "gradcam", "clip", "layer4", 0.5, "uniform",
+                           progress=quiet)
+    panel = handlers.trust(out["session"], None, label, "gradcam", "clip", "layer4", 0.5, progress=quiet)
+    assert "rank corr." not in panel["heading"] and panel["table"]
+    assert len(loads) == 1, f"the model was loaded {len(loads)} times"
+
+
+# -- 3. one settings record --------------------------------------------------------------------
+
+def test_settings_are_validated_once_and_stored_in_the_explanation():
+    with pytest.raises(SettingsError, match="method='nope'; choose one of gradcam, gradcampp"):
+        Settings(method="nope")
+    with pytest.raises(SettingsError, match="pooling='time'"):
+        Settings(pooling="time")
+    s = Settings(method="layercam", pooling="frame", normalize="frame")
+    assert (s.method, s.pooling, s.normalize) == (Method.LAYERCAM, Pooling.FRAME, Normalize.FRAME)
+    model, x = _Net(), torch.randn(1, 3, 4, 16, 16)
+    exp = Explainer(model, _spec()).explain(x, 0, settings=s)
+    assert exp.settings == Settings(method="layercam", pooling="frame", normalize="frame", layer="conv")
+    assert exp.to_dict()["method"] == "layercam" and exp.to_dict()["layer"] == "conv"
+    with pytest.raises(SettingsError, match="not both"):
+        Explainer(model, _spec()).explain(x, 0, settings=s, method="gradcam")
+
+
+def test_page_and_cli_choices_come_from_the_enums():
+    from core.cli import _parser
+    from demo.ui import build_demo
+
+    sub = next(a for a in _parser()._actions if isinstance(a.choices, dict))
+    explain_args = {a.dest: a for a in sub.choices["explain"]._actions}
+    assert list(explain_args["method"].choices) == [m.value for m in Method]
+    assert list(explain_args["pooling"].choices) == [m.value for m in Pooling]
+    assert list(explain_args["normalize"].choices) == [m.value for m in Normalize]
+    radios = {b.label: b for b in build_demo().blocks.values() if isinstance(b, gr.Radio)}
+    assert [tuple(c) for c in radios["CAM method"].choices] == Method.choices()
+    assert [tuple(c) for c in radios["Channel weights"].choices] == Pooling.choices()
+
+
+# -- 4. the error policy -------------------------------------------------------------------------
+
+def _plant_bug(monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
+
+    monkeypatch.setattr("core.cam.engine.cam_from_gradients", broken)
+
+
+def test_cli_reports_a_planted_bug_as_a_bug_not_as_bad_input(monkeypatch, tmp_path, capsys):
+    from core.cli import main
+
+    video, _ = _sample()
+    assert main(["explain", video, "--out", str(tmp_path / "ok"), "--method", "gradcam"]) == 0
+    assert main(["explain", video, "--out", str(tmp_path / "bad"), "--target", "no such class"]) == 2
+    assert "error: unknown class 'no such class'" in capsys.readouterr().err
+    _plant_bug(monkeypatch)
+    assert main(["explain", video, "--out", str(tmp_path / "bug")]) == 1
+    err = capsys.readouterr().err
+    assert "internal error" in err and "Traceback" in err and "broadcast" in err
+    assert "error: operands" not in err  # not presented as the user's mistake
+
+
+def test_app_reports_a_planted_bug_as_an_internal_error(monkeypatch, caplog):
+    from demo import handlers
+
+    video, label = _sample()
+    quiet = lambda *a, **k: None  # noqa: E731
+    session = handlers.explain(video, label, core.DEFAULT_MODEL, "gradcam", "clip", "layer4", 0.5,
+                               "uniform", progress=quiet)["session"]
+    with pytest.raises(gr.Error) as user:
+        handlers.retarget(session, "no such class", "gradcam", "clip", "layer4", 0.5)
+    assert "unknown class 'no such class'" in user.value.message
+    _plant_bug(monkeypatch)
+    with pytest.raises(gr.Error) as bug:
+        handlers.retarget(session, label, "gradcampp", "clip", "layer4", 0.5)
+    assert bug.value.message == handlers.INTERNAL_ERROR
+    assert any(r.exc_info and "broadcast" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_user_errors_are_one_family():
+    for cls in (core.VideoError, core.WeightsError, core.UnknownModelError, core.SettingsError):
+        assert issubclass(cls, UserError) and issubclass(cls, ValueError)
+    with pytest.raises(core.UnknownModelError):
+        core.get_spec("no_such_model")
+
+
+# -- 10. switching the model drops the old model's clip ---------------------------------------
+
+def test_a_layer_of_another_model_is_refused_for_the_sessions_clip():
+    from demo import handlers
+
+    video, label = _sample()
+    quiet = lambda *a, **k: None  # noqa: E731
+    session = handlers.explain(video, label, core.DEFAULT_MODEL, "gradcam", "clip", "layer4", 0.5,
+                               "uniform", progress=quiet)["session"]
+    s3d_layer = core.get_spec("s3d").default_layer  # what the Layer radio offers once s3d is picked
+    with pytest.raises(gr.Error, match=f"'{s3d_layer}' is not a layer of {core.DEFAULT_MODEL}"):
+        handlers.refresh(session, label, "gradcam", "clip", s3d_layer, 0.5)
+    switched = handlers.switch_model("s3d")
+    assert set(switched) == set(handlers.SWITCHED)
+    assert switched["session"] is None  # the page forgets the old model's clip
+    assert switched["layer"].value == s3d_layer
+    assert switched["target"].choices[0][1] == core.get_spec("s3d").categories[0]
+    assert all(v == gr.skip() for v in handlers.refresh(None, label, "gradcam", "clip", s3d_layer, 0.5).values())
