@@ -60,6 +60,7 @@ class _Forward:
     logits: torch.Tensor  # (1, num_classes), graph retained
     activation: torch.Tensor  # the layer's output as it returns it (a leaf), batch of 1
     layout: str  # how to read it as (1, C, t, h, w): see core.cam.layouts
+    grid: tuple[int, int, int] | None  # the (t, h, w) of a token layout, when the layer says it
     input_size: tuple[int, ...]  # (T, H, W) of the model input
     forward_ms: float
     grads: dict[tuple[int, int | None], torch.Tensor] = field(default_factory=dict)
@@ -152,10 +153,11 @@ class Explainer:
         if act is None:
             raise SettingsError(f"layer {layer_name!r} did not run in the forward pass; pick another layer")
         layout = self.spec.layout if self.spec is not None else "channels_first"
-        to_cthw(act.detach(), layout, layer_name)  # checks the shape now, before any gradient
+        grid = store.get("grid")
+        to_cthw(act.detach(), layout, layer_name, grid)  # checks the shape now, before any gradient
         if logits.dim() != 2 or logits.shape[0] != 1:
             raise ValueError(f"model returned shape {tuple(logits.shape)}; expected (1, num_classes) logits")
-        state = _Forward(logits, act, layout, tuple(prep.x.shape[2:]), (time.perf_counter() - t0) * 1e3)
+        state = _Forward(logits, act, layout, grid, tuple(prep.x.shape[2:]), (time.perf_counter() - t0) * 1e3)
         self._cache[key] = state
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
@@ -219,7 +221,7 @@ class Explainer:
             for k, gk in zip(todo, g, strict=True):
                 state.grads[k] = gk.detach()  # (1, *layer output)
         # (K, 1, *layer output) => (K, C, t, h, w)
-        return to_cthw(torch.cat([state.grads[k] for k in keys]), state.layout, "")
+        return to_cthw(torch.cat([state.grads[k] for k in keys]), state.layout, "", state.grid)
 
     # -- the public call --------------------------------------------------------------------------
     def explain(
@@ -266,7 +268,7 @@ class Explainer:
             t0 = time.perf_counter()
             grads = self._gradients(state, chosen)
             t1 = time.perf_counter()
-            act = to_cthw(state.activation.detach(), state.layout, layer_name)[0]
+            act = to_cthw(state.activation.detach(), state.layout, layer_name, state.grid)[0]
             raw = cam_from_gradients(act, grads, settings.method, settings.pooling)
         maps, importance = _upsample_and_normalise(raw, state.input_size, settings.normalize)
         t2 = time.perf_counter()

@@ -30,6 +30,10 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module, aliases: dict[str, s
         raise SettingsError(f"model has no layer {layer!r}; top-level layers are {names}") from None
 
 
+def _is_grid(value) -> bool:
+    return isinstance(value, (tuple, list)) and len(value) == 3 and all(isinstance(v, int) for v in value)
+
+
 @contextmanager
 def capture_activation(model: nn.Module, layer: nn.Module) -> Iterator[dict[str, torch.Tensor]]:
     """Run the model in eval mode with parameters frozen, capturing ``layer``'s output.
@@ -40,17 +44,27 @@ def capture_activation(model: nn.Module, layer: nn.Module) -> Iterator[dict[str,
     gradients and no backward through the layers before the target. (Module backward hooks are not
     used: they break on the in-place ReLUs of torchvision's video ResNets.)
 
+    A layer that returns ``(tensor, (t, h, w), ...)`` (torchvision's MViT blocks) has its tensor
+    captured and its token grid stored as ``store["grid"]``.
+
     The hook handle, the ``training`` flag and every parameter's ``requires_grad`` are restored
     in ``finally``, whether the body succeeds or raises.
     """
-    store: dict[str, torch.Tensor] = {}
+    store: dict = {}
 
     def hook(module: nn.Module, inputs, output):
+        rest = ()
+        if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
+            # (tokens, (t, h, w)) from torchvision's MViT blocks: the grid travels with the tokens
+            output, rest = output[0], output[1:]
+            if rest and _is_grid(rest[0]):
+                store["grid"] = tuple(int(v) for v in rest[0])
         if not isinstance(output, torch.Tensor):
             raise SettingsError(f"the target layer {type(module).__name__} returns {type(output).__name__}; pick a layer that returns one tensor")
         leaf = output.detach().requires_grad_(True)
         store["activation"] = leaf
-        return leaf.clone()  # downstream in-place ops (e.g. ReLU(inplace=True)) must not touch the leaf
+        out = leaf.clone()  # downstream in-place ops (e.g. ReLU(inplace=True)) must not touch the leaf
+        return (out, *rest) if rest else out
 
     was_training = model.training
     flags = [(p, p.requires_grad) for p in model.parameters()]

@@ -39,7 +39,9 @@ class _Entry:
     checkpoint: str | None = None  # project checkpoint stem in checkpoints/
 
 
-def _kinetics(name: str, weights_enum, *, frames: int, crop: int, resize, layers, default_layer, paths=None):
+def _kinetics(name: str, weights_enum, *, frames: int, crop: int, resize, layers, default_layer, paths=None,
+              mean=KINETICS_MEAN, std=KINETICS_STD, **fields):
+    """A torchvision video classifier with Kinetics-400 weights; ``fields`` go to its spec."""
     w = weights_enum.KINETICS400_V1
     builder = getattr(tv_video, name)
     return _Entry(
@@ -49,13 +51,14 @@ def _kinetics(name: str, weights_enum, *, frames: int, crop: int, resize, layers
             num_frames=frames,
             input_size=(crop, crop),
             resize_size=resize,
-            mean=KINETICS_MEAN,
-            std=KINETICS_STD,
+            mean=mean,
+            std=std,
             layers=layers,
             default_layer=default_layer,
             description=f"torchvision {name}, Kinetics-400 ({w.meta['_metrics']['Kinetics-400']['acc@1']:.1f}% top-1)",
             weights_hint=f"torchvision weights file {Path(w.url).name}",
             meta={"layer_paths": paths or {}},
+            **fields,
         ),
         build=lambda n, b=builder: b(weights=None, num_classes=n),
         weights_url=w.url,
@@ -81,6 +84,24 @@ def _action_categories() -> tuple[str, ...]:
 
 
 _S3D_PATHS = {"mixed_3c": "features.6", "mixed_4f": "features.12", "mixed_5c": "features.15"}
+_SWIN_PATHS = {"stage1": "features.0", "stage2": "features.2", "stage3": "features.4", "stage4": "features.6"}
+# MViT classifies from its class token after the last block, so the last block's own tokens get
+# no gradient: the default is the last block's input (the output of blocks.14 of 16), 8 time steps.
+_MVIT_BLOCKS = tuple(f"blocks.{i}" for i in range(16))
+
+
+def _mvit(name: str, weights_enum) -> _Entry:
+    """torchvision's MViT: 16 frames at 7.5 fps (its evaluation protocol), (tokens, grid) blocks."""
+    return _kinetics(name, weights_enum, frames=16, crop=224, resize=256, layers=_MVIT_BLOCKS,
+                     default_layer="blocks.14", mean=(0.45,) * 3, std=(0.225,) * 3, layout="tokens",
+                     sampling="fps", sample_fps=7.5)
+
+
+def _swin3d(name: str, weights_enum) -> _Entry:
+    """torchvision's Video Swin: 32 frames at 15 fps (its evaluation protocol), channels-last stages."""
+    return _kinetics(name, weights_enum, frames=32, crop=224, resize=256, layers=tuple(_SWIN_PATHS),
+                     default_layer="stage4", paths=_SWIN_PATHS, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                     layout="channels_last", sampling="fps", sample_fps=15.0)
 
 _REGISTRY: dict[str, _Entry] = {
     "i3d_tiny": _Entry(
@@ -118,6 +139,11 @@ _REGISTRY: dict[str, _Entry] = {
                              resize=(128, 171), layers=RESNET_LAYERS, default_layer="layer4"),
     "s3d": _kinetics("s3d", tv_video.S3D_Weights, frames=32, crop=224, resize=(256, 256),
                      layers=tuple(_S3D_PATHS), default_layer="mixed_5c", paths=_S3D_PATHS),
+    "mvit_v1_b": _mvit("mvit_v1_b", tv_video.MViT_V1_B_Weights),
+    "mvit_v2_s": _mvit("mvit_v2_s", tv_video.MViT_V2_S_Weights),
+    "swin3d_t": _swin3d("swin3d_t", tv_video.Swin3D_T_Weights),
+    "swin3d_s": _swin3d("swin3d_s", tv_video.Swin3D_S_Weights),
+    "swin3d_b": _swin3d("swin3d_b", tv_video.Swin3D_B_Weights),
 }
 
 

@@ -44,7 +44,7 @@ def _sanity_order(model: nn.Module, layers: tuple[str, ...], depth: int | None) 
     top-level children that hold parameters) from the last to the first."""
     if not layers:
         layers = tuple(n for n, m in model.named_children() if any(True for _ in m.parameters()))
-    names = [n for n in ("fc", "classifier") if hasattr(model, n)]
+    names = [n for n in ("fc", "classifier", "head") if hasattr(model, n)]
     names += [n for n in reversed(layers) if n not in names]
     return names[:depth] if depth else names
 
@@ -98,7 +98,9 @@ def trust_check(
     layers = tuple(ex.spec.layers) if ex.spec is not None else ()
     sanity, sanity_maps = [], {"trained": exp.maps[target]}
     scratch = ex.copy_model()
-    for names, rnd in randomize_top_down(scratch, _sanity_order(scratch, layers, sanity_depth), seed=seed):
+    paths = (ex.spec.meta.get("layer_paths") if ex.spec is not None else None) or {}
+    order = _sanity_order(scratch, layers, sanity_depth)
+    for names, rnd in randomize_top_down(scratch, order, seed=seed, paths=paths):
         r = Explainer(rnd, ex.spec, cache_size=1).explain(
             clip, t.index if t.minus is None else None, contrast=None if t.minus is None else (t.index, t.minus),
             settings=exp.settings)

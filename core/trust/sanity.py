@@ -44,16 +44,18 @@ def _reinit(module: nn.Module, generator: torch.Generator) -> None:
                     p.copy_(torch.randn(p.shape, generator=generator) * 0.1 + (1.0 if "Norm" in type(m).__name__ else 0.0))
 
 
-def randomize_top_down(model: nn.Module, order: list[str], *, seed: int = 0):
+def randomize_top_down(model: nn.Module, order: list[str], *, seed: int = 0,
+                       paths: dict[str, str] | None = None):
     """Yield (names randomised so far, the model randomised that far) for each step of the cascade.
 
     The model is changed in place, step by step: pass a private copy (``Explainer.copy_model()``
-    or ``copy.deepcopy``), never a model that others use.
+    or ``copy.deepcopy``), never a model that others use. ``paths`` maps a layer alias of the
+    spec (``"stage4"``) to its module path (``"features.6"``).
     """
     g = torch.Generator().manual_seed(seed)
     current = model
     done: list[str] = []
     for name in order:
-        _reinit(current.get_submodule(name), g)
+        _reinit(current.get_submodule((paths or {}).get(name, name)), g)
         done.append(name)
         yield list(done), current
