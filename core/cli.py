@@ -35,8 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("models", help="list models and whether their weights are on this machine")
-    d = sub.add_parser("download", help="download a torchvision model's weights (needs internet)")
-    d.add_argument("name")
+    d = sub.add_parser("download", help="fetch a model's weights (needs internet): a registered "
+                       "torchvision model, or a Hugging Face Hub id into the Hugging Face cache")
+    d.add_argument("name", metavar="NAME_OR_HUB_ID")
     e = sub.add_parser("explain", help="explain a video: writes combined.gif, heatmap.mp4, cam.npy, result.json")
     e.add_argument("video")
     add_model_arguments(e, default=None)

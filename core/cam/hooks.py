@@ -53,10 +53,11 @@ def capture_activation(model: nn.Module, layer: nn.Module) -> Iterator[dict[str,
     store: dict = {}
 
     def hook(module: nn.Module, inputs, output):
-        rest = ()
+        rest, was_tuple = (), False
         if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
-            # (tokens, (t, h, w)) from torchvision's MViT blocks: the grid travels with the tokens
-            output, rest = output[0], output[1:]
+            # (tensor, ...) layers (Hugging Face blocks) get a tuple back, the same length
+            was_tuple = True
+            output, rest = output[0], output[1:]  # MViT: (tokens, (t, h, w)), the grid comes along
             if rest and _is_grid(rest[0]):
                 store["grid"] = tuple(int(v) for v in rest[0])
         if not isinstance(output, torch.Tensor):
@@ -64,7 +65,7 @@ def capture_activation(model: nn.Module, layer: nn.Module) -> Iterator[dict[str,
         leaf = output.detach().requires_grad_(True)
         store["activation"] = leaf
         out = leaf.clone()  # downstream in-place ops (e.g. ReLU(inplace=True)) must not touch the leaf
-        return (out, *rest) if rest else out
+        return (out, *rest) if was_tuple else out
 
     was_training = model.training
     flags = [(p, p.requires_grad) for p in model.parameters()]

@@ -15,7 +15,7 @@ import torch
 
 from ..errors import SettingsError
 
-__all__ = ["LAYOUTS", "channels_first", "channels_last", "to_cthw", "tokens"]
+__all__ = ["LAYOUTS", "channels_first", "channels_last", "to_cthw", "tokens", "tokens_hwt"]
 
 Grid = tuple[int, int, int]
 
@@ -30,9 +30,8 @@ def channels_last(x: torch.Tensor, grid: Grid | None = None) -> torch.Tensor:
     return x.permute(0, 4, 1, 2, 3)  # (N, t, h, w, C) => (N, C, t, h, w)
 
 
-def tokens(x: torch.Tensor, grid: Grid | None) -> torch.Tensor:
-    """torchvision's MViT blocks: (N, L, C) tokens, any leading class tokens, then the patch tokens
-    in (t, h, w) order (``conv_proj(x).flatten(2).transpose(1, 2)``); ``grid`` is (t, h, w)."""
+def _patch_tokens(x: torch.Tensor, grid: Grid | None) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """The last t*h*w tokens of (N, L, C) (class tokens come first), and (N, t, h, w, C)."""
     if grid is None:
         raise SettingsError("this layer outputs tokens but its (t, h, w) grid is unknown; pick a "
                             "layer that returns (tokens, (t, h, w)), such as an MViT block")
@@ -40,12 +39,25 @@ def tokens(x: torch.Tensor, grid: Grid | None) -> torch.Tensor:
     n, length, c = x.shape
     if length < t * h * w:
         raise SettingsError(f"{length} tokens cannot hold a {t}x{h}x{w} grid")
-    patches = x[:, length - t * h * w:]  # drop the class token(s) in front
+    return x[:, length - t * h * w:], (n, t, h, w, c)
+
+
+def tokens(x: torch.Tensor, grid: Grid | None) -> torch.Tensor:
+    """torchvision's MViT blocks, Hugging Face's VideoMAE and ViViT: (N, L, C) tokens, any leading
+    class tokens, then the patch tokens in (t, h, w) order (``conv(x).flatten(2).transpose(1, 2)``)."""
+    patches, (n, t, h, w, c) = _patch_tokens(x, grid)
     return patches.reshape(n, t, h, w, c).permute(0, 4, 1, 2, 3)  # (N, t*h*w, C) => (N, C, t, h, w)
 
 
-LAYOUTS = {"channels_first": channels_first, "channels_last": channels_last, "tokens": tokens}
-_RANK = {"channels_first": 5, "channels_last": 5, "tokens": 3}
+def tokens_hwt(x: torch.Tensor, grid: Grid | None) -> torch.Tensor:
+    """Hugging Face's TimeSformer: a class token, then the patch tokens in (h, w, t) order."""
+    patches, (n, t, h, w, c) = _patch_tokens(x, grid)
+    return patches.reshape(n, h, w, t, c).permute(0, 4, 3, 1, 2)  # (N, h*w*t, C) => (N, C, t, h, w)
+
+
+LAYOUTS = {"channels_first": channels_first, "channels_last": channels_last, "tokens": tokens,
+           "tokens_hwt": tokens_hwt}
+_RANK = {"channels_first": 5, "channels_last": 5, "tokens": 3, "tokens_hwt": 3}
 
 
 def to_cthw(x: torch.Tensor, layout: str, layer: str, grid: Grid | None = None) -> torch.Tensor:

@@ -11,6 +11,7 @@ from torch import nn
 from torchvision.models import video as tv_video
 
 from ..errors import SettingsError, UnknownModelError
+from . import hf
 from .i3d import i3d_resnet50, i3d_tiny, inflate_state_dict
 from .spec import IMAGENET_MEAN, IMAGENET_STD, KINETICS_MEAN, KINETICS_STD, ModelSpec
 from .weights import (
@@ -154,12 +155,21 @@ def list_models() -> list[str]:
 
 def _entry(name: str) -> _Entry:
     if name not in _REGISTRY:
-        raise UnknownModelError(f"unknown model {name!r}; choose one of {', '.join(list_models())}")
+        raise UnknownModelError(
+            f"unknown model {name!r}; choose one of {', '.join(list_models())}, or give a Hugging "
+            "Face Hub id (org/name) or a folder written by save_pretrained")
     return _REGISTRY[name]
 
 
+def _is_hf(name: str) -> bool:
+    return name not in _REGISTRY and hf.is_hf_source(name)
+
+
 def get_spec(name: str = DEFAULT_MODEL) -> ModelSpec:
-    """The spec of a registered model (for the shipped model, from its checkpoint when present)."""
+    """The spec of a registered model (for the shipped model, from its checkpoint when present),
+    or of a Hugging Face model that is on this machine (a folder, or a Hub id in the cache)."""
+    if _is_hf(name):
+        return hf.hf_spec(hf.resolve_hf(name), name)
     entry = _entry(name)
     spec = entry.spec
     if entry.checkpoint:
@@ -177,6 +187,11 @@ def get_spec(name: str = DEFAULT_MODEL) -> ModelSpec:
 
 def weights_status(name: str) -> tuple[bool, str]:
     """(available offline, where or how to get them) for ``weights='default'``."""
+    if _is_hf(name):
+        try:
+            return True, str(hf.resolve_hf(name))
+        except WeightsError as e:
+            return False, str(e)
     entry = _entry(name)
     if entry.checkpoint:
         path = CHECKPOINT_DIR / f"{entry.checkpoint}.safetensors"
@@ -217,7 +232,16 @@ def load_model(
     hub cache, downloaded only if missing and ``download``), ``"imagenet"`` (``i3d_resnet50``
     only: inflate torchvision's ImageNet ResNet-50), a path to a ``.safetensors`` checkpoint (with
     its ``.json``) or a torchvision ``.pth``, or ``None`` for random weights (tests).
+
+    ``name`` may also be a Hugging Face video classifier: a Hub id (fetched into the Hugging Face
+    cache only if missing and ``download``) or a ``save_pretrained`` folder; see
+    :mod:`core.models.hf`. Its weights are read from safetensors only.
     """
+    if _is_hf(name):
+        if weights not in ("default", None):
+            raise SettingsError(f"weights={weights!r}: a Hugging Face model brings its own weights "
+                                "('default'), or None for random ones")
+        return hf.load_hf(name, device=device, download=download, pretrained=weights is not None)
     entry = _entry(name)
     spec = get_spec(name)
     if weights is None:
@@ -269,6 +293,8 @@ def _load_state(model: nn.Module, state: dict, source) -> None:
 def add_model_arguments(parser, *, default: str | None = DEFAULT_MODEL) -> None:
     """``--model NAME`` and ``--weights WHICH`` for a command line (the CLI, evaluate, samples)."""
     parser.add_argument("--model", default=default, metavar="NAME",
-                        help=f"registered model: {', '.join(list_models())} (default: {default or DEFAULT_MODEL})")
+                        help=f"a registered model ({', '.join(list_models())}), a Hugging Face Hub id "
+                             "(org/name) or a save_pretrained folder (default: "
+                             f"{default or DEFAULT_MODEL})")
     parser.add_argument("--weights", default="default",
                         help="'default', 'imagenet' (i3d_resnet50), or a checkpoint path")
