@@ -17,14 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from itertools import cycle
+from pathlib import Path
 
 import torch
+from torch import nn
 
 import core
 
 from . import interleaved, median_ms
 
-__all__ = ["OPS", "ModelResult", "bench_model", "load_clip"]
+__all__ = ["HF_CONFIGS", "OPS", "ModelResult", "bench_model", "load_clip", "pgc_target"]
 
 OPS = {
     "preprocess": "preprocess only",
@@ -47,11 +49,34 @@ class ModelResult:
     n: dict[str, int] = field(default_factory=dict)  # op -> samples
 
 
+# Hugging Face video transformers at full size with random weights: their default configs are the
+# base models (VideoMAE-base 16x224², TimeSformer-base 8x224²), with Kinetics' 400 classes.
+HF_CONFIGS = {"videomae-base": "VideoMAEConfig", "timesformer-base": "TimesformerConfig"}
+
+
+def _hf_folder(name: str) -> str:
+    """A folder holding only ``name``'s config.json: what core.load_model(..., weights=None) builds."""
+    import tempfile
+
+    import transformers
+
+    folder = Path(tempfile.gettempdir()) / "videocam-benchmark-configs" / name
+    if not (folder / "config.json").is_file():
+        labels = {i: f"class {i}" for i in range(400)}
+        config = getattr(transformers, HF_CONFIGS[name])(
+            num_labels=400, id2label=labels, label2id={v: k for k, v in labels.items()})
+        config.save_pretrained(folder)
+    return str(folder)
+
+
 def load_model(name: str, *, num_frames: int | None = None, size: int | None = None):
     """``name`` with the shipped weights if they are here, else random ones; optionally with a
     smaller input (``--quick``). Returns (model, weights description)."""
     shipped = name == core.DEFAULT_MODEL and core.weights_status(name)[0]
-    model = core.load_model(name, weights="default" if shipped else None, download=False)
+    source = _hf_folder(name) if name in HF_CONFIGS else name
+    model = core.load_model(source, weights="default" if shipped else None, download=False)
+    if name in HF_CONFIGS:
+        model.spec = replace(model.spec, name=name)
     if num_frames or size:
         spec = model.spec
         model.spec = replace(spec, num_frames=num_frames or spec.num_frames,
@@ -73,6 +98,33 @@ def load_clip(spec: core.ModelSpec, video=None, *, size: tuple[int, int] = (272,
         x0 = (i * (w - side)) // max(1, len(t) - 1)
         frames[i, h // 3:h // 3 + side, x0:x0 + side] = torch.tensor([230, 180, 30], dtype=torch.uint8)
     return core.video.clip_from_frames(frames, fps=16.0, num_frames=spec.num_frames)
+
+
+def pgc_target(model, spec: core.ModelSpec, layer: str):
+    """What pytorch-grad-cam needs to explain ``layer`` like we do: (module to hook, its
+    ``reshape_transform``, a function that undoes any change). 3D CNN layers are used as they are.
+    Token and channels-last layers get the ``reshape_transform`` users write for them (tokens ->
+    (N, C, t, h, w), the same layout function as ours); a layer returning a tuple (MViT, Hugging
+    Face blocks) gets an identity tap on its tensor, since pytorch-grad-cam hooks tensors only."""
+    from core.cam.hooks import _is_grid
+    from core.cam.layouts import to_cthw
+
+    module = model.get_submodule((spec.meta.get("layer_paths") or {}).get(layer, layer))
+    if spec.layout == "channels_first":
+        return module, None, lambda: None
+    tap, grid = nn.Identity(), {"thw": spec.meta.get("token_grid")}
+    original = module.forward
+
+    def forward(*args, **kwargs):
+        out = original(*args, **kwargs)
+        if not isinstance(out, tuple):
+            return tap(out)
+        if len(out) > 1 and _is_grid(out[1]):
+            grid["thw"] = tuple(out[1])
+        return (tap(out[0]), *out[1:])
+
+    module.forward = forward
+    return tap, lambda t: to_cthw(t, spec.layout, layer, grid["thw"]), lambda: delattr(module, "forward")
 
 
 def bench_model(model, clip: core.Clip, *, weights: str, repeats: int,
@@ -112,7 +164,8 @@ def bench_model(model, clip: core.Clip, *, weights: str, repeats: int,
         ex.clear()
         ex.explain(clip, top_k=5, layer=layer)
 
-    cam = GradCAM(model=model, target_layers=[model.get_submodule(layer)])
+    target, reshape, restore = pgc_target(model, spec, layer)
+    cam = GradCAM(model=model, target_layers=[target], reshape_transform=reshape)
     try:
         def pgc_1():
             cam(input_tensor=prep(), targets=[ClassifierOutputTarget(first)])
@@ -126,6 +179,7 @@ def bench_model(model, clip: core.Clip, *, weights: str, repeats: int,
                "ours_top5": ours_top5, "pgc_1": pgc_1, "pgc_5": pgc_5}
         samples = interleaved(ops, repeats, warmup)
     finally:
+        restore()
         cam.activations_and_grads.release()
         model.zero_grad(set_to_none=True)
         ex.clear()

@@ -70,17 +70,17 @@ def main() -> None:
 
     import core
 
-    from .explain import load_model
+    from .explain import load_model, pgc_target
 
     torch.set_num_threads(2)
     model, _ = load_model(args.model, num_frames=args.frames, size=args.size)
     spec = model.spec
     x = torch.randn(1, 3, spec.num_frames, *spec.input_size, generator=torch.Generator().manual_seed(0))
-    layer = model.get_submodule(spec.default_layer)
     if args.mode == "pgc":
         from pytorch_grad_cam import GradCAM
 
-        cam = GradCAM(model=model, target_layers=[layer])
+        target, reshape, _ = pgc_target(model, spec, spec.default_layer)
+        cam = GradCAM(model=model, target_layers=[target], reshape_transform=reshape)
 
         def run():
             cam(input_tensor=x, targets=None)

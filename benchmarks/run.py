@@ -33,9 +33,11 @@ from .media import bench_decode, bench_render, make_video
 from .memory import peak_memory
 from .report import markdown
 
-ROUNDS = {"i3d_tiny": 7, "r3d_18": 3, "i3d_resnet50": 2}  # timed rounds per model
+ROUNDS = {"i3d_tiny": 7, "r3d_18": 3, "i3d_resnet50": 2,  # timed rounds per model
+          "videomae-base": 2, "timesformer-base": 2, "swin3d_t": 2}
 # i3d_resnet50's rounds take ~2 min each: warm its forward kernels only, not pytorch-grad-cam's.
-WARMUP = {"i3d_resnet50": ("forward", "ours_1")}
+WARMUP = {name: ("forward", "ours_1") for name in
+          ("i3d_resnet50", "videomae-base", "timesformer-base", "swin3d_t")}
 COMMAND = "python -m benchmarks.run --out docs/benchmarks.md"
 
 

@@ -17,6 +17,20 @@ MAX_SECONDS = 60.0  # longer clips are refused with a message
 DECODE_SECONDS = 4.0  # wall-clock budget for reading one upload (the engine's default is 10 s)
 VIDEO_TYPES = ("MP4", "WebM", "MOV", "AVI", "MKV", "GIF")
 
+# Models. The page offers the shipped model, every registered model whose weights are on this
+# machine, and those named in VIDEOCAM_MODELS: comma-separated Hugging Face Hub ids or
+# save_pretrained folders (a choice's value is the text exactly as given). With
+# VIDEOCAM_ALLOW_DOWNLOADS=1 (a Space), a Hub id that is not cached is downloaded when someone
+# picks or loads it; otherwise nothing is ever downloaded. Loaded models are shared by all
+# visitors; at most MAX_MODELS are held at once, and loading one more drops the least recently
+# used (it loads again, from disk, when it is picked next).
+EXTRA_MODELS = tuple(m.strip() for m in os.environ.get("VIDEOCAM_MODELS", "").split(",") if m.strip())
+ALLOW_DOWNLOADS = os.environ.get("VIDEOCAM_ALLOW_DOWNLOADS", "").strip().lower() in ("1", "true", "yes")
+MAX_MODELS = max(1, int(os.environ.get("VIDEOCAM_MAX_MODELS") or 3))
+# What the page suggests for real footage instead of the demonstration model.
+REAL_MODEL = "MCG-NJU/videomae-base-finetuned-kinetics"
+REAL_MODEL_ABOUT = "VideoMAE-base, Kinetics-400: 400 everyday actions; 86.5M parameters, 346 MB"
+
 GIF_MAX_SIDE = 320  # longest side of each GIF panel, in pixels
 GIF_FPS = 4.0  # playback speed of the GIFs and MP4 (the 2017 post sampled at 4 fps)
 TOP_K = 5  # the "top-5 at a glance" gallery

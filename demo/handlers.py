@@ -20,8 +20,8 @@ import core
 from core.errors import SettingsError
 from core.video import DEFAULT_FPS, Limits
 
-from . import outputs, trust_panel
-from .config import DECODE_SECONDS, MAX_FILE_SIZE_MB, MAX_SECONDS, TOP_K
+from . import models, outputs, trust_panel
+from .config import ALLOW_DOWNLOADS, DECODE_SECONDS, MAX_FILE_SIZE_MB, MAX_SECONDS, TOP_K
 from .models import get_explainer
 from .space import gpu
 from .state import Session, display_frames, request_dir, working_clip
@@ -63,7 +63,7 @@ def _need(session: Session | None) -> Session:
 
 def _settings(session_model: str, method, pooling, layer) -> core.Settings:
     """The page's method, pooling and layer as one validated record for model ``session_model``."""
-    spec = core.get_spec(session_model)
+    spec = get_explainer(session_model).spec
     settings = core.Settings(method=method, pooling=pooling, layer=layer or None)
     if settings.layer is not None and settings.layer not in spec.layers:
         raise SettingsError(
@@ -103,7 +103,7 @@ def sample_rate(spec: core.ModelSpec) -> float:
 def _info(session: Session, exp: core.Explanation) -> str:
     c = session.clip
     how = ("spread over the clip" if c.sampling == "uniform"
-           else f"{sample_rate(core.get_spec(session.model)):g} per second")
+           else f"{sample_rate(get_explainer(session.model).spec):g} per second")
     t = exp.timings
     return (f"{c.num_frames} frames {how}, from {c.duration:.1f} s of {c.source_size[1]}×"
             f"{c.source_size[0]} video at {c.source_fps:.0f} fps · {exp.model}, layer `{exp.layer}`, "
@@ -125,9 +125,9 @@ def explain(video, true_label, model, method, pooling, layer, opacity, sampling,
     """Decode, classify and explain the clip for its top-1 class; the first page of results."""
     if not video:
         raise gr.Error("Upload a video or pick a sample clip first.", print_exception=False)
-    settings = _settings(model, method, pooling, layer)
     progress(0.05, desc="Loading the model")
     get_explainer(model)
+    settings = _settings(model, method, pooling, layer)
     progress(0.2, desc="Decoding frames")
     clip = _read(video, model, sampling)
     progress(0.4, desc="Running the model and Grad-CAM")
@@ -226,21 +226,47 @@ def switch_model(model: str) -> dict:
     """A new model was picked: its layers, sampling and classes; the last clip's results and
     checks are dropped (they were the old model's, and the session must not pair its clip with
     the new model's layers). Returns every name in :data:`SWITCHED`."""
-    spec = core.get_spec(model)
+    try:
+        spec = core.get_spec(model)
+    except core.UserError as e:  # e.g. a Hub id that is not cached: Explain will say so again
+        spec, problem = None, str(e)
+    out = {
+        "session": None,
+        **dict.fromkeys(("heatmap", "original", "top2", "all", "plot", "files", "top5", "contrast")),
+        **trust_panel.clear(),
+        "model_note": models.note(model),
+    }
+    if spec is None:
+        return {**out, **dict.fromkeys(("layer", "sampling", "target", "a", "b"), gr.skip()),
+                "info": f"**{model}** cannot be used yet: {problem}"}
     classes = gr.Dropdown(choices=list(spec.categories), value=None)
     return {
-        "session": None,
+        **out,
         "layer": gr.Radio(choices=list(spec.layers), value=spec.default_layer),
         "sampling": gr.Radio(choices=sampling_choices(spec), value=spec.sampling),
         "target": classes, "a": classes, "b": classes,
-        **dict.fromkeys(("heatmap", "original", "top2", "all", "plot", "files", "top5", "contrast")),
         "info": f"Model changed to **{model}**: press **Explain** to explain the clip with it.",
-        **trust_panel.clear(),
     }
 
 
 SWITCHED = ("session", "layer", "sampling", "target", "a", "b", "heatmap", "original", "top2", "all",
-            "plot", "files", "top5", "contrast", "info", *trust_panel.clear())
+            "plot", "files", "top5", "contrast", "info", "model_note", *trust_panel.clear())
+
+
+@user_errors
+def add_model(hub_id, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's progress bar)
+    """The "Load a model" box: fetch (when this server allows it) and load a Hugging Face video
+    classifier, offer it to everyone, and select it."""
+    hub_id = (hub_id or "").strip()
+    if not hub_id:
+        raise gr.Error("Type a Hugging Face Hub id first, e.g. MCG-NJU/videomae-base-finetuned-kinetics.",
+                       print_exception=False)
+    if not ALLOW_DOWNLOADS and not core.weights_status(hub_id)[0]:
+        raise gr.Error(models.how_to_add(), print_exception=False)
+    progress(0.0, desc=f"Fetching and loading {hub_id}")
+    get_explainer(hub_id)
+    models.remember(hub_id)
+    return {"model": gr.Dropdown(choices=models.offered(), value=hub_id)}
 
 
 def sampling_choices(spec: core.ModelSpec) -> list[tuple[str, str]]:

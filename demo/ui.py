@@ -9,7 +9,7 @@ import gradio as gr
 
 import core
 
-from . import handlers, trust_panel
+from . import handlers, models, trust_panel
 from .catalog import load_gallery, load_samples
 from .config import (
     CACHE_CLEANUP,
@@ -20,6 +20,7 @@ from .config import (
     MAX_SESSIONS,
     QUEUE_SIZE,
     README_URL,
+    REAL_MODEL,
     SAMPLES_DIR,
     STATE_TTL_S,
     VIDEO_TYPES,
@@ -53,10 +54,9 @@ def _models_note(missing) -> str:
 
 
 def build_demo() -> gr.Blocks:
-    choices = model_choices()
-    available = [m.name for m in choices if m.available]
-    missing = [m for m in choices if not m.available]
-    default = available[0] if available else core.DEFAULT_MODEL
+    missing = [m for m in model_choices() if not m.available]
+    offered = models.offered()
+    default = core.DEFAULT_MODEL if core.DEFAULT_MODEL in offered else (offered or [core.DEFAULT_MODEL])[0]
     spec = core.get_spec(default)
     samples = load_samples(SAMPLES_DIR)
 
@@ -67,19 +67,29 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Explain"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=320):
-                    video = gr.Video(label="Video clip", sources=["upload"], height=220, elem_id="video")
+                    video = gr.Video(label="Video clip", sources=["upload"], height=200, elem_id="video")
+                    with gr.Row(equal_height=True):
+                        model = gr.Dropdown(offered or [default], value=default, label="Model",
+                                            elem_id="model", scale=3)
+                        explain_btn = gr.Button("Explain", variant="primary", elem_id="explain",
+                                                scale=1, min_width=100)
+                    model_note = gr.Markdown(models.note(default), elem_id="model-note")
                     truth_in = gr.Textbox("", label="True label (if you know it)", max_lines=1,
                                           placeholder="filled in for the sample clips")
-                    if samples:
+                    if samples:  # a compact grid of their labels; a click fills video and label
                         gr.Examples([[str(s.path), s.label] for s in samples], inputs=[video, truth_in],
                                     label="Sample clips (held out from training): click one",
-                                    examples_per_page=len(samples), elem_id="samples")
+                                    examples_per_page=len(samples), elem_id="samples",
+                                    visible_columns=[0], example_labels=[s.label for s in samples])
                     else:
                         gr.Markdown("*No sample clips on this machine (demo/samples/index.json).*")
-                    explain_btn = gr.Button("Explain", variant="primary", elem_id="explain")
-                    model = gr.Dropdown(available or [default], value=default, label="Model")
-                    if missing:
-                        with gr.Accordion("Other models", open=False):
+                    with gr.Accordion("Load a model", open=False, elem_id="load-model"):
+                        gr.Markdown(models.how_to_add())
+                        with gr.Row(equal_height=True):
+                            hub_id = gr.Textbox(label="Hugging Face Hub id", max_lines=1, scale=3,
+                                                placeholder=REAL_MODEL, elem_id="hub-id")
+                            load_btn = gr.Button("Load", scale=1, min_width=80, elem_id="load")
+                        if missing:
                             gr.Markdown(_models_note(missing))
                     opacity = gr.Slider(0, 1, value=0.5, step=0.05, label="Heatmap opacity")
                     with gr.Accordion("Settings", open=False):
@@ -136,7 +146,7 @@ def build_demo() -> gr.Blocks:
              "session": session, "original": original, "heatmap": heatmap, "top2": scores,
              "all": all_scores, "truth": truth, "target": target, "a": class_a, "b": class_b,
              "plot": plot, "files": files, "info": info, "top5": top, "contrast": contrast_img,
-             "caption": contrast_md, **trust}
+             "caption": contrast_md, "model_note": model_note, "hub_id": hub_id, **trust}
         work = {"concurrency_id": "model", "concurrency_limit": CONCURRENCY}
 
         def on(trigger, fn, outputs, **kwargs):
@@ -163,6 +173,11 @@ def build_demo() -> gr.Blocks:
         on(explain_btn.click, trust_panel.clear, cleared, api_visibility="private",
            queue=False)  # the panel described the last clip
         on(model.change, handlers.switch_model, handlers.SWITCHED, api_visibility="private")
+        on(load_btn.click, handlers.add_model, ("model",), api_name="load_model",
+           show_progress_on=hub_id, **work)
+        # models loaded from the page since the server started, for pages opened before that
+        demo.load(lambda: gr.Dropdown(choices=models.offered()), None, model, api_visibility="private",
+                  queue=False)
         gr.on([video.upload, video.clear], lambda: "", None, truth_in, api_visibility="private",
               queue=False)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)

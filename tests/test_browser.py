@@ -129,3 +129,19 @@ def test_a_bad_upload_shows_the_readable_error(page, tmp_path):
     page.click("#explain")
     page.get_by_text("holiday.mp4: is a text file, not a video").wait_for()
     assert "Traceback" not in page.content()
+
+
+def test_the_first_screen_shows_upload_model_explain_and_results(browser, app_url):
+    """At 1366x768 the upload box, the model, Explain and the result panels are all above the
+    fold: the samples sit below Explain as a compact grid, not 13 rows in front of it."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        page.goto(app_url)
+        page.wait_for_selector("#explain")
+        for selector in ("#video", "#model", "#explain", "#original", "#heatmap", "#model-note"):
+            box = page.locator(selector).first.bounding_box()
+            assert box is not None and box["y"] + min(box["height"], 60) <= 768, (selector, box)
+        assert "13 rendered actions" in page.locator("#model-note").inner_text()
+        page.screenshot(path=SCREENSHOT.with_name("screenshot_first_screen.png"))
+    finally:
+        page.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import json
 import weakref
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -87,7 +88,7 @@ def test_the_app_loads_each_model_once_for_explaining_and_the_trust_panel(monkey
 
     loads = []
     real = core.load_model
-    monkeypatch.setattr(models, "_explainers", {})
+    monkeypatch.setattr(models, "_explainers", OrderedDict())
     monkeypatch.setattr(models.core, "load_model", lambda *a, **k: loads.append(a) or real(*a, **k))
     video, label = _sample()
     quiet = lambda *a, **k: None  # noqa: E731 (stands in for gr.Progress)

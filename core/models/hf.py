@@ -164,12 +164,8 @@ def hf_spec(path: Path, source: str, config=None) -> ModelSpec:
     id2label = getattr(config, "id2label", None) or {}
     categories = tuple(id2label.get(i, id2label.get(str(i), f"class {i}")) for i in range(config.num_labels))
     return ModelSpec(
-        name=source,
-        categories=categories,
-        num_frames=config.num_frames,
-        layers=layers,
-        default_layer=default,
-        layout=family.layout,
+        name=source, categories=categories, num_frames=config.num_frames,
+        layers=layers, default_layer=default, layout=family.layout,
         description=f"Hugging Face {config.model_type} ({len(categories)} classes)",
         weights_hint=f"`python -m core download {source}` puts it in the Hugging Face cache",
         meta={"layer_paths": _layer_paths(family.encoder[0], n),

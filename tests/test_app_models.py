@@ -1,0 +1,97 @@
+"""The app's models: what the Model dropdown offers, the Load box, a bounded set of loaded models
+and what the page says about the shipped one. In process, no network: an empty or hand-made
+Hugging Face cache in tmp_path, HF_HUB_OFFLINE=1."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import gradio as gr
+import pytest
+from torch import nn
+
+import core
+from demo import handlers, models
+from demo.config import REAL_MODEL
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(models, "_explainers", OrderedDict())
+    monkeypatch.setattr(models, "_added", [])
+
+
+def _cached_hub_model(tmp_path, repo_id: str = "org/tiny-videomae") -> str:
+    """A tiny random VideoMAE laid out in the Hugging Face cache as a download leaves it."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.VideoMAEConfig(
+        image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=32,
+        num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, num_labels=2,
+        id2label={0: "waving", 1: "clapping"}, label2id={"waving": 0, "clapping": 1})
+    commit = "0" * 40
+    repo = tmp_path / "hub" / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    transformers.AutoModelForVideoClassification.from_config(config).save_pretrained(
+        repo / "snapshots" / commit)
+    return repo_id
+
+
+def test_the_dropdown_offers_env_models_as_given(monkeypatch, tmp_path):
+    folder = str(tmp_path / "my model")
+    monkeypatch.setattr(models, "EXTRA_MODELS", ("org/some-model", folder))
+    offered = models.offered()
+    assert offered[0] == core.DEFAULT_MODEL and offered[-2:] == ["org/some-model", folder]
+
+
+def test_at_most_max_models_are_held_the_least_recently_used_goes(monkeypatch):
+    class Net(nn.Module):
+        def forward(self, x):
+            return x.mean((2, 3, 4))
+
+    def fake_load(name, **_):
+        net = Net()
+        net.spec = core.ModelSpec(name=name, categories=("a", "b", "c"), num_frames=2,
+                                  input_size=(8, 8), mean=(0.5,) * 3, std=(0.5,) * 3,
+                                  layers=(), default_layer="")
+        return net
+
+    monkeypatch.setattr(models, "MAX_MODELS", 2)
+    monkeypatch.setattr(models.core, "load_model", fake_load)
+    first = models.get_explainer("a")
+    models.get_explainer("b")
+    assert models.get_explainer("a") is first  # a used again: b is now the least recent
+    models.get_explainer("c")
+    assert models.loaded() == ["a", "c"]
+
+
+def test_the_load_box_without_downloads_says_how_to_add_a_model():
+    with pytest.raises(gr.Error, match=r"does not download models.*VIDEOCAM_MODELS"):
+        handlers.add_model("org/not-here")
+    with pytest.raises(gr.Error, match="Hub id first"):
+        handlers.add_model("  ")
+
+
+def test_the_load_box_loads_a_cached_model_offers_it_and_explains_with_it(tmp_path):
+    repo_id = _cached_hub_model(tmp_path)
+    out = handlers.add_model(repo_id, progress=lambda *a, **k: None)
+    assert out["model"].value == repo_id and repo_id in out["model"].choices[-1]
+    assert repo_id in models.offered()  # for every visitor from now on
+    switched = handlers.switch_model(repo_id)
+    assert switched["layer"].value == "layer.1" and "2 classes" in switched["model_note"]
+    from harness import samples
+
+    clip_path, _ = samples()[0]
+    result = handlers.explain(str(clip_path), "", repo_id, "gradcam", "clip", "layer.1", 0.5, "uniform",
+                              progress=lambda *a, **k: None)
+    assert result["session"].ranked[0][0] in {"waving", "clapping"}
+    assert "layer `layer.1`" in result["info"]
+
+
+def test_the_shipped_model_says_what_it_knows_and_what_to_use_instead():
+    text = models.note(core.DEFAULT_MODEL)
+    assert "13 rendered actions" in text and REAL_MODEL in text and "MB" in text
