@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 
 import gradio as gr
 from gradio.utils import get_upload_folder  # Gradio's cache: what delete_cache cleans
@@ -21,7 +22,14 @@ from core.errors import SettingsError
 from core.video import DEFAULT_FPS, Limits
 
 from . import models, outputs, trust_panel
-from .config import ALLOW_DOWNLOADS, DECODE_SECONDS, MAX_FILE_SIZE_MB, MAX_SECONDS, TOP_K
+from .config import (
+    ALLOW_DOWNLOADS,
+    DECODE_SECONDS,
+    MAX_FILE_SIZE_MB,
+    MAX_SECONDS,
+    REAL_MODEL,
+    TOP_K,
+)
 from .models import get_explainer
 from .space import gpu
 from .state import Session, display_frames, request_dir, working_clip
@@ -260,6 +268,10 @@ def add_model(hub_id, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gra
     hub_id = (hub_id or "").strip()
     if not hub_id:
         raise gr.Error("Type a Hugging Face Hub id first, e.g. MCG-NJU/videomae-base-finetuned-kinetics.",
+                       print_exception=False)
+    hub_shaped = re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", hub_id) and ".." not in hub_id
+    if not hub_shaped or os.path.exists(hub_id):  # never a path on the server
+        raise gr.Error(f"{hub_id!r} is not a Hugging Face Hub id; type one like {REAL_MODEL}.",
                        print_exception=False)
     if not ALLOW_DOWNLOADS and not core.weights_status(hub_id)[0]:
         raise gr.Error(models.how_to_add(), print_exception=False)

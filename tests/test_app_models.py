@@ -74,6 +74,9 @@ def test_the_load_box_without_downloads_says_how_to_add_a_model():
         handlers.add_model("org/not-here")
     with pytest.raises(gr.Error, match="Hub id first"):
         handlers.add_model("  ")
+    for not_an_id in ("demo/samples", "/etc", "../checkpoints", "a/b/c"):  # no server paths, ever
+        with pytest.raises(gr.Error, match="is not a Hugging Face Hub id"):
+            handlers.add_model(not_an_id)
 
 
 def test_the_load_box_loads_a_cached_model_offers_it_and_explains_with_it(tmp_path):
