@@ -106,22 +106,20 @@ def pgc_target(model, spec: core.ModelSpec, layer: str):
     Token and channels-last layers get the ``reshape_transform`` users write for them (tokens ->
     (N, C, t, h, w), the same layout function as ours); a layer returning a tuple (MViT, Hugging
     Face blocks) gets an identity tap on its tensor, since pytorch-grad-cam hooks tensors only."""
-    from core.cam.hooks import _is_grid
+    from core.cam.hooks import join_output, split_output
     from core.cam.layouts import to_cthw
 
-    module = model.get_submodule((spec.meta.get("layer_paths") or {}).get(layer, layer))
+    module = model.get_submodule(spec.layer_paths.get(layer, layer))
     if spec.layout == "channels_first":
         return module, None, lambda: None
     tap, grid = nn.Identity(), {"thw": spec.meta.get("token_grid")}
     original = module.forward
 
     def forward(*args, **kwargs):
-        out = original(*args, **kwargs)
-        if not isinstance(out, tuple):
-            return tap(out)
-        if len(out) > 1 and _is_grid(out[1]):
-            grid["thw"] = tuple(out[1])
-        return (tap(out[0]), *out[1:])
+        tensor, rest, thw = split_output(original(*args, **kwargs))
+        if thw is not None:
+            grid["thw"] = thw
+        return join_output(tap(tensor), rest)
 
     module.forward = forward
     return tap, lambda t: to_cthw(t, spec.layout, layer, grid["thw"]), lambda: delattr(module, "forward")

@@ -242,14 +242,15 @@ def switch_model(model: str) -> dict:
         "session": None,
         **dict.fromkeys(("heatmap", "original", "top2", "all", "plot", "files", "top5", "contrast")),
         **trust_panel.clear(),
-        "model_note": models.note(model),
     }
     if spec is None:
         return {**out, **dict.fromkeys(("layer", "sampling", "target", "a", "b"), gr.skip()),
+                "model_note": f"**{model}**: {problem}",
                 "info": f"**{model}** cannot be used yet: {problem}"}
     classes = gr.Dropdown(choices=list(spec.categories), value=None)
     return {
         **out,
+        "model_note": models.note(model, spec),  # the spec read above, not read again
         "layer": gr.Radio(choices=list(spec.layers), value=spec.default_layer),
         "sampling": gr.Radio(choices=sampling_choices(spec), value=spec.sampling),
         "target": classes, "a": classes, "b": classes,

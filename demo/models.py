@@ -108,8 +108,9 @@ def _size_mb(name: str) -> float | None:
     return sum(f.stat().st_size for f in files) / 1e6  # MB, as file sizes are quoted
 
 
-def note(name: str) -> str:
-    """What the page says under the Model dropdown about ``name``."""
+def note(name: str, spec: core.ModelSpec | None = None) -> str:
+    """What the page says under the Model dropdown about ``name`` (``spec``: its spec, when the
+    caller has read it already)."""
     if name == core.DEFAULT_MODEL:
         size = _size_mb(name)
         how = ("type its id under *Load a model*" if ALLOW_DOWNLOADS else
@@ -118,10 +119,11 @@ def note(name: str) -> str:
                 "it knows only the 13 rendered actions of the sample clips, so on real footage "
                 f"its answers mean little. For real videos pick a real model, e.g. `{REAL_MODEL}` "
                 f"({REAL_MODEL_ABOUT}): {how}.")
-    try:
-        spec = core.get_spec(name)
-    except core.UserError as e:
-        return f"**{name}**: {e}"
+    if spec is None:
+        try:
+            spec = core.get_spec(name)
+        except core.UserError as e:
+            return f"**{name}**: {e}"
     size = _size_mb(name)
     return (f"**{name}**: {spec.description}; {len(spec.categories)} classes, "
             f"{spec.num_frames} frames of {spec.input_size[0]}×{spec.input_size[1]}"

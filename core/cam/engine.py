@@ -252,7 +252,7 @@ class Explainer:
         elif options or layer is not None:
             raise SettingsError("give either settings= or its fields as keywords, not both")
         t_start = time.perf_counter()
-        aliases = (self.spec.meta.get("layer_paths") if self.spec is not None else None) or {}
+        aliases = self.spec.layer_paths if self.spec is not None else {}
         which = module_layer if module_layer is not None else settings.layer
         if which is None:
             if self.spec is None:

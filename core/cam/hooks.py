@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import SettingsError
 
-__all__ = ["capture_activation", "resolve_layer"]
+__all__ = ["capture_activation", "join_output", "resolve_layer", "split_output"]
 
 
 def resolve_layer(model: nn.Module, layer: str | nn.Module, aliases: dict[str, str] | None = None) -> tuple[str, nn.Module]:
@@ -34,6 +34,22 @@ def _is_grid(value) -> bool:
     return isinstance(value, (tuple, list)) and len(value) == 3 and all(isinstance(v, int) for v in value)
 
 
+def split_output(output) -> tuple[object, tuple | None, tuple[int, int, int] | None]:
+    """A layer's output as (its tensor, the rest of a tuple output or None, the (t, h, w) token
+    grid it carries or None). A tensor layer gives ``(tensor, None, None)``; Hugging Face blocks
+    return ``(tensor, ...)``; torchvision's MViT blocks ``(tokens, (t, h, w))``."""
+    if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
+        rest = output[1:]
+        grid = tuple(int(v) for v in rest[0]) if rest and _is_grid(rest[0]) else None
+        return output[0], rest, grid
+    return output, None, None
+
+
+def join_output(tensor: torch.Tensor, rest: tuple | None):
+    """The inverse of :func:`split_output`: ``tensor`` put back in the layer's kind of output."""
+    return tensor if rest is None else (tensor, *rest)
+
+
 @contextmanager
 def capture_activation(model: nn.Module, layer: nn.Module) -> Iterator[dict[str, torch.Tensor]]:
     """Run the model in eval mode with parameters frozen, capturing ``layer``'s output.
@@ -53,19 +69,16 @@ def capture_activation(model: nn.Module, layer: nn.Module) -> Iterator[dict[str,
     store: dict = {}
 
     def hook(module: nn.Module, inputs, output):
-        rest, was_tuple = (), False
-        if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
-            # (tensor, ...) layers (Hugging Face blocks) get a tuple back, the same length
-            was_tuple = True
-            output, rest = output[0], output[1:]  # MViT: (tokens, (t, h, w)), the grid comes along
-            if rest and _is_grid(rest[0]):
-                store["grid"] = tuple(int(v) for v in rest[0])
-        if not isinstance(output, torch.Tensor):
-            raise SettingsError(f"the target layer {type(module).__name__} returns {type(output).__name__}; pick a layer that returns one tensor")
-        leaf = output.detach().requires_grad_(True)
+        tensor, rest, grid = split_output(output)
+        if grid is not None:
+            store["grid"] = grid
+        if not isinstance(tensor, torch.Tensor):
+            raise SettingsError(f"the target layer {type(module).__name__} returns {type(tensor).__name__}; pick a layer that returns one tensor")
+        leaf = tensor.detach().requires_grad_(True)
         store["activation"] = leaf
-        out = leaf.clone()  # downstream in-place ops (e.g. ReLU(inplace=True)) must not touch the leaf
-        return (out, *rest) if was_tuple else out
+        # a tuple output goes back as a tuple of the same length; downstream in-place ops (e.g.
+        # ReLU(inplace=True)) must not touch the leaf, so the model gets a clone
+        return join_output(leaf.clone(), rest)
 
     was_training = model.training
     flags = [(p, p.requires_grad) for p in model.parameters()]

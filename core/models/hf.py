@@ -216,7 +216,7 @@ def load_hf(source: str, *, device: str | torch.device = "cpu", download: bool =
     else:
         model = AutoModelForVideoClassification.from_config(config, trust_remote_code=False)
     wrapped = HFVideoClassifier(model)
-    family = _FAMILIES[config.model_type]
+    family = _family(config, source)
     encoder = next((e for e in family.encoder if _has(model, e)), None)
     if encoder is None:
         raise UnknownModelError(f"{source}: no encoder blocks at {' or '.join(family.encoder)}; this "

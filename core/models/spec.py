@@ -42,3 +42,8 @@ class ModelSpec:
     @property
     def num_classes(self) -> int:
         return len(self.categories)
+
+    @property
+    def layer_paths(self) -> dict[str, str]:
+        """Layer name -> module path, for names that are aliases (``stage4`` -> ``features.6``)."""
+        return self.meta.get("layer_paths") or {}

@@ -98,7 +98,7 @@ def trust_check(
     layers = tuple(ex.spec.layers) if ex.spec is not None else ()
     sanity, sanity_maps = [], {"trained": exp.maps[target]}
     scratch = ex.copy_model()
-    paths = (ex.spec.meta.get("layer_paths") if ex.spec is not None else None) or {}
+    paths = ex.spec.layer_paths if ex.spec is not None else {}
     order = _sanity_order(scratch, layers, sanity_depth)
     for names, rnd in randomize_top_down(scratch, order, seed=seed, paths=paths):
         r = Explainer(rnd, ex.spec, cache_size=1).explain(
