@@ -31,7 +31,7 @@ from av.video.reformatter import VideoReformatter
 from core._limits import Budget, Limits, VideoError, VideoTooLargeError
 from core._sampling import display_size
 
-__all__ = ["Decoded", "Timeline", "decode_frames", "index_stream", "plan_groups"]
+__all__ = ["Decoded", "Timeline", "decode_frames", "index_stream", "iter_frames", "plan_groups"]
 
 # Seek only when the target's keyframe is more than this many frames past the decoder position:
 # closer than that, decoding straight on costs less than a seek plus a decoder flush.
@@ -144,21 +144,30 @@ def decode_frames(container, stream, line: Timeline, wanted: list[int], budget: 
     its run (a truncated tail), the last one before it. ``Decoded.actual`` records what was used.
     """
     out = Decoded()
+    for w, actual, rgb in iter_frames(container, stream, line, wanted, budget, out):
+        out.rgb[w], out.actual[w] = rgb, actual
+    return out
+
+
+def iter_frames(container, stream, line: Timeline, wanted: list[int], budget: Budget, out: Decoded):
+    """:func:`decode_frames` as a stream: yields ``(target, position used, rgb)`` in target order,
+    as each frame comes out of the decoder, so a long video never sits in memory. ``out`` keeps
+    the conversion state (size, rotation, the shared swscale context); its ``rgb`` is not filled.
+    """
     state = _State(packets=container.demux(stream))
     unresolved: list[int] = []
     for key, targets in plan_groups(line, wanted):
         todo = list(targets)
         if not state.finished:
-            _decode_run(container, stream, line, key, todo, out, state, budget)
+            yield from _decode_run(container, stream, line, key, todo, out, state, budget)
         unresolved += todo
         if unresolved and state.last is not None:  # the latest decoded frame stands in
             rgb = _to_rgb(state.last, out, budget.limits)
             for w in unresolved:
-                out.rgb[w], out.actual[w] = rgb, state.pos
+                yield w, state.pos, rgb
             unresolved = []
     if unresolved:
         raise VideoError(f"{budget.name}: no frame could be decoded; the file is corrupt or truncated — re-export it")
-    return out
 
 
 @dataclass
@@ -173,8 +182,9 @@ class _State:
     bad_packets: int = 0
 
 
-def _decode_run(container, stream, line, key, todo, out, state, budget) -> None:
-    """Decode one run; ``todo`` (its targets) is emptied as their frames come out."""
+def _decode_run(container, stream, line, key, todo, out, state, budget):
+    """Decode one run, yielding ``(target, position, rgb)``; ``todo`` (its targets) is emptied
+    as their frames come out."""
     sought = key is not None and _go_to(container, stream, line, key, state)
     pending = {line.pts[t] for t in todo} if line.pts is not None else set()
     while todo:
@@ -209,8 +219,7 @@ def _decode_run(container, stream, line, key, todo, out, state, budget) -> None:
             rgb = None
             while todo and todo[0] <= p:  # a missing target takes the next frame
                 rgb = rgb if rgb is not None else _to_rgb(frame, out, budget.limits)
-                out.rgb[todo[0]], out.actual[todo[0]] = rgb, p
-                todo.pop(0)
+                yield todo.pop(0), p, rgb
         if state.drained:
             return
 

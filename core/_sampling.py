@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from .errors import SettingsError
 
-__all__ = ["SAMPLING_POLICIES", "check_rate", "check_sampling", "display_size", "fps_indices", "uniform_indices"]
+__all__ = ["SAMPLING_POLICIES", "check_rate", "check_sampling", "display_size", "fps_indices", "nearest", "uniform_indices"]
 
 SAMPLING_POLICIES = ("uniform", "fps")
 
@@ -38,10 +38,11 @@ def uniform_indices(n: int, t: int) -> list[int]:
     return [min(n - 1, int((i + 0.5) * n / t)) for i in range(t)]
 
 
-def fps_indices(times: Sequence[float], t: int, fps: float) -> list[int]:
+def fps_indices(times: Sequence[float], t: int, fps: float, start: float | None = None) -> list[int]:
     """``t`` indices at ``1/fps`` second spacing into frames shown at sorted ``times`` (seconds).
 
-    A clip longer than the window ``(t - 1) / fps`` gives a window centred in it; a shorter clip
+    ``start`` (seconds from the first frame) puts the window there; by default a clip longer
+    than the window ``(t - 1) / fps`` gives a window centred in it, and a shorter clip
     starts at its first frame and, once past its last frame, holds that frame (the sample times
     that fall after the end repeat the last index, as a player that stops on its last frame).
     Each sample time takes the nearest frame (the earlier one on a tie), so variable frame rate
@@ -51,11 +52,12 @@ def fps_indices(times: Sequence[float], t: int, fps: float) -> list[int]:
         raise ValueError("need at least one frame time")
     first, last = times[0], times[-1]
     window = (t - 1) / fps
-    start = first + max(0.0, (last - first - window) / 2)
-    return [_nearest(times, start + k / fps) for k in range(t)]
+    start = first + (max(0.0, (last - first - window) / 2) if start is None else start)
+    return [nearest(times, start + k / fps) for k in range(t)]
 
 
-def _nearest(times: Sequence[float], x: float) -> int:
+def nearest(times: Sequence[float], x: float) -> int:
+    """Index of the time in sorted ``times`` nearest to ``x`` (the earlier one on a tie)."""
     i = bisect_left(times, x)
     if i == 0:
         return 0

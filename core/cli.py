@@ -1,4 +1,4 @@
-"""Command line: ``python -m core models | explain VIDEO ... | download NAME``.
+"""Command line: ``python -m core models | explain VIDEO ... | timeline VIDEO ... | download NAME``.
 
 Exit status: 0 on success, 2 with a one-line message on stderr for anything the user can fix
 (a :class:`core.UserError`: a bad video, an unknown class or model, missing weights, a bad
@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
     e.add_argument("--out", required=True, help="output directory (created if missing)")
     e.add_argument("--trust", action="store_true", help="add faithfulness checks to result.json")
+    from .timeline.run import add_arguments
+
+    add_arguments(sub.add_parser("timeline", help="score and explain a long video window by window: "
+                                 "timeline.json/.csv/.png and heatmap_full.mp4"), add_model_arguments)
     return p
 
 
@@ -144,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             return _models()
         if args.command == "download":
             return _download(args.name)
+        if args.command == "timeline":
+            from .timeline.run import run
+
+            return run(args)
         return _explain(args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -9,8 +9,9 @@ caller. Shapes used throughout:
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from os import PathLike
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "save_mp4",
     "save_npy",
     "temporal_plot",
+    "write_mp4",
 ]
 
 _BACKGROUND = (255, 255, 255)  # gap and label bar
@@ -230,15 +232,28 @@ def save_mp4(frames, path: str | PathLike, *, fps: float = 4.0) -> Path:
 
     yuv420p needs even sizes: an odd height or width is padded by repeating the last row/column.
     """
-    f = _check_frames(frames)
+    return write_mp4(iter(_check_frames(frames)), path, fps=fps)
+
+
+def write_mp4(frames: Iterator[np.ndarray], path: str | PathLike, *, fps: float = 4.0) -> Path:
+    """:func:`save_mp4` for (H, W, 3) uint8 frames that come one at a time (a long video is
+    encoded as it is drawn, never held whole): the same codec, options and padding."""
     fps = _check_number(fps, "fps", positive=True)
-    f = np.pad(f, ((0, 0), (0, f.shape[1] % 2), (0, f.shape[2] % 2), (0, 0)), mode="edge")
+    first = next(frames, None)
+    if first is None:
+        raise ValueError(f"no frames to write to {Path(path).name}")
+    h, w = first.shape[0] + first.shape[0] % 2, first.shape[1] + first.shape[1] % 2
     codec = _mp4_codec()
     if codec == "libx264":
         options = {"crf": "20", "preset": "veryfast"}
     else:  # "b" is the encoder's bit rate: 8 bits a pixel a frame
-        options = {"b": str(8 * f.shape[1] * f.shape[2] * max(1, round(fps)))}
-    return encode_video(f, path, fps=fps, codec=codec, options=options,
+        options = {"b": str(8 * h * w * max(1, round(fps)))}
+
+    def even():
+        for f in itertools.chain([first], frames):
+            yield np.pad(f, ((0, f.shape[0] % 2), (0, f.shape[1] % 2), (0, 0)), mode="edge")
+
+    return encode_video(even(), path, fps=fps, codec=codec, options=options,
                         container_options={"movflags": "+faststart"}, format="mp4")
 
 

@@ -41,6 +41,7 @@ from core._limits import (
     timeout_error,
 )
 from core._sampling import check_rate, check_sampling, fps_indices, uniform_indices
+from core.errors import SettingsError
 
 __all__ = [
     "Clip",
@@ -88,17 +89,21 @@ class Clip:
         return self.frames.shape[1] / self.source_size[0]
 
 
-def read_clip(path, spec=None, *, sampling=None, num_frames=None, fps=None, limits=None) -> Clip:
+def read_clip(path, spec=None, *, sampling=None, num_frames=None, fps=None, start=None, limits=None) -> Clip:
     """Decode ``num_frames`` RGB frames from the video at ``path`` by the ``sampling`` policy.
 
     Defaults come from ``spec`` (a ``ModelSpec``: ``sampling``, ``num_frames``, ``sample_fps``),
-    else uniform, 16 frames, 4 fps. ``fps`` is the sampling rate of the ``"fps"`` policy.
+    else uniform, 16 frames, 4 fps. ``fps`` is the sampling rate of the ``"fps"`` policy, and
+    ``start`` (seconds) where its window begins (default: centred; e.g. a timeline's window).
     Raises :class:`VideoError` (or a subclass) for anything wrong with the file.
     """
     sampling = _first(sampling, getattr(spec, "sampling", None), DEFAULT_SAMPLING)
     num_frames = _first(num_frames, getattr(spec, "num_frames", None), DEFAULT_NUM_FRAMES)
     fps = _first(fps, getattr(spec, "sample_fps", None), DEFAULT_FPS)
     check_sampling(sampling, num_frames, fps)
+    if start is not None and (sampling != "fps" or not isinstance(start, (int, float)) or isinstance(start, bool)
+                              or not 0 <= start < float("inf")):
+        raise SettingsError(f"start={start!r}: a window start is a number of seconds >= 0, with sampling='fps'")
     limits = limits or Limits()
     path = os.fspath(path)
     name = os.path.basename(path) or path
@@ -112,7 +117,7 @@ def read_clip(path, spec=None, *, sampling=None, num_frames=None, fps=None, limi
         if sampling == "uniform":
             wanted = uniform_indices(line.n, num_frames)
         else:
-            wanted = fps_indices(line.times, num_frames, fps)
+            wanted = fps_indices(line.times, num_frames, fps, start)
         with _open(path, name, limits) as container:  # pass 2: decode the kept ones
             stream = _video_stream(container, name, limits)
             got = decode_frames(container, stream, line, sorted(set(wanted)), budget)

@@ -10,6 +10,10 @@ KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# A model that samples its clip uniformly saw whole short clips in training; with no record of
+# how long, a timeline assumes this many seconds (Something-Something clips average about 4 s;
+# the project's rendered ones are 1.5-4 s).
+DEFAULT_CLIP_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,19 @@ class ModelSpec:
     @property
     def num_classes(self) -> int:
         return len(self.categories)
+
+    @property
+    def clip_seconds(self) -> float:
+        """How much time one model clip covers: ``num_frames / sample_fps`` for a model sampled at
+        a fixed rate; else ``meta["clip_seconds"]``, else :data:`DEFAULT_CLIP_SECONDS`."""
+        if self.sampling == "fps" and self.sample_fps:
+            return self.num_frames / float(self.sample_fps)
+        return float(self.meta.get("clip_seconds") or DEFAULT_CLIP_SECONDS)
+
+    @property
+    def clip_rate(self) -> float:
+        """Frames per second of the model's own clip (what a timeline samples a long video at)."""
+        return self.num_frames / self.clip_seconds
 
     @property
     def layer_paths(self) -> dict[str, str]:

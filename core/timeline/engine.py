@@ -1,0 +1,372 @@
+"""Score a long video window by window, and explain every window, in one streamed decode.
+
+The video is indexed (a demux pass, no decoding), the grid and windows are planned
+(:mod:`core.timeline.plan`), then one decode pass yields the grid frames in order
+(``core._decode.iter_frames``: frames no grid time needs are skipped by the decoder where it
+can, only grid frames are converted to RGB). Each grid frame is preprocessed once and kept only
+until the last window that holds it has run; windows go through the model in batches, each
+batch one forward pass with the target layer captured and one batched vector-Jacobian product
+for the classes whose maps are kept. Memory is flat in the video's length: what grows is one
+row of probabilities and a few layer-sized maps per window.
+
+Which maps are kept: the ``targets`` given; else every class when the model has at most
+:data:`ALL_CLASS_MAPS` of them (the top class is known only at the end); else a second pass,
+after scoring, for the top class alone (this re-decodes the video; give ``targets`` to avoid it).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._decode import Decoded, index_stream, iter_frames
+from .._limits import Budget, Limits, timeout_error
+from ..cam.hooks import capture_activation, resolve_layer
+from ..cam.layouts import to_cthw
+from ..cam.methods import cam_from_gradients
+from ..cam.settings import Settings
+from ..errors import SettingsError, VideoError, VideoTooLargeError
+from ..transforms import crop_box_for, preprocess, resized_size
+from ..video import MIN_FRAMES, _check_file, _ffmpeg_reason, _open, _too_few_frames, _video_stream
+from .plan import Plan, nearest_positions, plan_windows
+
+__all__ = ["ALL_CLASS_MAPS", "DEFAULT_MAX_DURATION", "TimelineResult", "timeline"]
+
+ALL_CLASS_MAPS = 64
+DEFAULT_MAX_DURATION = 2 * 3600.0
+_INDEX_SECONDS = 30.0  # wall-clock budget of the demux pass
+MIN_SHORT_SIDE = 224  # grid frames are converted at least this size (the heatmap video's panels)
+
+
+@dataclass
+class TimelineResult:
+    """What :func:`timeline` found: per-window class probabilities and maps, on the plan's grid.
+
+    ``maps[c]`` is (windows, num_frames, h, w) float16: class ``c``'s map of each window at the
+    layer's spatial size, upsampled in time to the window's frames and scaled to [0, 1] per window.
+    """
+
+    video: str
+    model: str
+    categories: tuple[str, ...]
+    settings: Settings
+    plan: Plan
+    probs: np.ndarray  # (windows, classes)
+    maps: dict[int, np.ndarray]
+    frame_size: tuple[int, int]  # (H, W) of the decoded frames, upright
+    crop_box: tuple[int, int, int, int]  # what the model sees of a frame, in frame pixels
+    source_fps: float
+    num_source_frames: int
+    targets: tuple[int, ...] | None = None  # the classes asked for, if any
+    passes: int = 1
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return self.plan.duration
+
+    @property
+    def num_windows(self) -> int:
+        return len(self.plan.starts)
+
+    def top_classes(self, n: int = 5) -> list[tuple[int, float]]:
+        """The ``n`` classes with the highest mean probability over the windows."""
+        mean = self.probs.mean(0)
+        order = np.argsort(-mean, kind="stable")[:n]
+        return [(int(i), float(mean[i])) for i in order]
+
+    def combined_maps(self, cls: int) -> np.ndarray:
+        """(grid frames, h, w) float32 in [0, 1]: class ``cls``'s evidence over the whole video.
+
+        Each grid frame gets the mean, over the windows holding it, of that window's map times the
+        window's probability of the class: where the model looks, and how sure it is there.
+        """
+        if cls not in self.maps:
+            raise SettingsError(f"no maps were kept for class {cls}; pass it in targets=")
+        maps, plan = self.maps[cls], self.plan
+        total = np.zeros((len(plan.grid), *maps.shape[2:]), np.float32)
+        count = np.zeros(len(plan.grid), np.float32)
+        for k in range(self.num_windows):
+            weight = np.float32(self.probs[k, cls])
+            for j, g in enumerate(plan.frames(k)[: self._distinct(k)]):
+                total[g] += weight * maps[k, j].astype(np.float32)
+                count[g] += 1
+        return total / np.maximum(count, 1)[:, None, None]
+
+    def _distinct(self, k: int) -> int:
+        """How many of window ``k``'s frames are distinct grid frames (a short video repeats its last)."""
+        return min(self.plan.num_frames, len(self.plan.grid) - self.plan.starts[k])
+
+
+Progress = Callable[[int, int], None]  # (windows done, windows in all)
+FrameSink = Callable[[int, np.ndarray], None]  # (grid frame, (H, W, 3) uint8 RGB)
+
+
+def timeline(
+    model: nn.Module,
+    video: str | os.PathLike,
+    *,
+    stride: float | None = None,
+    targets: Sequence[int | str] | None = None,
+    settings: Settings | None = None,
+    batch_size: int = 8,
+    max_duration: float = DEFAULT_MAX_DURATION,
+    seconds_per_minute: float | None = None,
+    on_frame: FrameSink | None = None,
+    progress: Progress | None = None,
+) -> TimelineResult:
+    """Slide the model's own clip over the whole of ``video`` and score and explain each window.
+
+    ``stride``: seconds between window starts (default half a window; rounded to the grid).
+    ``targets``: classes (indices or labels) whose maps are kept; see the module doc for the
+    default. ``settings``: CAM method, pooling and layer (normalisation is always per window).
+    ``max_duration``: longer videos are refused (a :class:`core.VideoError`), before decoding.
+    ``seconds_per_minute``: wall-clock budget for the decode, per minute of video (None: none).
+    ``on_frame`` receives every grid frame once, in order (to draw a heatmap video without
+    keeping the frames); ``progress`` is called after every batch of windows.
+    """
+    spec = getattr(model, "spec", None)
+    if spec is None:
+        raise SettingsError("this model has no spec (num_frames, input size, categories); load it with core.load_model")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise SettingsError(f"batch_size must be a positive int, got {batch_size!r}")
+    settings = settings or Settings()
+    layer_name, layer = resolve_layer(model, settings.layer or spec.default_layer, spec.layer_paths)
+    settings = replace(settings, layer=layer_name)
+    cats = tuple(spec.categories)
+    keep = None if targets is None else [_class_index(t, cats) for t in targets]
+    if keep is None and len(cats) <= ALL_CLASS_MAPS:
+        keep = list(range(len(cats)))
+    path = os.fspath(video)
+    name = os.path.basename(path) or path
+    t0 = time.perf_counter()
+    line = _index(path, name, max_duration)
+    plan = plan_windows(line.times, line.duration, rate=spec.clip_rate, num_frames=spec.num_frames, stride=stride)
+    run = _Run(model, spec, layer, layer_name, settings, plan, batch_size, path, name, line, seconds_per_minute)
+    probs, maps = run.stream(keep or [], on_frame, progress)
+    passes = 1
+    if keep is None:  # many classes, none named: the top class's maps take a second pass
+        top = int(np.argmax(probs.mean(0)))
+        _, maps = run.stream([top], None, progress)
+        passes = 2
+    return TimelineResult(
+        video=path, model=spec.name, categories=cats, settings=settings, plan=plan, probs=probs,
+        maps=maps, frame_size=run.frame_size, crop_box=crop_box_for(run.frame_size, spec),
+        source_fps=line.fps, num_source_frames=line.n, passes=passes,
+        targets=None if targets is None else tuple(keep),
+        timings={"total_s": time.perf_counter() - t0, **run.timings},
+    )
+
+
+def convert_pixels(spec, frame_size: tuple[int, int]) -> int:
+    """How many pixels a grid frame is converted to RGB at: its short side shrunk (never
+    enlarged) to twice what the model resizes it to, and at least :data:`MIN_SHORT_SIDE`.
+
+    Converting a 720p frame at full size and then resizing it for the model costs more than
+    decoding it; swscale's area filter shrinks it in the conversion instead. The model then
+    resizes from this size rather than from the full frame, so a window's scores can differ
+    slightly (antialiasing) from ``read_clip`` + ``explain`` of the same frames.
+    """
+    h, w = resized_size(frame_size, spec)
+    short = max(MIN_SHORT_SIDE, 2 * min(h, w))
+    scale = min(1.0, short / min(frame_size))
+    return max(1, int(frame_size[0] * frame_size[1] * scale * scale) + 1)
+
+
+def _class_index(t: int | str, cats: Sequence[str]) -> int:
+    if isinstance(t, bool) or not isinstance(t, (int, str)):
+        raise SettingsError(f"a target is a class index or label, not {type(t).__name__}")
+    if isinstance(t, int) or t.isdigit():
+        i = int(t)
+        if not 0 <= i < len(cats):
+            raise SettingsError(f"target class index {i} is out of range 0..{len(cats) - 1}")
+        return i
+    low = [c.lower() for c in cats]
+    if t.lower() not in low:
+        raise SettingsError(f"unknown class {t!r}; list them with `python -m core models`")
+    return low.index(t.lower())
+
+
+def _index(path: str, name: str, max_duration: float):
+    """The demux pass; refuses a video longer than ``max_duration`` or with too few frames."""
+    limits = Limits(max_duration=max_duration + 1.0, time_budget=_INDEX_SECONDS)
+    _check_file(path, name, limits)
+    budget = Budget(name, limits)
+    with _reading(name, limits), _open(path, name, limits) as container:
+        line = index_stream(container, _video_stream(container, name, limits), budget)
+    if line.duration > max_duration + 1e-6:
+        raise VideoTooLargeError(
+            f"{name}: is longer than {_minutes(max_duration)}, the limit for a whole-video timeline; "
+            "trim it (or split it) first"
+        )
+    if line.n < MIN_FRAMES:
+        raise VideoError(_too_few_frames(name, line.n, line.declared_frames))
+    return line
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} s"
+
+
+class _reading:
+    """Turn FFmpeg and OS failures while reading into :class:`VideoError` naming the file."""
+
+    def __init__(self, name: str, limits: Limits):
+        self.name, self.limits = name, limits
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if isinstance(error, av.error.ExitError):
+            raise timeout_error(self.name, self.limits) from error
+        if isinstance(error, av.error.FFmpegError):
+            raise VideoError(f"{self.name}: could not be decoded ({_ffmpeg_reason(error)}); the file may be "
+                             "corrupt — try re-encoding it to H.264 MP4") from error
+        if isinstance(error, OSError):
+            raise VideoError(f"{self.name}: could not be read ({error.strerror or error})") from error
+        return False
+
+
+@dataclass
+class _Run:
+    """One streamed pass over the video: decode the grid, run the windows in batches."""
+
+    model: nn.Module
+    spec: object
+    layer: nn.Module
+    layer_name: str
+    settings: Settings
+    plan: Plan
+    batch_size: int
+    path: str
+    name: str
+    line: object
+    seconds_per_minute: float | None
+    frame_size: tuple[int, int] = (0, 0)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def stream(self, keep: list[int], on_frame: FrameSink | None, progress: Progress | None):
+        plan, n_win = self.plan, len(self.plan.starts)
+        grid_of: dict[int, list[int]] = {}  # source frame -> the grid frames it stands for
+        for g, p in enumerate(nearest_positions(self.line.times, plan.grid)):
+            grid_of.setdefault(p, []).append(g)
+        self._last_use = plan.last_use()
+        self._frames: dict[int, np.ndarray] = {}  # grid frame -> RGB, until preprocessed
+        self._inputs: dict[int, torch.Tensor] = {}  # grid frame -> (C, h, w) model input
+        self._device = next(self.model.parameters()).device
+        self._probs = np.zeros((n_win, len(self.spec.categories)), np.float32)
+        self._maps: dict[int, np.ndarray] = {}
+        self._keep, self._progress = keep, progress
+        self.timings.setdefault("preprocess_s", 0.0)
+        self.timings.setdefault("model_s", 0.0)
+        budget_s = 1e9 if self.seconds_per_minute is None else max(10.0, self.seconds_per_minute * self.line.duration / 60)
+        limits = Limits(max_duration=math.inf, max_decoded_frames=self.line.n + 64, time_budget=budget_s)
+        ready, done = -1, 0  # highest grid frame in hand; windows run so far
+        with _reading(self.name, limits), _open(self.path, self.name, limits) as container:
+            stream = _video_stream(container, self.name, limits)
+            cc = stream.codec_context
+            limits = replace(limits, display_pixels=convert_pixels(self.spec, (cc.height, cc.width)))
+            out = Decoded()
+            for pos, _, rgb in iter_frames(container, stream, self.line, sorted(grid_of), Budget(self.name, limits), out):
+                turns = round(out.rotation / 90) % 4
+                frame = np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+                self.frame_size = tuple(frame.shape[:2])
+                for g in grid_of[pos]:
+                    self._frames[g] = frame
+                    if on_frame is not None:
+                        on_frame(g, frame)
+                ready = max(grid_of[pos])
+                while self._count_ready(done, ready) >= self.batch_size:
+                    done = self._run_batch(done)
+        if done < n_win:  # the last windows, and those past a truncated tail (holding its last frame)
+            held = {**self._frames, **self._inputs}
+            if not held:
+                raise VideoError(f"{self.name}: no frame could be decoded; the file is corrupt or truncated — re-export it")
+            last = max(held)
+            for g in range(last + 1, len(plan.grid)):
+                (self._frames if last in self._frames else self._inputs)[g] = held[last]
+            while done < n_win:
+                done = self._run_batch(done)
+        return self._probs, self._maps
+
+    def _count_ready(self, done: int, ready: int) -> int:
+        """How many windows from ``done`` on have all their grid frames in hand."""
+        n, last = 0, len(self.plan.grid) - 1
+        for k in range(done, len(self.plan.starts)):
+            if min(self.plan.starts[k] + self.plan.num_frames - 1, last) > ready:
+                break
+            n += 1
+        return n
+
+    def _preprocess(self, grid_frames: list[int]) -> None:
+        """Model inputs for the grid frames not yet preprocessed: one call for all of them."""
+        todo = [g for g in dict.fromkeys(grid_frames) if g not in self._inputs]
+        if not todo:
+            return
+        t = time.perf_counter()
+        x = preprocess(torch.from_numpy(np.stack([self._frames.pop(g) for g in todo])), self.spec, device=self._device)[0]
+        for i, g in enumerate(todo):
+            self._inputs[g] = x[0, :, i]
+        self.timings["preprocess_s"] += time.perf_counter() - t
+
+    def _run_batch(self, done: int) -> int:
+        """Run windows ``done``.. (a batch of them); drop the frames no later window holds."""
+        batch = list(range(done, min(len(self.plan.starts), done + self.batch_size)))
+        self._preprocess([g for k in batch for g in self.plan.frames(k)])
+        t = time.perf_counter()
+        x = torch.stack([torch.stack([self._inputs[g] for g in self.plan.frames(k)], 1) for k in batch])
+        logits, window_maps = _score(self.model, x, self.layer, self.layer_name, self.spec, self._keep, self.settings)
+        self._probs[batch] = logits.float().softmax(-1).cpu().numpy()
+        for i, c in enumerate(self._keep):
+            if c not in self._maps:
+                self._maps[c] = np.zeros((len(self.plan.starts), *window_maps.shape[2:]), np.float16)
+            self._maps[c][batch] = window_maps[:, i].numpy().astype(np.float16)
+        self.timings["model_s"] += time.perf_counter() - t
+        done = batch[-1] + 1
+        for g in [g for g in self._inputs if self._last_use[g] < done]:
+            del self._inputs[g]
+        if self._progress is not None:
+            self._progress(done, len(self.plan.starts))
+        return done
+
+
+def _score(model, x, layer, layer_name, spec, keep, settings) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logits (B, classes) and, for the ``keep`` classes, (B, K, T, h, w) maps in [0, 1]."""
+    with torch.enable_grad(), capture_activation(model, layer) as store:
+        logits = model(x)
+    if not keep:
+        return logits.detach(), None
+    act = store.get("activation")
+    if act is None:
+        raise SettingsError(f"layer {layer_name!r} did not run in the forward pass; pick another layer")
+    grid = store.get("grid") or spec.meta.get("token_grid")
+    rows = torch.zeros(len(keep), *logits.shape, device=logits.device, dtype=logits.dtype)
+    for i, c in enumerate(keep):
+        rows[i, :, c] = 1
+    try:  # every kept class of every window in one batched vector-Jacobian product
+        (grads,) = torch.autograd.grad(logits, act, rows, is_grads_batched=True)
+    except RuntimeError:  # some ops have no batching rule: one product per class
+        grads = torch.stack([torch.autograd.grad(logits, act, r, retain_graph=True)[0] for r in rows])
+    A = to_cthw(act.detach(), spec.layout, layer_name, grid)  # (B, C, t, h, w)
+    G = to_cthw(grads.flatten(0, 1), spec.layout, layer_name, grid)
+    G = G.view(len(keep), A.shape[0], *G.shape[1:])  # (K, B, C, t, h, w)
+    raw = torch.stack([cam_from_gradients(A[b], G[:, b], settings.method, settings.pooling) for b in range(A.shape[0])])
+    T = x.shape[2]
+    if raw.shape[2] != T:  # the layer pooled time (tubelets): spread it back over the frames
+        b, k, t, h, w = raw.shape
+        raw = F.interpolate(raw.reshape(b * k, 1, t, h, w), size=(T, h, w), mode="trilinear", align_corners=False)
+        raw = raw.view(b, k, T, h, w).clamp_(min=0)
+    lo = raw.amin((-3, -2, -1), keepdim=True)
+    hi = raw.amax((-3, -2, -1), keepdim=True)
+    maps = (raw - lo) / (hi - lo).clamp_min(1e-12)
+    return logits.detach(), maps.masked_fill_(~(hi > lo), 0.0).detach().cpu()

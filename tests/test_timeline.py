@@ -1,0 +1,206 @@
+"""The whole-video timeline: windows, scores and maps, files, bad input, sharding over ranks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+import core
+from core.cli import main
+from core.data.generator import render_clip
+from core.timeline import engine as timeline_engine
+from core.timeline import plan_windows, timeline
+from core.video import read_clip
+from tests.hostile import CASES, OK
+from tests.media import write_video
+
+# Four actions the shipped model knows, two rendered clips each (6 s an action), back to back.
+ACTIONS = ("Spinning [something]", "Moving [something] from left to right", "Dropping [something]",
+           "Approaching [something] with your camera")
+SEGMENT_S = 6.0
+
+
+@pytest.fixture(scope="module")
+def multi_action(tmp_path_factory) -> Path:
+    clips = [render_clip(a, seed=50 + 10 * i + s, size=(120, 160), fps=12, duration=SEGMENT_S / 2).frames
+             for i, a in enumerate(ACTIONS) for s in range(2)]
+    return Path(write_video(tmp_path_factory.mktemp("timeline") / "actions.mp4", np.concatenate(clips), 12))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return core.load_model()
+
+
+@pytest.fixture(scope="module")
+def result(model, multi_action):
+    return timeline(model, multi_action)
+
+
+# -- the plan ------------------------------------------------------------------------------------
+
+
+def test_windows_cover_the_whole_video_at_the_models_rate():
+    times = [i / 25 for i in range(25 * 10)]  # 10 s at 25 fps
+    plan = plan_windows(times, 10.0, rate=16 / 3, num_frames=16)
+    assert plan.step == 8 and plan.window_s == pytest.approx(3.0) and plan.stride_s == pytest.approx(1.5)
+    assert plan.bounds(0)[0] == 0.0 and plan.bounds(len(plan.starts) - 1)[1] == pytest.approx(10.0, abs=0.2)
+    for k in range(1, len(plan.starts)):  # no gap between consecutive windows
+        assert plan.bounds(k)[0] <= plan.bounds(k - 1)[1]
+    assert all(len(plan.frames(k)) == 16 for k in range(len(plan.starts)))
+
+
+def test_a_stride_is_rounded_to_the_grid_and_a_short_video_gives_one_window():
+    times = [i / 30 for i in range(300)]
+    assert plan_windows(times, 10.0, rate=4.0, num_frames=16, stride=1.1).step == 4
+    short = plan_windows([0.0, 0.5, 1.0], 1.5, rate=4.0, num_frames=16)
+    assert short.starts == (0,) and short.frames(0)[-1] == len(short.grid) - 1  # holds the last frame
+    with pytest.raises(core.SettingsError, match="stride"):
+        plan_windows(times, 10.0, rate=4.0, num_frames=16, stride=0)
+
+
+# -- what the model sees, and where --------------------------------------------------------------
+
+
+def test_windows_inside_one_action_have_that_action_on_top(result):
+    assert result.duration == pytest.approx(len(ACTIONS) * SEGMENT_S, abs=0.1)
+    right = inside = 0
+    for k in range(result.num_windows):
+        start, end = result.plan.bounds(k)
+        for i, action in enumerate(ACTIONS):
+            a, b = i * SEGMENT_S, (i + 1) * SEGMENT_S
+            if min(end, b) - max(start, a) >= 0.75 * (end - start):
+                inside += 1
+                right += result.categories[int(result.probs[k].argmax())] == action
+    assert inside >= 10 and right / inside >= 0.75, (right, inside)
+    # the timeline covers the video: from 0 to its end
+    assert result.plan.bounds(0)[0] == 0.0
+    assert result.plan.bounds(result.num_windows - 1)[1] == pytest.approx(result.duration, abs=1 / result.plan.rate)
+
+
+def test_a_window_scores_and_maps_as_explaining_that_window_alone(model, multi_action, result):
+    """Frames this small are converted at full size, so the timeline and read_clip see the same
+    pixels: the timeline must give exactly what the Explainer gives for the window's clip."""
+    spec = model.spec
+    explainer = core.Explainer(model)
+    for k in (0, 3, result.num_windows - 1):
+        start, _ = result.plan.bounds(k)
+        clip = read_clip(multi_action, spec, sampling="fps", fps=spec.clip_rate, start=start)
+        top = int(result.probs[k].argmax())
+        exp = explainer.explain(clip, top)
+        torch.testing.assert_close(torch.from_numpy(result.probs[k]), exp.probs, atol=1e-5, rtol=0)
+        raw = exp.raw_maps[0]
+        want = (raw - raw.min()) / (raw.max() - raw.min())
+        got = torch.from_numpy(result.maps[top][k].astype(np.float32))
+        torch.testing.assert_close(got, want, atol=2e-3, rtol=0)  # stored as float16
+
+
+def test_batching_does_not_change_the_results(model, multi_action, result):
+    again = timeline(model, multi_action, batch_size=3)
+    np.testing.assert_allclose(again.probs, result.probs, atol=1e-5)
+    top = result.top_classes(1)[0][0]
+    np.testing.assert_allclose(again.maps[top].astype(np.float32), result.maps[top].astype(np.float32), atol=2e-3)
+
+
+def test_a_model_with_many_classes_gets_the_top_class_maps_in_a_second_pass(model, multi_action, result, monkeypatch):
+    monkeypatch.setattr(timeline_engine, "ALL_CLASS_MAPS", 4)
+    two = timeline(model, multi_action)
+    top = result.top_classes(1)[0][0]
+    assert two.passes == 2 and list(two.maps) == [top]
+    np.testing.assert_allclose(two.maps[top].astype(np.float32), result.maps[top].astype(np.float32), atol=2e-3)
+
+
+def test_combined_maps_follow_the_windows_probability(result):
+    top = result.top_classes(1)[0][0]
+    maps = result.combined_maps(top)
+    assert maps.shape[0] == len(result.plan.grid) and maps.min() >= 0 and maps.max() <= 1
+    # the evidence for the top class is stronger where the windows are sure of it
+    per_frame = maps.reshape(len(maps), -1).max(1)
+    sure = [g for k in range(result.num_windows) if result.probs[k, top] > 0.9 for g in result.plan.frames(k)]
+    unsure = [g for k in range(result.num_windows) if result.probs[k, top] < 0.05 for g in result.plan.frames(k)]
+    assert sure and unsure and per_frame[sure].mean() > 5 * per_frame[unsure].mean()
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def test_cli_writes_the_timeline_and_a_heatmap_video_with_the_frames_and_rate_it_claims(multi_action, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["timeline", str(multi_action), "--out", str(out), "--target", ACTIONS[2], "1"]) == 0
+    doc = json.loads((out / "timeline.json").read_text())
+    assert sorted(doc["files"]) == ["heatmap_full.mp4", "heatmap_full_1.mp4", "timeline.csv", "timeline.json", "timeline.png"]
+    assert doc["model"] == "i3d_tiny" and doc["layer"] == "layer4" and doc["num_windows"] == len(doc["windows"])
+    assert doc["windows"][0]["start_s"] == 0.0 and doc["windows"][-1]["end_s"] == pytest.approx(doc["duration_s"], abs=0.2)
+    assert [h["label"] for h in doc["heatmaps"]] == [ACTIONS[2], core.get_spec("i3d_tiny").categories[1]]
+    for h in doc["heatmaps"]:
+        with av.open(str(out / h["file"])) as c:
+            s = c.streams.video[0]
+            n = sum(1 for _ in c.decode(s))
+            assert n == h["frames"] == round(doc["duration_s"] * doc["sample_fps"])
+            assert float(s.average_rate) == pytest.approx(h["fps"], rel=1e-3)
+            assert [s.height, s.width] == h["size"]
+    rows = (out / "timeline.csv").read_text().splitlines()
+    assert len(rows) == doc["num_windows"] + 1 and rows[0].startswith("start_s,end_s,top1,top1_score,")
+
+
+HOSTILE = {c.id: c for c in CASES}
+LONG = "longer than 10 minutes"
+BAD = {  # case id -> what the one-line error must say (the explain CLI's message, or the length limit)
+    "empty": HOSTILE["empty"].cli, "noise": HOSTILE["noise"].cli, "audio": HOSTILE["audio"].cli,
+    "cut_index_last": HOSTILE["cut_index_last"].cli, "one_frame": HOSTILE["one_frame"].cli,
+    "gif_one_frame": HOSTILE["gif_one_frame"].cli, "one_hour": LONG,
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_a_clear_error_and_leaves_nothing_behind(case, tmp_path, capsys):
+    video = HOSTILE[case].build(tmp_path)
+    out = tmp_path / "out"
+    assert main(["timeline", str(video), "--out", str(out), "--max-minutes", "10"]) == 2
+    err = capsys.readouterr().err
+    assert BAD[case] in err and video.name in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("case", ["two_frames", "rotated", "vfr", "gif", "cut_index_first", "size_17x9", "pts_gap"])
+def test_odd_but_valid_videos_give_a_timeline(case, tmp_path):
+    assert HOSTILE[case].cli == OK
+    video = HOSTILE[case].build(tmp_path)
+    assert main(["timeline", str(video), "--out", str(tmp_path / "out")]) == 0
+    doc = json.loads((tmp_path / "out" / "timeline.json").read_text())
+    assert doc["num_windows"] >= 1 and doc["heatmaps"][0]["frames"] >= 1
+
+
+def test_the_list_is_sharded_over_two_torchrun_ranks_and_rank_0_writes_the_summary(multi_action, tmp_path):
+    videos = []
+    for i in range(3):
+        frames = render_clip(ACTIONS[i], seed=7 + i, size=(64, 80), fps=12, duration=3.0).frames
+        videos.append(write_video(tmp_path / f"clip{i}.mp4", frames, 12))
+    videos.append(str(tmp_path / "missing.mp4"))  # one bad entry: recorded, the rest goes on
+    listing = tmp_path / "videos.txt"
+    listing.write_text("# four videos\n" + "\n".join(Path(v).name for v in videos) + "\n")
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "core", "timeline", "--list", str(listing), "--out", str(out), "--no-heatmap"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert proc.returncode != 0  # the missing video makes its rank exit 2
+    summary = json.loads((out / "summary.json").read_text())
+    records = summary["videos"]
+    assert summary["ranks"] == 2 and [r["index"] for r in records] == [0, 1, 2, 3]
+    assert [r["rank"] for r in records] == [0, 1, 0, 1]
+    assert [r["ok"] for r in records] == [True, True, True, False] and "not found" in records[3]["error"]
+    for i in range(3):
+        doc = json.loads((out / f"clip{i}" / "timeline.json").read_text())
+        assert doc["video"].endswith(f"clip{i}.mp4") and doc["num_windows"] >= 1
+        assert not (out / f"clip{i}" / "heatmap_full.mp4").exists()
