@@ -10,6 +10,7 @@ explain (:mod:`core.cam`) -> render (:mod:`core.render`).
 >>> ex = core.Explainer(model)                      # keeps the forward pass: more classes are cheap
 >>> exp = ex.explain(clip, "Dropping [something]", settings=core.Settings(method="layercam"))
 >>> core.save_gif(core.combined_frames(clip.frames, core.overlay(clip.frames, exp.maps_on_frames()[0])), "out.gif")
+>>> tl = core.timeline(model, "long.mp4")              # a whole video, window by window (core.longvideo)
 """
 
 from .cam import (
@@ -26,6 +27,7 @@ from .cam import (
     resolve_device,
 )
 from .errors import SettingsError, UnknownModelError, UserError, VideoError, WeightsError
+from .longvideo import TimelineResult, timeline
 from .models import DEFAULT_MODEL, ModelSpec, get_spec, list_models, load_model, weights_status
 from .render import (
     colorize,
@@ -43,9 +45,9 @@ from .video import Clip, read_clip
 # The public API (sorted, as ruff wants it).
 __all__ = [
     "DEFAULT_MODEL", "METHODS", "POOLINGS", "Clip", "Explainer", "Explanation", "Method",
-    "ModelSpec", "Normalize", "Pooling", "Settings", "SettingsError", "Target",
+    "ModelSpec", "Normalize", "Pooling", "Settings", "SettingsError", "Target", "TimelineResult",
     "UnknownModelError", "UserError", "VideoError", "WeightsError", "colorize",
     "combined_frames", "explain", "get_spec", "list_models", "load_model", "maps_to_frames",
     "overlay", "preprocess", "read_clip", "render_explanation", "resolve_device", "save_gif",
-    "save_mp4", "save_npy", "temporal_plot", "weights_status",
+    "save_mp4", "save_npy", "temporal_plot", "timeline", "weights_status",
 ]

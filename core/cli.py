@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
     e.add_argument("--out", required=True, help="output directory (created if missing)")
     e.add_argument("--trust", action="store_true", help="add faithfulness checks to result.json")
-    from .timeline.run import add_arguments
+    from .longvideo.run import add_arguments
 
     add_arguments(sub.add_parser("timeline", help="score and explain a long video window by window: "
                                  "timeline.json/.csv/.png and heatmap_full.mp4"), add_model_arguments)
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "download":
             return _download(args.name)
         if args.command == "timeline":
-            from .timeline.run import run
+            from .longvideo.run import run
 
             return run(args)
         return _explain(args)

@@ -79,6 +79,7 @@ class Clip:
     sampling: str
     path: str | None = None
     rotation: int = 0
+    sample_fps: float | None = None  # the rate of the "fps" policy, when it was used
 
     @property
     def num_frames(self) -> int:
@@ -145,6 +146,7 @@ def read_clip(path, spec=None, *, sampling=None, num_frames=None, fps=None, star
         sampling=sampling,
         path=path,
         rotation=got.rotation,
+        sample_fps=float(fps) if sampling == "fps" else None,
     )
 
 
@@ -184,6 +186,7 @@ def clip_from_frames(frames, *, fps: float = 25.0, num_frames: int | None = None
         duration=n / fps,
         num_source_frames=n,
         sampling=sampling,
+        sample_fps=float(sample_fps) if num_frames is not None and sampling == "fps" else None,
     )
 
 

@@ -16,6 +16,10 @@ MAX_FILE_SIZE_MB = 50  # uploads past this are refused by Gradio before they rea
 MAX_SECONDS = 60.0  # longer clips are refused with a message
 DECODE_SECONDS = 4.0  # wall-clock budget for reading one upload (the engine's default is 10 s)
 VIDEO_TYPES = ("MP4", "WebM", "MOV", "AVI", "MKV", "GIF")
+# The "Whole video" tab (a class timeline) takes longer videos, within the same file size, and
+# may spend this much wall-clock time decoding per minute of video (a 10-minute video: 5 min).
+TIMELINE_MAX_SECONDS = 600.0
+TIMELINE_SECONDS_PER_MINUTE = 30.0
 
 # Models. The page offers the shipped model, every registered model whose weights are on this
 # machine, and those named in VIDEOCAM_MODELS: comma-separated Hugging Face Hub ids or

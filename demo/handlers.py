@@ -21,7 +21,7 @@ import core
 from core.errors import SettingsError
 from core.video import DEFAULT_FPS, Limits
 
-from . import models, outputs, trust_panel
+from . import models, outputs, timeline_view, trust_panel
 from .config import (
     ALLOW_DOWNLOADS,
     DECODE_SECONDS,
@@ -110,8 +110,7 @@ def sample_rate(spec: core.ModelSpec) -> float:
 
 def _info(session: Session, exp: core.Explanation) -> str:
     c = session.clip
-    how = ("spread over the clip" if c.sampling == "uniform"
-           else f"{sample_rate(get_explainer(session.model).spec):g} per second")
+    how = "spread over the clip" if c.sampling == "uniform" else f"{c.sample_fps:.3g} per second"
     t = exp.timings
     return (f"{c.num_frames} frames {how}, from {c.duration:.1f} s of {c.source_size[1]}×"
             f"{c.source_size[0]} video at {c.source_fps:.0f} fps · {exp.model}, layer `{exp.layer}`, "
@@ -138,11 +137,20 @@ def explain(video, true_label, model, method, pooling, layer, opacity, sampling,
     settings = _settings(model, method, pooling, layer)
     progress(0.2, desc="Decoding frames")
     clip = _read(video, model, sampling)
+    return _first_page(clip, os.path.basename(video), (true_label or "").strip() or None, model,
+                       settings, opacity, progress)
+
+
+EXPLAINED = ("session", "original", "heatmap", "top2", "all", "truth", "target", "a", "b", "plot",
+             "files", "info")
+
+
+def _first_page(clip, video_name, true_label, model, settings, opacity, progress) -> dict:
+    """Explain ``clip`` for its top-1 class: every name in :data:`EXPLAINED`."""
     progress(0.4, desc="Running the model and Grad-CAM")
     exp = _run(model, clip, settings)
     ranked = tuple(exp.topk(len(exp.categories)))
-    session = Session(model, os.path.basename(video), (true_label or "").strip() or None, clip,
-                      display_frames(clip.frames), ranked)
+    session = Session(model, video_name, true_label, clip, display_frames(clip.frames), ranked)
     progress(0.7, desc="Rendering GIFs")
     out = request_dir(get_upload_folder())
     top1, top2 = ranked[0][0], ranked[min(1, len(ranked) - 1)][0]
@@ -161,6 +169,41 @@ def explain(video, true_label, model, method, pooling, layer, opacity, sampling,
         "files": outputs.downloads(session, exp, opacity, out),
         "info": _info(session, exp),
     }
+
+
+@user_errors
+def scan(long_video, model, method, pooling, layer,
+         progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+    """The "Whole video" tab: the class timeline and the top class's heatmap over the video."""
+    if not long_video:
+        raise gr.Error("Upload a video first.", print_exception=False)
+    progress(0.0, desc="Loading the model")
+    explainer = get_explainer(model)
+    settings = _settings(model, method, pooling, layer)
+    return _scan(long_video, model, explainer, settings, request_dir(get_upload_folder()), progress)
+
+
+_scan = gpu(timeline_view.scan)  # the model work on a GPU where there is one, as _run
+
+
+@user_errors
+def explain_moment(long_video, timeline, moment, model, method, pooling, layer, opacity,
+                   progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+    """The timeline window at ``moment`` explained as the Explain tab explains a clip, shown there."""
+    if not timeline or timeline["video"] != long_video:
+        raise gr.Error("Scan the whole video first, then pick a moment.", print_exception=False)
+    if timeline["model"] != model:
+        raise gr.Error(f"The timeline was made with {timeline['model']}; scan the video again with "
+                       f"{model}, or pick {timeline['model']} again.", print_exception=False)
+    spec = get_explainer(model).spec
+    settings = _settings(model, method, pooling, layer)
+    start = timeline_view.window_start(timeline, moment)
+    progress(0.2, desc=f"Decoding the window at {start:.1f} s")
+    clip = core.read_clip(long_video, spec, sampling="fps", fps=spec.clip_rate, start=start,
+                          limits=timeline_view.MOMENT_LIMITS)
+    name = f"{os.path.basename(long_video)} @ {start:.2f}-{clip.timestamps[-1]:.2f} s"
+    page = _first_page(working_clip(clip, spec), name, None, model, settings, opacity, progress)
+    return {**page, "tabs": gr.Tabs(selected="explain")}
 
 
 @user_errors

@@ -9,7 +9,7 @@ import gradio as gr
 
 import core
 
-from . import handlers, models, trust_panel
+from . import handlers, models, timeline_view, trust_panel
 from .catalog import load_gallery, load_samples
 from .config import (
     CACHE_CLEANUP,
@@ -64,7 +64,8 @@ def build_demo() -> gr.Blocks:
                    delete_cache=CACHE_CLEANUP) as demo:
         session = gr.State(None, time_to_live=STATE_TTL_S)
         gr.Markdown(_intro())
-        with gr.Tab("Explain"):
+        tabs = gr.Tabs(elem_id="tabs")
+        with tabs, gr.Tab("Explain", id="explain"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=320):
                     video = gr.Video(label="Video clip", sources=["upload"], height=200, elem_id="video")
@@ -138,7 +139,26 @@ def build_demo() -> gr.Blocks:
                     contrast_img = gr.Image(label="A rather than B", type="filepath",
                                             interactive=False, height=260, elem_id="contrast")
                     contrast_md = gr.Markdown(label="Contrast caption")
-        with gr.Tab("Gallery"):
+        with tabs, gr.Tab("Whole video", id="whole", elem_id="whole-video"):
+            timeline = gr.State(None, time_to_live=STATE_TTL_S)
+            gr.Markdown(timeline_view.intro())
+            with gr.Row():
+                with gr.Column(scale=2, min_width=320):
+                    long_video = gr.Video(label="Video (up to 10 minutes)", sources=["upload"], height=220,
+                                          elem_id="long-video")
+                    scan_btn = gr.Button("Scan whole video", variant="primary", elem_id="scan")
+                    gr.Markdown("Uses the *Model* and *Settings* of the Explain tab.")
+                    moment = gr.Slider(0, 1, value=0, step=0.05, label="Moment (s)", interactive=False,
+                                       elem_id="moment")
+                    moment_btn = gr.Button("Explain this moment", elem_id="explain-moment")
+                    tl_files = gr.File(label="Downloads", file_count="multiple", interactive=False,
+                                       elem_id="timeline-files")
+                with gr.Column(scale=3, min_width=420):
+                    tl_info = gr.Markdown(elem_id="timeline-info")
+                    tl_plot = gr.HTML(elem_id="timeline-plot")
+                    tl_video = gr.Video(label="Original | heatmap of the top class, over the whole video",
+                                        interactive=False, height=300, elem_id="timeline-video")
+        with tabs, gr.Tab("Gallery", id="gallery"):
             gallery_tab(load_gallery(GALLERY_DIR))
 
         c = {"video": video, "true_label": truth_in, "model": model, "method": method,
@@ -146,7 +166,9 @@ def build_demo() -> gr.Blocks:
              "session": session, "original": original, "heatmap": heatmap, "top2": scores,
              "all": all_scores, "truth": truth, "target": target, "a": class_a, "b": class_b,
              "plot": plot, "files": files, "info": info, "top5": top, "contrast": contrast_img,
-             "caption": contrast_md, "model_note": model_note, "hub_id": hub_id, **trust}
+             "caption": contrast_md, "model_note": model_note, "hub_id": hub_id, "tabs": tabs,
+             "long_video": long_video, "timeline": timeline, "moment": moment, "tl_plot": tl_plot,
+             "tl_video": tl_video, "tl_files": tl_files, "tl_info": tl_info, **trust}
         work = {"concurrency_id": "model", "concurrency_limit": CONCURRENCY}
 
         def on(trigger, fn, outputs, **kwargs):
@@ -154,10 +176,13 @@ def build_demo() -> gr.Blocks:
             the components named in ``outputs`` (it returns a dict by those names)."""
             return trigger(_by_name(fn, outputs), _inputs(fn, c), [c[n] for n in outputs], **kwargs)
 
-        explained = on(explain_btn.click, handlers.explain,
-                       ("session", "original", "heatmap", "top2", "all", "truth", "target", "a", "b",
-                        "plot", "files", "info"), api_name="explain", **work)
+        explained = on(explain_btn.click, handlers.explain, handlers.EXPLAINED, api_name="explain", **work)
         on(explained.success, handlers.top5, ("top5",), api_name="top5", **work)
+        on(scan_btn.click, handlers.scan, timeline_view.SCANNED, api_name="timeline",
+           show_progress_on=tl_plot, **work)
+        moment_done = on(moment_btn.click, handlers.explain_moment, (*handlers.EXPLAINED, "tabs"),
+                         api_name="explain_moment", **work)
+        on(moment_done.success, handlers.top5, ("top5",), api_visibility="private", **work)
         # A new class: the heatmap straight away, unqueued (tens of ms of work, so no queue
         # round trip), and the plot and downloads through the queue beside it.
         on(target.select, handlers.retarget, ("heatmap", "info"), api_name="retarget", queue=False)
@@ -170,8 +195,8 @@ def build_demo() -> gr.Blocks:
         on(trust["button"].click, handlers.trust, trust_panel.OUTPUTS, api_name="trust",
            show_progress_on=trust["curves"], **work)
         cleared = tuple(n for n in trust_panel.OUTPUTS if n != "cache")
-        on(explain_btn.click, trust_panel.clear, cleared, api_visibility="private",
-           queue=False)  # the panel described the last clip
+        for button in (explain_btn, moment_btn):  # the panel described the last clip
+            on(button.click, trust_panel.clear, cleared, api_visibility="private", queue=False)
         on(model.change, handlers.switch_model, handlers.SWITCHED, api_visibility="private")
         on(load_btn.click, handlers.add_model, ("model",), api_name="load_model",
            show_progress_on=hub_id, **work)
@@ -227,4 +252,5 @@ def launch_kwargs() -> dict:
         "state_session_capacity": MAX_SESSIONS,
         "theme": gr.themes.Soft(primary_hue="orange", secondary_hue="blue"),
         "css": CSS,
+        "js": timeline_view.SYNC_JS,
     }

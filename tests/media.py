@@ -13,7 +13,9 @@ import av
 import numpy as np
 
 __all__ = [
+    "ACTIONS",
     "CONTAINER_CODECS",
+    "action_sequence",
     "moving_square_frames",
     "pick_codec",
     "square_centroid_x",
@@ -155,3 +157,20 @@ def write_audio_only(path, seconds: float = 0.5, rate: int = 8000, *, cover: boo
         out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
+
+
+# Four actions the shipped model knows well, for videos of several actions back to back.
+ACTIONS = ("Spinning [something]", "Moving [something] from left to right", "Dropping [something]",
+           "Approaching [something] with your camera")
+
+
+def action_sequence(path, actions=ACTIONS, *, seconds: float = 6.0, clips: int = 2, size=(120, 160),
+                    fps: float = 12.0, seed: int = 50) -> str:
+    """A video of ``actions`` back to back, ``seconds`` each (``clips`` rendered clips of the
+    action in a row: another object and backdrop each), drawn by the project's generator."""
+    from core.data.generator import render_clip
+
+    frames = [render_clip(a, seed=seed + 10 * i + k, size=size, fps=fps, duration=seconds / clips).frames
+              for i, a in enumerate(actions) for k in range(clips)]
+    return write_video(path, np.concatenate(frames), fps)
+

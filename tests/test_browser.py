@@ -145,3 +145,38 @@ def test_the_first_screen_shows_upload_model_explain_and_results(browser, app_ur
         page.screenshot(path=SCREENSHOT.with_name("screenshot_first_screen.png"))
     finally:
         page.close()
+
+
+def test_whole_video_timeline_then_a_moment_explained(page, tmp_path):
+    """Upload a video of four actions, scan it, watch the marker follow the video and the slider,
+    then explain one moment: its heatmap appears on the Explain tab."""
+    from media import ACTIONS, action_sequence
+
+    video = action_sequence(tmp_path / "four actions.mp4")
+    page.get_by_role("tab", name="Whole video").click()
+    page.locator("#long-video input[type=file]").set_input_files(video)
+    page.wait_for_selector("#long-video video", state="attached")
+    page.click("#scan")
+    page.wait_for_selector("#timeline-plot .vc-timeline img", timeout=120_000)
+    page.wait_for_selector("#timeline-video video", state="attached")
+    assert "windows of 3.00 s" in page.locator("#timeline-info").inner_text()
+    # playing position -> marker: seek the heatmap video and the marker moves to that time
+    page.evaluate("""() => { const v = document.querySelector('#timeline-video video');
+                             v.currentTime = 12.0; v.dispatchEvent(new Event('timeupdate')); }""")
+    page.wait_for_function("() => document.querySelector('.vc-marker').dataset.time === '12.00'")
+    left = page.evaluate("() => parseFloat(document.querySelector('.vc-marker').style.left)")
+    box = page.evaluate("() => { const b = document.querySelector('.vc-timeline').dataset;"
+                        " return [parseFloat(b.left), parseFloat(b.width)]; }")
+    assert left == pytest.approx(100 * (box[0] + box[1] * 12.0 / 24.0), abs=0.5)
+    # pick a moment inside the third action with the slider, then explain it
+    number = page.locator("#moment input[type=number]")
+    number.fill("13.4")
+    number.press("Enter")
+    page.wait_for_function("() => document.querySelector('.vc-marker').dataset.time === '13.40'")
+    page.click("#explain-moment")
+    _wait_loaded(page, "#heatmap")
+    _wait_loaded(page, "#original")
+    assert ACTIONS[2] in page.locator("#scores").inner_text()
+    assert "5.33 per second" in page.locator("#info").inner_text()
+    page.get_by_role("tab", name="Whole video").click()
+    page.locator("#whole-video").screenshot(path=SCREENSHOT.with_name("screenshot_whole_video.png"))

@@ -14,25 +14,21 @@ import pytest
 import torch
 
 import core
+from core import timeline
 from core.cli import main
 from core.data.generator import render_clip
-from core.timeline import engine as timeline_engine
-from core.timeline import plan_windows, timeline
+from core.longvideo import engine as timeline_engine
+from core.longvideo import plan_windows
 from core.video import read_clip
 from tests.hostile import CASES, OK
-from tests.media import write_video
+from tests.media import ACTIONS, action_sequence, write_video
 
-# Four actions the shipped model knows, two rendered clips each (6 s an action), back to back.
-ACTIONS = ("Spinning [something]", "Moving [something] from left to right", "Dropping [something]",
-           "Approaching [something] with your camera")
-SEGMENT_S = 6.0
+SEGMENT_S = 6.0  # seconds of each action in the test video
 
 
 @pytest.fixture(scope="module")
 def multi_action(tmp_path_factory) -> Path:
-    clips = [render_clip(a, seed=50 + 10 * i + s, size=(120, 160), fps=12, duration=SEGMENT_S / 2).frames
-             for i, a in enumerate(ACTIONS) for s in range(2)]
-    return Path(write_video(tmp_path_factory.mktemp("timeline") / "actions.mp4", np.concatenate(clips), 12))
+    return Path(action_sequence(tmp_path_factory.mktemp("timeline") / "actions.mp4", seconds=SEGMENT_S))
 
 
 @pytest.fixture(scope="module")

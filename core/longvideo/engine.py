@@ -1,7 +1,7 @@
 """Score a long video window by window, and explain every window, in one streamed decode.
 
 The video is indexed (a demux pass, no decoding), the grid and windows are planned
-(:mod:`core.timeline.plan`), then one decode pass yields the grid frames in order
+(:mod:`core.longvideo.plan`), then one decode pass yields the grid frames in order
 (``core._decode.iter_frames``: frames no grid time needs are skipped by the decoder where it
 can, only grid frames are converted to RGB). Each grid frame is preprocessed once and kept only
 until the last window that holds it has run; windows go through the model in batches, each
@@ -262,7 +262,7 @@ class _Run:
             grid_of.setdefault(p, []).append(g)
         self._last_use = plan.last_use()
         self._frames: dict[int, np.ndarray] = {}  # grid frame -> RGB, until preprocessed
-        self._inputs: dict[int, torch.Tensor] = {}  # grid frame -> (C, h, w) model input
+        self._inputs: dict[int, torch.Tensor] = {}  # grid frame -> its (C, h, w) model input
         self._device = next(self.model.parameters()).device
         self._probs = np.zeros((n_win, len(self.spec.categories)), np.float32)
         self._maps: dict[int, np.ndarray] = {}
@@ -271,23 +271,17 @@ class _Run:
         self.timings.setdefault("model_s", 0.0)
         budget_s = 1e9 if self.seconds_per_minute is None else max(10.0, self.seconds_per_minute * self.line.duration / 60)
         limits = Limits(max_duration=math.inf, max_decoded_frames=self.line.n + 64, time_budget=budget_s)
-        ready, done = -1, 0  # highest grid frame in hand; windows run so far
+        self._done = 0  # windows run so far
         with _reading(self.name, limits), _open(self.path, self.name, limits) as container:
             stream = _video_stream(container, self.name, limits)
             cc = stream.codec_context
             limits = replace(limits, display_pixels=convert_pixels(self.spec, (cc.height, cc.width)))
             out = Decoded()
-            for pos, _, rgb in iter_frames(container, stream, self.line, sorted(grid_of), Budget(self.name, limits), out):
-                turns = round(out.rotation / 90) % 4
-                frame = np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
-                self.frame_size = tuple(frame.shape[:2])
-                for g in grid_of[pos]:
-                    self._frames[g] = frame
-                    if on_frame is not None:
-                        on_frame(g, frame)
-                ready = max(grid_of[pos])
-                while self._count_ready(done, ready) >= self.batch_size:
-                    done = self._run_batch(done)
+            # Decoding and the model take turns. A decode thread running ahead was tried: on 2 cores
+            # FFmpeg's threads and torch's then slow each other down (the model's time rose by 70%).
+            self._consume(iter_frames(container, stream, self.line, sorted(grid_of), Budget(self.name, limits), out),
+                          out, grid_of, on_frame)
+        done = self._done
         if done < n_win:  # the last windows, and those past a truncated tail (holding its last frame)
             held = {**self._frames, **self._inputs}
             if not held:
@@ -298,6 +292,20 @@ class _Run:
             while done < n_win:
                 done = self._run_batch(done)
         return self._probs, self._maps
+
+    def _consume(self, frames, out: Decoded, grid_of: dict[int, list[int]], on_frame: FrameSink | None) -> None:
+        """Take the decoded grid frames in order; run each batch of windows once its frames are in."""
+        for pos, _, rgb in frames:
+            turns = round(out.rotation / 90) % 4
+            frame = np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+            self.frame_size = tuple(frame.shape[:2])
+            for g in grid_of[pos]:
+                self._frames[g] = frame
+                if on_frame is not None:
+                    on_frame(g, frame)
+            ready = max(grid_of[pos])
+            while self._count_ready(self._done, ready) >= self.batch_size:
+                self._done = self._run_batch(self._done)
 
     def _count_ready(self, done: int, ready: int) -> int:
         """How many windows from ``done`` on have all their grid frames in hand."""
@@ -315,8 +323,9 @@ class _Run:
             return
         t = time.perf_counter()
         x = preprocess(torch.from_numpy(np.stack([self._frames.pop(g) for g in todo])), self.spec, device=self._device)[0]
+        x = x[0].transpose(0, 1).contiguous()  # (C, n, h, w) => (n, C, h, w): one block per frame
         for i, g in enumerate(todo):
-            self._inputs[g] = x[0, :, i]
+            self._inputs[g] = x[i]
         self.timings["preprocess_s"] += time.perf_counter() - t
 
     def _run_batch(self, done: int) -> int:
@@ -324,7 +333,9 @@ class _Run:
         batch = list(range(done, min(len(self.plan.starts), done + self.batch_size)))
         self._preprocess([g for k in batch for g in self.plan.frames(k)])
         t = time.perf_counter()
-        x = torch.stack([torch.stack([self._inputs[g] for g in self.plan.frames(k)], 1) for k in batch])
+        T = self.plan.num_frames
+        x = torch.stack([self._inputs[g] for k in batch for g in self.plan.frames(k)])  # (B * T, C, h, w)
+        x = x.view(len(batch), T, *x.shape[1:]).transpose(1, 2).contiguous()  # => (B, C, T, h, w)
         logits, window_maps = _score(self.model, x, self.layer, self.layer_name, self.spec, self._keep, self.settings)
         self._probs[batch] = logits.float().softmax(-1).cpu().numpy()
         for i, c in enumerate(self._keep):

@@ -1,4 +1,4 @@
-"""Write a :class:`~core.timeline.TimelineResult`: JSON, CSV, a plot, and the whole-video heatmap.
+"""Write a :class:`~core.TimelineResult`: JSON, CSV, a plot, and the whole-video heatmap.
 
 ``timeline.json`` holds every window's top classes with the model, the grid and the timings;
 ``timeline.csv`` one row per window with every class's probability; ``timeline.png`` the top
@@ -36,7 +36,7 @@ _CHUNK = 32  # frames drawn and encoded at a time
 class FrameSpool:
     """Grid frames shrunk for display, appended in order to an unnamed temporary file.
 
-    Use it as ``on_frame`` of :func:`core.timeline.timeline`; the file is gone once the spool is
+    Use it as ``on_frame`` of :func:`core.timeline`; the file is gone once the spool is
     closed (or garbage-collected), whatever happens, so nothing is left behind.
     """
 
@@ -90,7 +90,9 @@ def write_timeline(result: TimelineResult, out_dir: str | PathLike, *, spool: Fr
     t0 = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    classes = list(heatmap_classes or result.targets or [result.top_classes(1)[0][0]])
+    if heatmap_classes is None:  # the targets asked for, else the top class; none if no maps were kept
+        heatmap_classes = [c for c in result.targets or [result.top_classes(1)[0][0]] if c in result.maps]
+    classes = list(heatmap_classes)
     written: dict[str, Path] = {}
     heatmaps = []
     if spool is not None and spool.count:

@@ -1,0 +1,137 @@
+"""The "Whole video" tab: a class timeline over a long video, then any moment explained.
+
+*Scan whole video* runs :func:`core.timeline` (the model's own clip slid over the whole
+video, one streamed decode) and shows the top classes' probabilities over time, the heatmap of
+the top class over the whole video (original | heatmap side by side, so the two play in sync) and
+the timeline files. A marker on the plot follows the video as it plays, and the *Moment* slider
+(which also seeks the video). *Explain this moment* explains the window at that moment exactly
+as the Explain tab explains a short clip (handlers.explain_moment), and shows it there.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from pathlib import Path
+
+import gradio as gr
+
+import core
+from core import timeline
+from core.longvideo.output import FrameSpool, timeline_plot, write_timeline
+from core.video import Limits
+
+from .config import (
+    DECODE_SECONDS,
+    MAX_FILE_SIZE_MB,
+    TIMELINE_MAX_SECONDS,
+    TIMELINE_SECONDS_PER_MINUTE,
+)
+
+__all__ = ["MOMENT_LIMITS", "SCANNED", "SYNC_JS", "intro", "plot_html", "window_start"]
+
+# The moment's window is read like any clip, from a video up to TIMELINE_MAX_SECONDS long.
+MOMENT_LIMITS = Limits(max_bytes=MAX_FILE_SIZE_MB * 2**20, max_duration=TIMELINE_MAX_SECONDS + 1,
+                       time_budget=max(DECODE_SECONDS, 10.0))
+SCANNED = ("timeline", "tl_plot", "tl_video", "moment", "tl_files", "tl_info")
+
+# Runs once on page load: the plot's marker follows the heatmap video's time and the slider;
+# moving the slider also seeks the video. (timeupdate does not bubble: listen in the capture phase.)
+SYNC_JS = """
+() => {
+  const place = (t) => {
+    const box = document.querySelector('#timeline-plot .vc-timeline');
+    if (!box || !isFinite(t)) return;
+    const d = parseFloat(box.dataset.duration), x0 = parseFloat(box.dataset.left),
+          w = parseFloat(box.dataset.width);
+    const marker = box.querySelector('.vc-marker');
+    marker.style.left = (100 * (x0 + w * Math.min(1, Math.max(0, t / d)))) + '%';
+    marker.dataset.time = t.toFixed(2);
+  };
+  document.addEventListener('timeupdate', (e) => {
+    if (e.target.closest && e.target.closest('#timeline-video')) place(e.target.currentTime);
+  }, true);
+  document.addEventListener('input', (e) => {
+    if (!(e.target.closest && e.target.closest('#moment'))) return;
+    const t = parseFloat(e.target.value);
+    place(t);
+    const v = document.querySelector('#timeline-video video');
+    if (v && isFinite(t)) v.currentTime = t;
+  }, true);
+}
+"""
+
+
+def intro() -> str:
+    return (
+        "**Where and when does the model see each action?** The model's own clip "
+        "slides over the whole video; the plot shows the top classes' probabilities over time and "
+        "the video shows where the evidence for the top class is, moment by moment. Pick a moment "
+        "(the slider, or play the video) and press **Explain this moment** for the full "
+        "explanation of that window on the Explain tab (classes, trust checks, downloads).  \n"
+        f"*Limits: videos up to {TIMELINE_MAX_SECONDS / 60:g} minutes and {MAX_FILE_SIZE_MB} MB; "
+        f"decoding may take up to {TIMELINE_SECONDS_PER_MINUTE:g} s per minute of video.*"
+    )
+
+
+def plot_html(result, top: int = 5) -> str:
+    """The timeline plot as an inline PNG with a marker the page's script moves (SYNC_JS)."""
+    fig = timeline_plot(result, top=top)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    pos = fig.axes[0].get_position()  # after the constrained layout ran in savefig
+    png = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (f'<div class="vc-timeline" style="position:relative" data-duration="{result.duration:.4f}" '
+            f'data-left="{pos.x0:.5f}" data-width="{pos.width:.5f}">'
+            f'<img src="data:image/png;base64,{png}" style="width:100%;display:block" '
+            f'alt="{html.escape(_alt(result, top))}">'
+            f'<div class="vc-marker" data-time="0" style="position:absolute;top:4%;bottom:14%;width:2px;'
+            f'background:#111;left:{100 * pos.x0:.3f}%;pointer-events:none"></div></div>')
+
+
+def _alt(result, top: int) -> str:
+    names = ", ".join(f"{result.categories[c]} ({p:.2f})" for c, p in result.top_classes(top))
+    return f"Class probabilities over {result.duration:.1f} s; top classes by mean: {names}"
+
+
+def window_start(timeline_state: dict, moment: float) -> float:
+    """Start (s) of the timeline window whose centre is nearest ``moment``."""
+    starts, ends = timeline_state["starts"], timeline_state["ends"]
+    k = min(range(len(starts)), key=lambda i: abs((starts[i] + ends[i]) / 2 - float(moment)))
+    return float(starts[k])
+
+
+def scan(video: str, model: str, explainer, settings: core.Settings, out: Path, progress) -> dict:
+    """Run the timeline for ``video`` with the page's model and settings; outputs by name."""
+    name = os.path.basename(video)
+    with FrameSpool() as spool:
+        with explainer.exclusive() as net:  # other visitors' explanations wait for the scan
+            result = timeline(net, video, settings=settings, max_duration=TIMELINE_MAX_SECONDS,
+                              seconds_per_minute=TIMELINE_SECONDS_PER_MINUTE, on_frame=spool,
+                              progress=lambda done, total: progress(0.05 + 0.85 * done / total,
+                                                                    desc=f"Window {done} of {total}"))
+        progress(0.92, desc="Drawing the heatmap video")
+        written = write_timeline(result, out, spool=spool, extra={"video": name})
+    top = result.top_classes(3)
+    best = int(result.probs[:, top[0][0]].argmax())
+    start, end = result.plan.bounds(best)
+    state = {"video": video, "model": model,
+             "starts": [result.plan.bounds(k)[0] for k in range(result.num_windows)],
+             "ends": [result.plan.bounds(k)[1] for k in range(result.num_windows)]}
+    info = (f"**{name}**: {result.duration:.1f} s, {result.num_windows} windows of "
+            f"{result.plan.window_s:.2f} s every {result.plan.stride_s:.2f} s "
+            f"({result.plan.num_frames} frames at {result.plan.rate:.3g} per second, as {result.model} "
+            f"was made for) · top classes by mean probability: "
+            + "; ".join(f"{result.categories[c]} {p:.2f}" for c, p in top)
+            + f" · scanned in {result.timings['total_s']:.1f} s")
+    return {
+        "timeline": state,
+        "tl_plot": plot_html(result),
+        "tl_video": str(written["heatmap_full.mp4"]),
+        "moment": gr.Slider(minimum=0, maximum=round(result.duration, 2), value=round((start + end) / 2, 2),
+                            step=0.05, interactive=True),
+        "tl_files": [str(written[f]) for f in ("timeline.json", "timeline.csv", "timeline.png", "heatmap_full.mp4")],
+        "tl_info": info,
+    }
