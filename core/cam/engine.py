@@ -44,7 +44,7 @@ from .methods import cam_from_gradients
 from .result import Explanation, Target
 from .settings import Normalize, Settings
 
-__all__ = ["Explainer", "explain", "resolve_device"]
+__all__ = ["Explainer", "class_index", "explain", "resolve_device"]
 
 TargetLike = int | str
 
@@ -184,33 +184,16 @@ class Explainer:
         cats = tuple(self.spec.categories) if self.spec is not None else ()
         return cats if len(cats) == n else tuple(f"class {i}" for i in range(n))
 
-    @staticmethod
-    def _index(t: TargetLike, cats: Sequence[str]) -> int:
-        if isinstance(t, bool) or not isinstance(t, (int, str)):
-            raise SettingsError(f"a target is a class index or label, not {type(t).__name__}")
-        if isinstance(t, int):
-            if not 0 <= t < len(cats):
-                raise SettingsError(f"target class index {t} is out of range 0..{len(cats) - 1}")
-            return t
-        if t in cats:
-            return cats.index(t)
-        low = [c.lower() for c in cats]
-        if t.lower() in low:
-            return low.index(t.lower())
-        close = difflib.get_close_matches(t, cats, n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else "; list them with `python -m core models`"
-        raise SettingsError(f"unknown class {t!r}{hint}")
-
     def _targets(self, probs, cats, targets, top_k, contrast) -> list[Target]:
         chosen: list[Target] = []
         if contrast is not None:
             if len(contrast) != 2:
                 raise SettingsError("contrast takes two classes: (A, B) explains 'why A rather than B'")
-            a, b = (self._index(c, cats) for c in contrast)
+            a, b = (class_index(c, cats) for c in contrast)
             chosen.append(Target(a, cats[a], b, cats[b]))
         if targets is not None:
             for t in [targets] if isinstance(targets, (int, str)) else targets:
-                i = self._index(t, cats)
+                i = class_index(t, cats)
                 chosen.append(Target(i, cats[i]))
         if top_k is not None:
             if int(top_k) < 1:
@@ -349,6 +332,25 @@ class Explainer:
         as :meth:`explain`: no explanation runs on it until the ``with`` block ends."""
         with self._lock:
             yield self.model
+
+
+def class_index(t: TargetLike, cats: Sequence[str]) -> int:
+    """The index of class ``t`` (an index, or a label in any case) in ``cats``; a close-match
+    hint when there is none."""
+    if isinstance(t, bool) or not isinstance(t, (int, str)):
+        raise SettingsError(f"a target is a class index or label, not {type(t).__name__}")
+    if isinstance(t, int):
+        if not 0 <= t < len(cats):
+            raise SettingsError(f"target class index {t} is out of range 0..{len(cats) - 1}")
+        return t
+    if t in cats:
+        return cats.index(t)
+    low = [c.lower() for c in cats]
+    if t.lower() in low:
+        return low.index(t.lower())
+    close = difflib.get_close_matches(t, cats, n=3)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else "; list them with `python -m core models`"
+    raise SettingsError(f"unknown class {t!r}{hint}")
 
 
 def _head(model: nn.Module, layer: nn.Module):

@@ -30,6 +30,7 @@ from torch import nn
 
 from .._decode import Decoded, index_stream, iter_frames
 from .._limits import Budget, Limits, timeout_error
+from ..cam.engine import class_index
 from ..cam.hooks import capture_activation, resolve_layer
 from ..cam.layouts import to_cthw
 from ..cam.methods import cam_from_gradients
@@ -143,7 +144,7 @@ def timeline(
     layer_name, layer = resolve_layer(model, settings.layer or spec.default_layer, spec.layer_paths)
     settings = replace(settings, layer=layer_name)
     cats = tuple(spec.categories)
-    keep = None if targets is None else [_class_index(t, cats) for t in targets]
+    keep = None if targets is None else [class_index(t, cats) for t in targets]
     if keep is None and len(cats) <= ALL_CLASS_MAPS:
         keep = list(range(len(cats)))
     path = os.fspath(video)
@@ -180,20 +181,6 @@ def convert_pixels(spec, frame_size: tuple[int, int]) -> int:
     short = max(MIN_SHORT_SIDE, 2 * min(h, w))
     scale = min(1.0, short / min(frame_size))
     return max(1, int(frame_size[0] * frame_size[1] * scale * scale) + 1)
-
-
-def _class_index(t: int | str, cats: Sequence[str]) -> int:
-    if isinstance(t, bool) or not isinstance(t, (int, str)):
-        raise SettingsError(f"a target is a class index or label, not {type(t).__name__}")
-    if isinstance(t, int) or t.isdigit():
-        i = int(t)
-        if not 0 <= i < len(cats):
-            raise SettingsError(f"target class index {i} is out of range 0..{len(cats) - 1}")
-        return i
-    low = [c.lower() for c in cats]
-    if t.lower() not in low:
-        raise SettingsError(f"unknown class {t!r}; list them with `python -m core models`")
-    return low.index(t.lower())
 
 
 def _index(path: str, name: str, max_duration: float):
