@@ -46,13 +46,14 @@ def flip_label_map(categories: list[str]) -> list[int]:
 def _decode_split(ds: SSv2Dataset, num_frames: int, size: int, desc: str, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
     from tqdm import tqdm
 
+    from .data.ssv2 import DATASET_LIMITS
     from .video import read_clip
 
     frames = torch.empty(len(ds), num_frames, size, size, 3, dtype=torch.uint8)
     labels = torch.empty(len(ds), dtype=torch.long)
     for i in tqdm(range(len(ds)), desc=f"decode {desc}", disable=rank != 0, leave=False):
         path, label = ds.video_path(i), ds.samples[i].target
-        clip = read_clip(path, sampling="uniform", num_frames=num_frames)
+        clip = read_clip(path, sampling="uniform", num_frames=num_frames, limits=DATASET_LIMITS)
         frames[i] = resize_frames(clip.frames, (size, size))
         labels[i] = label
     return frames, labels

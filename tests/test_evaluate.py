@@ -8,11 +8,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import core
 from core.data import write_dataset
 from core.evaluate import _explanation_scores
 from core.evaluate import main as evaluate_main
+from core.evaluate_layers import fuse, join_report, split_report
 from core.samples import main as samples_main
 
 
@@ -50,6 +52,34 @@ def test_frames_where_the_object_is_hidden_are_left_out():
     masks[1] = False  # covered
     s = _explanation_scores(np.ones(masks.shape, np.float32), masks, np.ones(4, bool), cell=(4, 4))
     assert len(s["pointing"]) == 3
+
+
+def test_layercam_fusion_keeps_the_finer_layers_detail():
+    """torch-cam's fuse_cams: scale each map to [0, 1], tanh(2x), max on the finest grid."""
+    coarse = torch.zeros(2, 2, 2)
+    coarse[:, 0, 0] = 4.0  # one hot quadrant at 2x2
+    fine = torch.zeros(2, 4, 4)
+    fine[:, 3, 3] = 0.5  # one hot cell at 4x4, in another quadrant, weaker in absolute terms
+    fused = fuse([coarse, fine])
+    assert fused.shape == (2, 4, 4)
+    assert fused[0, 3, 3] == pytest.approx(np.tanh(2.0))  # each map is scaled on its own
+    assert fused[0, 0, 0] == pytest.approx(np.tanh(2.0))
+    assert fused[0, 2, 1] < fused[0, 0, 0] and fused.min() >= 0
+    assert fuse([torch.zeros(2, 4, 4)]).abs().max() == 0  # a flat map stays flat, never NaN
+
+
+def test_the_methods_x_layers_section_is_replaced_and_the_report_kept():
+    report = "# Evaluation\n\n## Accuracy\n\n| 95% |\n"
+    notes = "## Notes\n\nwritten by hand\n"
+    doc = join_report(report, "## Methods x layers\n\n| old |\n", notes)
+    head, section, rest = split_report(doc)
+    assert (head.strip(), section.strip(), rest.strip()) == (report.strip(), "## Methods x layers\n\n| old |", notes.strip())
+    # --grid replaces the section only; a regenerated report keeps the section and the notes after it
+    head, _, rest = split_report(doc)
+    assert join_report(head, "## Methods x layers\n\n| new |\n", rest) == doc.replace("| old |", "| new |")
+    _, section, rest = split_report(doc)
+    assert join_report(report.replace("95%", "96%"), section, rest) == doc.replace("95%", "96%")
+    assert split_report(report) == (report, "", "")
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +127,22 @@ def test_samples_and_the_posts_tables(default_checkpoint, rendered, tmp_path):
         assert (g["table"] == "positive") <= right and (g["table"] == "negative") <= (g["true"] not in dict(g["top2"]))
         assert (tmp_path / "gallery" / g["gif"]).is_file()
     assert "## Positive" in (tmp_path / "gallery" / "gallery.md").read_text()
+
+
+@pytest.mark.slow
+def test_methods_x_layers_grid_on_rendered_clips(default_checkpoint, rendered, tmp_path):
+    out = tmp_path / "evaluation"
+    out.with_suffix(".md").write_text("# Evaluation of `i3d_tiny`\n\nkept\n")
+    assert evaluate_main(["--data", str(rendered), "--split", "test", "--grid", "i3d_tiny", "--limit", "2",
+                          "--sanity-clips", "1", "--out", str(out)]) == 0
+    (res,) = json.loads((tmp_path / "evaluation_layers.json").read_text())
+    cells = {(g["method"], g["layer"]) for g in res["grid"]}
+    assert cells == {(m, la) for m in ("gradcam", "gradcampp", "hirescam", "layercam")
+                     for la in ("layer3", "layer4")} | {("layercam", "fused")}
+    assert all(len(g["sanity"]) == 6 and g["sanity"][0]["randomized"] == ["fc"] for g in res["grid"])
+    by = {(g["method"], g["layer"]): g for g in res["grid"]}
+    # a global-average-pooled head gives every position the same gradient: HiResCAM == Grad-CAM
+    assert by["hirescam", "layer4"]["energy_in_mask"] == pytest.approx(by["gradcam", "layer4"]["energy_in_mask"])
+    text = out.with_suffix(".md").read_text()
+    assert text.startswith("# Evaluation of `i3d_tiny`\n\nkept\n") and "## Methods x layers" in text
+    assert text.count("| `i3d_tiny` (") == 9

@@ -74,10 +74,33 @@ def test_i3d_tiny_keeps_16x7x7_at_layer4():
     assert shapes["l4"][2:] == (16, 7, 7)
 
 
+def test_i3d_tiny14_is_i3d_tiny_with_its_stride_turned_into_dilation():
+    """DeepLab's conversion: the same weights load, layer3/layer4 keep 14x14, and (eval mode) every
+    other position of the 14x14 layer4 is exactly the strided model's 7x7 layer4."""
+    from core.models.i3d import i3d_tiny14
+
+    torch.manual_seed(0)
+    strided = i3d_tiny(num_classes=13).eval()
+    _randomise_bn(strided)  # non-zero residual branches, so the dilated conv2s take part
+    dilated = i3d_tiny14(num_classes=13).eval()
+    dilated.load_state_dict(strided.state_dict())  # same names and shapes
+    out = {}
+    strided.layer4.register_forward_hook(lambda m, i, o: out.update(s=o))
+    dilated.layer3.register_forward_hook(lambda m, i, o: out.update(d3=o))
+    dilated.layer4.register_forward_hook(lambda m, i, o: out.update(d=o))
+    x = torch.randn(1, 3, 16, 112, 112)
+    with torch.no_grad():
+        strided(x), dilated(x)
+    assert out["d3"].shape[2:] == out["d"].shape[2:] == (16, 14, 14)
+    torch.testing.assert_close(out["d"][..., ::2, ::2], out["s"], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(out["d"][..., 1::2, 1::2], out["s"], atol=1e-3)  # new positions are new
+    assert dilated.layer3[0].conv1.dilation == (1, 1, 1) and dilated.layer4[0].conv2.dilation == (1, 2, 2)
+
+
 def test_registry_lists_models_with_specs():
     names = list_models()
     assert names[0] == "i3d_tiny"
-    assert {"i3d_resnet50", "r3d_18", "mc3_18", "r2plus1d_18", "s3d"} <= set(names)
+    assert {"i3d_resnet50", "i3d_tiny14", "r3d_18", "mc3_18", "r2plus1d_18", "s3d"} <= set(names)
     spec = get_spec("r3d_18")
     assert len(spec.categories) == 400 and spec.default_layer in spec.layers
     assert len(get_spec("i3d_tiny").categories) == 13

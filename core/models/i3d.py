@@ -18,15 +18,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["I3DResNet", "i3d_resnet", "i3d_resnet50", "i3d_tiny", "inflate_state_dict"]
+__all__ = ["I3DResNet", "i3d_resnet", "i3d_resnet50", "i3d_tiny", "i3d_tiny14", "inflate_state_dict"]
 
 
 class Conv3dT(nn.Conv3d):
-    """Conv3d with edge-replicating temporal padding and zero spatial padding."""
+    """Conv3d with edge-replicating temporal padding and zero spatial padding.
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: Sequence[int], stride: Sequence[int] = (1, 1, 1)):
+    ``dilation`` is spatial only (time is never dilated); the spatial padding grows with it, so a
+    stride-1 convolution keeps H x W at any dilation.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: Sequence[int], stride: Sequence[int] = (1, 1, 1),
+                 dilation: int = 1):
         kt, kh, kw = kernel
-        super().__init__(in_ch, out_ch, kernel, stride=stride, padding=(0, kh // 2, kw // 2), bias=False)
+        super().__init__(in_ch, out_ch, kernel, stride=stride, padding=(0, dilation * (kh // 2), dilation * (kw // 2)),
+                         dilation=(1, dilation, dilation), bias=False)
         self._pad_t = kt // 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -36,14 +42,18 @@ class Conv3dT(nn.Conv3d):
 
 
 class BasicBlock3d(nn.Module):
+    """Two 3x3 convolutions. ``first_dilation`` is the first one's (the one that strides, or would
+    have strided), ``dilation`` the second's (see :class:`I3DResNet`'s ``dilate``)."""
+
     expansion = 1
 
-    def __init__(self, in_ch: int, width: int, stride: int = 1, kt: int = 3):
+    def __init__(self, in_ch: int, width: int, stride: int = 1, kt: int = 3, dilation: int = 1,
+                 first_dilation: int | None = None):
         super().__init__()
         out_ch = width * self.expansion
-        self.conv1 = Conv3dT(in_ch, width, (kt, 3, 3), (1, stride, stride))
+        self.conv1 = Conv3dT(in_ch, width, (kt, 3, 3), (1, stride, stride), first_dilation or dilation)
         self.bn1 = nn.BatchNorm3d(width)
-        self.conv2 = Conv3dT(width, out_ch, (kt, 3, 3))
+        self.conv2 = Conv3dT(width, out_ch, (kt, 3, 3), dilation=dilation)
         self.bn2 = nn.BatchNorm3d(out_ch)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _downsample(in_ch, out_ch, stride, kt)
@@ -56,14 +66,17 @@ class BasicBlock3d(nn.Module):
 
 
 class Bottleneck3d(nn.Module):
+    """1x1, 3x3 (strided), 1x1; only the 3x3 is dilated, by ``first_dilation`` (as torchvision's)."""
+
     expansion = 4
 
-    def __init__(self, in_ch: int, width: int, stride: int = 1, kt: int = 3):
+    def __init__(self, in_ch: int, width: int, stride: int = 1, kt: int = 3, dilation: int = 1,
+                 first_dilation: int | None = None):
         super().__init__()
         out_ch = width * self.expansion
         self.conv1 = Conv3dT(in_ch, width, (kt, 1, 1))
         self.bn1 = nn.BatchNorm3d(width)
-        self.conv2 = Conv3dT(width, width, (kt, 3, 3), (1, stride, stride))
+        self.conv2 = Conv3dT(width, width, (kt, 3, 3), (1, stride, stride), first_dilation or dilation)
         self.bn2 = nn.BatchNorm3d(width)
         self.conv3 = Conv3dT(width, out_ch, (kt, 1, 1))
         self.bn3 = nn.BatchNorm3d(out_ch)
@@ -93,6 +106,13 @@ class I3DResNet(nn.Module):
     Input is (N, C, T, H, W); ``layer4`` keeps all T time steps. Spatially the stem halves H and
     W (and halves them again with ``stem_pool``), then each layer divides by its ``strides`` entry:
     the defaults give H/32 x W/32, as ResNet-50.
+
+    ``dilate`` (one flag per layer) is torchvision's ``replace_stride_with_dilation`` (DeepLab,
+    Chen et al. 2017): a flagged layer keeps stride 1 and multiplies the dilation of every 3x3
+    convolution after its first by the stride it gave up; later layers inherit that dilation. The
+    weights keep their shapes, so a checkpoint of the strided network loads into the dilated one,
+    and (eval mode) the dilated layer's output at every ``stride``-th position equals the strided
+    network's output: only the final average pool sees the extra positions.
     """
 
     def __init__(
@@ -108,12 +128,13 @@ class I3DResNet(nn.Module):
         num_classes: int = 400,
         dropout: float = 0.0,
         temporal_kernel: int = 3,
+        dilate: Sequence[bool] = (False, False, False, False),
     ):
         super().__init__()
         if block not in _BLOCKS:
             raise ValueError(f"block={block!r} is not one of {sorted(_BLOCKS)}")
-        if not (len(layers) == len(widths) == len(strides) == 4):
-            raise ValueError("layers, widths and strides need 4 entries each (layer1..layer4)")
+        if not (len(layers) == len(widths) == len(strides) == len(dilate) == 4):
+            raise ValueError("layers, widths, strides and dilate need 4 entries each (layer1..layer4)")
         blk = _BLOCKS[block]
         stem = [
             Conv3dT(3, stem_channels, stem_kernel, (1, 2, 2)),
@@ -123,11 +144,15 @@ class I3DResNet(nn.Module):
         if stem_pool:
             stem.append(nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
         self.stem = nn.Sequential(*stem)
-        in_ch = stem_channels
-        for i, (n, w, stride) in enumerate(zip(layers, widths, strides, strict=True)):
+        in_ch, dilation = stem_channels, 1
+        for i, (n, w, stride, dil) in enumerate(zip(layers, widths, strides, dilate, strict=True)):
+            first_dilation = dilation
+            if dil:
+                dilation, stride = dilation * stride, 1
             blocks = []
             for j in range(n):
-                blocks.append(blk(in_ch, w, stride if j == 0 else 1, temporal_kernel))
+                blocks.append(blk(in_ch, w, stride if j == 0 else 1, temporal_kernel, dilation,
+                                  first_dilation if j == 0 else dilation))
                 in_ch = w * blk.expansion
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
         self.avgpool = nn.AdaptiveAvgPool3d(1)
@@ -171,6 +196,19 @@ def i3d_tiny(*, num_classes: int = 13, dropout: float = 0.0) -> I3DResNet:
     return I3DResNet(
         block="basic", layers=(1, 1, 1, 1), widths=(16, 32, 64, 128), stem_channels=16,
         stem_kernel=(3, 5, 5), stem_pool=True, strides=(1, 2, 2, 1),
+        num_classes=num_classes, dropout=dropout,
+    )
+
+
+def i3d_tiny14(*, num_classes: int = 13, dropout: float = 0.0) -> I3DResNet:
+    """``i3d_tiny`` with ``layer3``'s stride replaced by dilation 2 (DeepLab): 16x128x14x14 at ``layer4``.
+
+    Same weights (names and shapes) as :func:`i3d_tiny`, so it is fine-tuned from its checkpoint;
+    ``layer3`` and ``layer4`` run on 14x14 instead of 7x7 (about twice the training step time).
+    """
+    return I3DResNet(
+        block="basic", layers=(1, 1, 1, 1), widths=(16, 32, 64, 128), stem_channels=16,
+        stem_kernel=(3, 5, 5), stem_pool=True, strides=(1, 2, 2, 1), dilate=(False, False, True, False),
         num_classes=num_classes, dropout=dropout,
     )
 

@@ -12,7 +12,7 @@ from torchvision.models import video as tv_video
 
 from ..errors import SettingsError, UnknownModelError
 from . import hf
-from .i3d import i3d_resnet50, i3d_tiny, inflate_state_dict
+from .i3d import i3d_resnet50, i3d_tiny, i3d_tiny14, inflate_state_dict
 from .spec import IMAGENET_MEAN, IMAGENET_STD, KINETICS_MEAN, KINETICS_STD, ModelSpec
 from .weights import (
     CHECKPOINT_DIR,
@@ -116,6 +116,18 @@ _REGISTRY: dict[str, _Entry] = {
         ),
         build=lambda n: i3d_tiny(num_classes=n),
         checkpoint="i3d_tiny",
+    ),
+    "i3d_tiny14": _Entry(
+        spec=_i3d_spec(
+            "i3d_tiny14",  # categories: from its checkpoint metadata (or the action classes)
+            input_size=(112, 112),
+            resize_size=None,
+            description="i3d_tiny with layer3's stride replaced by dilation (DeepLab): 16x14x14 CAMs "
+            "at layer3 and layer4, fine-tuned from i3d_tiny's checkpoint",
+            weights_hint="checkpoints/i3d_tiny14.safetensors (train it: see docs/evaluation.md)",
+        ),
+        build=lambda n: i3d_tiny14(num_classes=n),
+        checkpoint="i3d_tiny14",
     ),
     "i3d_resnet50": _Entry(
         spec=_i3d_spec(
