@@ -78,7 +78,8 @@ def _one(model, video: str, out: Path, a: argparse.Namespace, settings: Settings
     targets = None if a.target is None else [int(t) if t.isdigit() else t for t in a.target]
     with FrameSpool(DISPLAY_SIDE) as spool:
         try:
-            result = timeline(model, video, stride=a.stride, targets=targets, settings=settings,
+            result = timeline(model, video, stride=a.stride, settings=settings,
+                              targets=[] if a.no_heatmap else targets,  # no maps kept: no second pass
                               batch_size=a.batch_size, max_duration=a.max_minutes * 60,
                               on_frame=None if a.no_heatmap else spool, progress=progress)
         finally:
