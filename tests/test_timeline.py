@@ -190,6 +190,7 @@ def test_odd_but_valid_videos_give_a_timeline(case, tmp_path):
     assert doc["num_windows"] >= 1 and doc["heatmaps"][0]["frames"] >= 1
 
 
+@pytest.mark.slow
 def test_the_list_is_sharded_over_two_torchrun_ranks_and_rank_0_writes_the_summary(multi_action, tmp_path):
     videos = []
     for i in range(3):
