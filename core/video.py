@@ -25,6 +25,7 @@ limits on size, duration and work are in :class:`Limits`.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import av
@@ -51,6 +52,7 @@ __all__ = [
     "VideoTooLargeError",
     "clip_from_frames",
     "read_clip",
+    "reading",
 ]
 
 DEFAULT_SAMPLING = "uniform"
@@ -110,7 +112,7 @@ def read_clip(path, spec=None, *, sampling=None, num_frames=None, fps=None, star
     name = os.path.basename(path) or path
     _check_file(path, name, limits)
     budget = Budget(name, limits)
-    try:
+    with reading(name, limits):
         with _open(path, name, limits) as container:  # pass 1: list the frames
             line = index_stream(container, _video_stream(container, name, limits), budget)
         if line.n < MIN_FRAMES:
@@ -122,12 +124,6 @@ def read_clip(path, spec=None, *, sampling=None, num_frames=None, fps=None, star
         with _open(path, name, limits) as container:  # pass 2: decode the kept ones
             stream = _video_stream(container, name, limits)
             got = decode_frames(container, stream, line, sorted(set(wanted)), budget)
-    except av.error.ExitError as e:
-        raise timeout_error(name, limits) from e
-    except av.error.FFmpegError as e:
-        raise VideoError(f"{name}: could not be decoded ({_ffmpeg_reason(e)}); the file may be corrupt — try re-encoding it to H.264 MP4") from e
-    except OSError as e:
-        raise VideoError(f"{name}: could not be read ({e.strerror or e})") from e
 
     frames = torch.from_numpy(np.stack([got.rgb[i] for i in wanted]))
     turns = round(got.rotation / 90) % 4
@@ -188,6 +184,20 @@ def clip_from_frames(frames, *, fps: float = 25.0, num_frames: int | None = None
         sampling=sampling,
         sample_fps=float(sample_fps) if num_frames is not None and sampling == "fps" else None,
     )
+
+
+@contextmanager
+def reading(name: str, limits: Limits):
+    """Turn FFmpeg and OS failures while reading ``name`` into a :class:`VideoError` saying what
+    to do (a stalled read into a timeout). ``read_clip`` and the whole-video timeline read in it."""
+    try:
+        yield
+    except av.error.ExitError as e:
+        raise timeout_error(name, limits) from e
+    except av.error.FFmpegError as e:
+        raise VideoError(f"{name}: could not be decoded ({_ffmpeg_reason(e)}); the file may be corrupt — try re-encoding it to H.264 MP4") from e
+    except OSError as e:
+        raise VideoError(f"{name}: could not be read ({e.strerror or e})") from e
 
 
 def _too_few_frames(name: str, n: int, declared: int) -> str:

@@ -44,7 +44,7 @@ from .methods import cam_from_gradients
 from .result import Explanation, Target
 from .settings import Normalize, Settings
 
-__all__ = ["Explainer", "class_index", "explain", "resolve_device"]
+__all__ = ["Explainer", "batched_vjp", "class_index", "explain", "resolve_device", "upsample_and_normalise"]
 
 TargetLike = int | str
 
@@ -213,10 +213,7 @@ class Explainer:
                 rows[r, 0, i] = 1
                 if minus is not None:
                     rows[r, 0, minus] -= 1
-            try:  # all targets in one batched vector-Jacobian product
-                (g,) = torch.autograd.grad(state.logits, state.activation, rows, retain_graph=True, is_grads_batched=True)
-            except RuntimeError:  # some ops have no batching rule: one VJP per target
-                g = torch.stack([torch.autograd.grad(state.logits, state.activation, r, retain_graph=True)[0] for r in rows])
+            g = batched_vjp(state.logits, state.activation, rows, keep_graph=True)
             for k, gk in zip(todo, g, strict=True):
                 state.grads[k] = gk.detach()  # (1, *layer output)
         # (K, 1, *layer output) => (K, C, t, h, w)
@@ -269,7 +266,7 @@ class Explainer:
             t1 = time.perf_counter()
             act = to_cthw(state.activation.detach(), state.layout, layer_name, state.grid)[0]
             raw = cam_from_gradients(act, grads, settings.method, settings.pooling)
-        maps, importance = _upsample_and_normalise(raw, state.input_size, settings.normalize)
+        maps, importance = upsample_and_normalise(raw, state.input_size, settings.normalize)
         t2 = time.perf_counter()
         timings = {
             "preprocess": prep.ms,
@@ -334,6 +331,17 @@ class Explainer:
             yield self.model
 
 
+def batched_vjp(outputs: torch.Tensor, inputs: torch.Tensor, rows: torch.Tensor, *, keep_graph: bool) -> torch.Tensor:
+    """(K, *inputs.shape): the vector-Jacobian product of ``outputs`` for each of the K ``rows``
+    (each shaped like ``outputs``), in one batched call, or one call per row where some op has no
+    batching rule. ``keep_graph`` keeps the graph for more products later."""
+    try:
+        (g,) = torch.autograd.grad(outputs, inputs, rows, retain_graph=keep_graph, is_grads_batched=True)
+    except RuntimeError:  # some ops have no batching rule: one product per row
+        g = torch.stack([torch.autograd.grad(outputs, inputs, r, retain_graph=True)[0] for r in rows])
+    return g
+
+
 def class_index(t: TargetLike, cats: Sequence[str]) -> int:
     """The index of class ``t`` (an index, or a label in any case) in ``cats``; a close-match
     hint when there is none."""
@@ -359,7 +367,7 @@ def _head(model: nn.Module, layer: nn.Module):
     return offer(layer) if callable(offer) else None
 
 
-def _upsample_and_normalise(raw: torch.Tensor, size: tuple[int, ...], normalize: Normalize) -> tuple[torch.Tensor, torch.Tensor]:
+def upsample_and_normalise(raw: torch.Tensor, size: tuple[int, ...], normalize: Normalize) -> tuple[torch.Tensor, torch.Tensor]:
     """(K, t, h, w) raw maps -> ((K, T, H, W) maps in [0, 1], (K, T) share of mass per frame)."""
     if raw.shape[1] == size[0]:
         # The layer kept every time step (I3D): trilinear would weight each frame by exactly 1,

@@ -22,22 +22,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-import av
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .._decode import Decoded, index_stream, iter_frames
-from .._limits import Budget, Limits, timeout_error
-from ..cam.engine import class_index
+from .._limits import Budget, Limits
+from ..cam.engine import batched_vjp, class_index, upsample_and_normalise
 from ..cam.hooks import capture_activation, resolve_layer
 from ..cam.layouts import to_cthw
 from ..cam.methods import cam_from_gradients
-from ..cam.settings import Settings
+from ..cam.settings import Normalize, Settings
 from ..errors import SettingsError, VideoError, VideoTooLargeError
 from ..transforms import crop_box_for, preprocess, resized_size
-from ..video import MIN_FRAMES, _check_file, _ffmpeg_reason, _open, _too_few_frames, _video_stream
+from ..video import MIN_FRAMES, _check_file, _open, _too_few_frames, _video_stream, reading
 from .plan import Plan, nearest_positions, plan_windows
 
 __all__ = ["ALL_CLASS_MAPS", "DEFAULT_MAX_DURATION", "TimelineResult", "timeline"]
@@ -94,19 +92,25 @@ class TimelineResult:
         """
         if cls not in self.maps:
             raise SettingsError(f"no maps were kept for class {cls}; pass it in targets=")
-        maps, plan = self.maps[cls], self.plan
-        total = np.zeros((len(plan.grid), *maps.shape[2:]), np.float32)
+        weighted = self.maps[cls].astype(np.float32) * self.probs[:, cls, None, None, None]
+        return self._per_frame(weighted)
+
+    def frame_probs(self, cls: int) -> np.ndarray:
+        """(grid frames,): the mean probability of class ``cls`` over the windows holding each frame."""
+        return self._per_frame(np.repeat(self.probs[:, cls, None], self.plan.num_frames, axis=1))
+
+    def _per_frame(self, values: np.ndarray) -> np.ndarray:
+        """(windows, num_frames, ...) values of each window's frames -> (grid frames, ...): per grid
+        frame, the mean over the windows holding it (a short video's repeated last frame counts once)."""
+        plan = self.plan
+        total = np.zeros((len(plan.grid), *values.shape[2:]), np.float32)
         count = np.zeros(len(plan.grid), np.float32)
         for k in range(self.num_windows):
-            weight = np.float32(self.probs[k, cls])
-            for j, g in enumerate(plan.frames(k)[: self._distinct(k)]):
-                total[g] += weight * maps[k, j].astype(np.float32)
+            distinct = min(plan.num_frames, len(plan.grid) - plan.starts[k])
+            for j, g in enumerate(plan.frames(k)[:distinct]):
+                total[g] += values[k, j]
                 count[g] += 1
-        return total / np.maximum(count, 1)[:, None, None]
-
-    def _distinct(self, k: int) -> int:
-        """How many of window ``k``'s frames are distinct grid frames (a short video repeats its last)."""
-        return min(self.plan.num_frames, len(self.plan.grid) - self.plan.starts[k])
+        return total / np.maximum(count, 1).reshape(-1, *([1] * (values.ndim - 2)))
 
 
 Progress = Callable[[int, int], None]  # (windows done, windows in all)
@@ -189,7 +193,7 @@ def _index(path: str, name: str, max_duration: float):
     limits = Limits(max_duration=max_duration + 1.0, time_budget=_INDEX_SECONDS)
     _check_file(path, name, limits)
     budget = Budget(name, limits)
-    with _reading(name, limits), _open(path, name, limits) as container:
+    with reading(name, limits), _open(path, name, limits) as container:
         line = index_stream(container, _video_stream(container, name, limits), budget)
     if line.duration > max_duration + 1e-6:
         raise VideoTooLargeError(
@@ -203,26 +207,6 @@ def _index(path: str, name: str, max_duration: float):
 
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} s"
-
-
-class _reading:
-    """Turn FFmpeg and OS failures while reading into :class:`VideoError` naming the file."""
-
-    def __init__(self, name: str, limits: Limits):
-        self.name, self.limits = name, limits
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, tb):
-        if isinstance(error, av.error.ExitError):
-            raise timeout_error(self.name, self.limits) from error
-        if isinstance(error, av.error.FFmpegError):
-            raise VideoError(f"{self.name}: could not be decoded ({_ffmpeg_reason(error)}); the file may be "
-                             "corrupt — try re-encoding it to H.264 MP4") from error
-        if isinstance(error, OSError):
-            raise VideoError(f"{self.name}: could not be read ({error.strerror or error})") from error
-        return False
 
 
 @dataclass
@@ -261,7 +245,7 @@ class _Run:
                     else max(MIN_DECODE_BUDGET_S, self.seconds_per_minute * self.line.duration / 60))
         limits = Limits(max_duration=math.inf, max_decoded_frames=self.line.n + 64, time_budget=budget_s)
         self._done = 0  # windows run so far
-        with _reading(self.name, limits), _open(self.path, self.name, limits) as container:
+        with reading(self.name, limits), _open(self.path, self.name, limits) as container:
             stream = _video_stream(container, self.name, limits)
             cc = stream.codec_context
             limits = replace(limits, display_pixels=convert_pixels(self.spec, (cc.height, cc.width)))
@@ -356,20 +340,13 @@ def _score(model, x, layer, layer_name, spec, keep, settings) -> tuple[torch.Ten
     rows = torch.zeros(len(keep), *logits.shape, device=logits.device, dtype=logits.dtype)
     for i, c in enumerate(keep):
         rows[i, :, c] = 1
-    try:  # every kept class of every window in one batched vector-Jacobian product
-        (grads,) = torch.autograd.grad(logits, act, rows, is_grads_batched=True)
-    except RuntimeError:  # some ops have no batching rule: one product per class
-        grads = torch.stack([torch.autograd.grad(logits, act, r, retain_graph=True)[0] for r in rows])
+    grads = batched_vjp(logits, act, rows, keep_graph=False)  # every kept class of every window at once
     A = to_cthw(act.detach(), spec.layout, layer_name, grid)  # (B, C, t, h, w)
     G = to_cthw(grads.flatten(0, 1), spec.layout, layer_name, grid)
     G = G.view(len(keep), A.shape[0], *G.shape[1:])  # (K, B, C, t, h, w)
     raw = torch.stack([cam_from_gradients(A[b], G[:, b], settings.method, settings.pooling) for b in range(A.shape[0])])
-    T = x.shape[2]
-    if raw.shape[2] != T:  # the layer pooled time (tubelets): spread it back over the frames
-        b, k, t, h, w = raw.shape
-        raw = F.interpolate(raw.reshape(b * k, 1, t, h, w), size=(T, h, w), mode="trilinear", align_corners=False)
-        raw = raw.view(b, k, T, h, w).clamp_(min=0)
-    lo = raw.amin((-3, -2, -1), keepdim=True)
-    hi = raw.amax((-3, -2, -1), keepdim=True)
-    maps = (raw - lo) / (hi - lo).clamp_min(1e-12)
-    return logits.detach(), maps.masked_fill_(~(hi > lo), 0.0).detach().cpu()
+    # at the layer's spatial size, spread over the window's frames when the layer pooled time
+    # (tubelets), and scaled to [0, 1] per map, as the Explainer does for a clip
+    b, k, _, h, w = raw.shape
+    maps, _ = upsample_and_normalise(raw.flatten(0, 1), (x.shape[2], h, w), Normalize.CLIP)
+    return logits.detach(), maps.view(b, k, *maps.shape[1:]).detach().cpu()

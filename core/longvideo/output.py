@@ -190,7 +190,7 @@ def _heatmap_video(result: TimelineResult, cls: int, spool: FrameSpool, path: Pa
     maps = torch.from_numpy(maps / max(float(maps.max()), 1e-12))  # the video's strongest frame is 1
     H, W = spool.shape[:2]
     box = _scaled_box(result.crop_box, result.frame_size, (H, W))
-    probs = _frame_probs(result, cls)
+    probs = result.frame_probs(cls)
     label = result.categories[cls]
 
     def frames():
@@ -212,14 +212,3 @@ def _scaled_box(box, frame_size, size) -> tuple[int, int, int, int]:
     sy, sx = size[0] / frame_size[0], size[1] / frame_size[1]
     top, left, h, w = box
     return round(top * sy), round(left * sx), max(1, round(h * sy)), max(1, round(w * sx))
-
-
-def _frame_probs(result: TimelineResult, cls: int) -> np.ndarray:
-    """Per grid frame, the mean probability of ``cls`` over the windows holding it."""
-    total = np.zeros(len(result.plan.grid))
-    count = np.zeros(len(result.plan.grid))
-    for k in range(result.num_windows):
-        for g in set(result.plan.frames(k)):
-            total[g] += result.probs[k, cls]
-            count[g] += 1
-    return total / np.maximum(count, 1)
