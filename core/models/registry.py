@@ -104,30 +104,26 @@ def _swin3d(name: str, weights_enum) -> _Entry:
                      default_layer="stage4", paths=_SWIN_PATHS, mean=IMAGENET_MEAN, std=IMAGENET_STD,
                      layout="channels_last", sampling="fps", sample_fps=15.0)
 
+def _project_model(name: str, build, description: str, how: str) -> _Entry:
+    """A model this project trains on its 13 rendered actions (112x112 frames, whole frame, no crop),
+    shipped as ``checkpoints/NAME.safetensors``; categories come from the checkpoint's metadata."""
+    spec = _i3d_spec(name, input_size=(112, 112), resize_size=None, description=description,
+                     weights_hint=f"checkpoints/{name}.safetensors ({how})")
+    return _Entry(spec=spec, build=lambda n: build(num_classes=n), checkpoint=name)
+
+
 _REGISTRY: dict[str, _Entry] = {
-    "i3d_tiny": _Entry(
-        spec=_i3d_spec(
-            "i3d_tiny",  # categories: filled from the checkpoint metadata (or the action classes)
-            input_size=(112, 112),
-            resize_size=None,
-            description="the shipped default: a small I3D ResNet trained on the project's 13 "
-            "Something-Something-style actions (16x112x112 in, 16x7x7 CAMs)",
-            weights_hint="checkpoints/i3d_tiny.safetensors (train it: see README)",
-        ),
-        build=lambda n: i3d_tiny(num_classes=n),
-        checkpoint="i3d_tiny",
+    "i3d_tiny": _project_model(
+        "i3d_tiny", i3d_tiny,
+        "the shipped default: a small I3D ResNet trained on the project's 13 Something-Something-style "
+        "actions (16x112x112 in, 16x7x7 CAMs)",
+        "train it: see README",
     ),
-    "i3d_tiny14": _Entry(
-        spec=_i3d_spec(
-            "i3d_tiny14",  # categories: from its checkpoint metadata (or the action classes)
-            input_size=(112, 112),
-            resize_size=None,
-            description="i3d_tiny with layer3's stride replaced by dilation (DeepLab): 16x14x14 CAMs "
-            "at layer3 and layer4, fine-tuned from i3d_tiny's checkpoint",
-            weights_hint="checkpoints/i3d_tiny14.safetensors (train it: see docs/evaluation.md)",
-        ),
-        build=lambda n: i3d_tiny14(num_classes=n),
-        checkpoint="i3d_tiny14",
+    "i3d_tiny14": _project_model(
+        "i3d_tiny14", i3d_tiny14,
+        "i3d_tiny with layer3's stride replaced by dilation (DeepLab): 16x14x14 CAMs at layer3 and "
+        "layer4, fine-tuned from i3d_tiny's checkpoint",
+        "train it: see docs/evaluation.md",
     ),
     "i3d_resnet50": _Entry(
         spec=_i3d_spec(
