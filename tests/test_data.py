@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import sys
 
@@ -23,6 +24,8 @@ from core.data import (
     write_dataset,
     write_video,
 )
+from core.data.__main__ import main as data_cli
+from core.data.actions import Tempo, plan_action
 from core.data.classes import (
     APPROACHING,
     COVERING,
@@ -38,6 +41,8 @@ from core.data.classes import (
     UNCOVERING,
 )
 from core.data.contract import centroids
+from core.data.generator import Style
+from core.data.sprites import ODD_BACKDROPS, ODD_SHAPES, ODD_TEXTURES
 
 SMALL = {"size": (120, 160), "fps": 12, "duration": 2.5}  # 30 frames: quick, still a real clip
 
@@ -299,3 +304,108 @@ def test_video_round_trip_keeps_frame_count_and_rejects_odd_sizes(tmp_path):
         assert np.abs(back.astype(int) - frames.astype(int)).mean() < 8
     with pytest.raises(ValueError, match="even"):
         write_video(tmp_path / "c.mp4", frames[:, :119], 12)
+
+
+def _fingerprint(clip) -> tuple:
+    """The geometry exactly (masks, interval, shape); the pixels by their mean and spread, which
+    any change of what is drawn moves by far more than a numpy or Pillow rounding change would."""
+    h = hashlib.sha256()
+    for a in (clip.masks, np.array(clip.interval)):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16], clip.frames.shape, float(clip.frames.mean()), float(clip.frames.std())
+
+
+# Computed with the generator as it was before the unfamiliar style: the shipped checkpoints'
+# training data is re-rendered from seeds, so a standard clip must never change.
+@pytest.mark.parametrize(("label", "seed", "opts", "expected"), [
+    (DROPPING, 11, {"size": (48, 64), "fps": 8, "duration": 1.5}, ("8379654dcd44a519", 12, 68.427, 48.754)),
+    (COVERING, 12, {"size": (48, 64), "fps": 8, "duration": 1.5}, ("0da77a7e1bc9cd77", 12, 69.845, 37.192)),
+    (APPROACHING, 13, {"size": (48, 64), "fps": 8, "duration": 1.5}, ("41093cc842438fb6", 12, 121.282, 36.439)),
+    (SPINNING, 14, {"size": (48, 64)}, ("4d9de102f1dffaf3", 29, 113.819, 96.777)),  # fps and duration drawn
+])
+def test_standard_clips_are_unchanged(label, seed, opts, expected):
+    digest, frames, mean, std = expected
+    for style in ({}, {"style": "standard"}):
+        got = _fingerprint(render_clip(label, seed=seed, **opts, **style))
+        assert got[:2] == (digest, (frames, 48, 64, 3))
+        assert got[2:] == pytest.approx((mean, std), abs=0.01)
+    assert "style" not in render_clip(label, seed=seed, **opts).params
+
+
+ODD = {"size": (96, 128), "fps": 8, "style": "unfamiliar"}  # 36-64 frames of 4.5-8 s
+
+
+@pytest.mark.parametrize("label", CLASSES)
+def test_unfamiliar_clips_come_from_other_pools_and_keep_their_contract(label):
+    for seed in (0, 1):
+        clip = render_clip(label, seed=seed, **ODD)
+        p = clip.params
+        assert p["style"] == "unfamiliar" and check_contract(clip) == [], seed
+        assert 4.5 - 1 / 8 <= clip.num_frames / clip.fps <= 8 + 1 / 8
+        assert p["background"] in ODD_BACKDROPS
+        texture, shape = p["object_kind"].split("/")
+        assert texture in ODD_TEXTURES and shape in ODD_SHAPES and texture != p["background"]
+        t0, t1 = clip.interval
+        seen = clip.masks[t0 : t1 + 1].any((1, 2))
+        if label == COVERING:  # hidden at the end, as in the standard style
+            assert seen[0] and not seen[-1] and p["cover_kind"].split(":")[1] in ODD_TEXTURES
+        elif label == UNCOVERING:
+            assert not seen[0] and seen[-1] and p["cover_kind"].split(":")[1] in ODD_TEXTURES
+        else:
+            assert seen.all()
+    again = render_clip(label, seed=1, **ODD)
+    np.testing.assert_array_equal(again.frames, clip.frames)
+    np.testing.assert_array_equal(again.masks, clip.masks)
+    assert (again.interval, again.params) == (clip.interval, clip.params)
+    standard = render_clip(label, seed=1, **{**ODD, "style": Style.STANDARD})
+    assert standard.frames.shape != clip.frames.shape and "style" not in standard.params
+    texture, shape = standard.params["object_kind"].split("/")
+    assert standard.params["background"] not in ODD_BACKDROPS
+    assert texture not in ODD_TEXTURES and shape not in ODD_SHAPES
+
+
+def test_unfamiliar_actions_are_faster_or_slower_than_any_standard_one():
+    """Action seconds of 200 standard plans per class vs unfamiliar ones (30 fps, no frame limit bites)."""
+    rng = np.random.default_rng(0)
+    for label in CLASSES:
+        if label == HOLDING:  # lasts the whole clip in either style
+            continue
+        std = []
+        for _ in range(200):
+            t = round(30 * rng.uniform(1.5, 4.0))
+            i0, i1 = plan_action(label, rng, t, 240, 320).interval
+            std.append((i1 - i0) / 30)
+        for _ in range(20):
+            t = round(30 * rng.uniform(4.5, 8.0))
+            tempo = Tempo.draw(rng, 30.0)
+            plan = plan_action(label, rng, t, 240, 320, tempo=tempo)
+            secs = plan.params["action_seconds"]
+            assert (secs < min(std)) if tempo.fast else (secs > max(std)), (label, tempo, secs)
+
+
+def test_unfamiliar_actions_often_start_in_the_second_half():
+    late = [clip.interval[0] >= clip.num_frames / 2
+            for label in CLASSES for seed in range(8)
+            for clip in [render_clip(label, seed=100 + seed, size=(32, 32), fps=8, style="unfamiliar")]]
+    assert 0.15 <= np.mean(late) <= 0.5, np.mean(late)  # standard clips: ~10 %
+
+
+def test_an_unknown_style_names_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match="standard, unfamiliar"):
+        render_clip(0, seed=0, style="odd")
+    with pytest.raises(ValueError, match="standard, unfamiliar"):
+        write_dataset(tmp_path / "x", n_train=1, n_val=0, n_test=0, seed=0, render_options={"style": "odd"})
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_cli_writes_an_unfamiliar_test_set(tmp_path, capsys):
+    root = tmp_path / "odd"
+    assert data_cli(["--out", str(root), "--seed", "1", "--train", "0", "--val", "0", "--test", "2",
+                     "--size", "48x64", "--fps", "8", "--style", "unfamiliar"]) == 0
+    assert "wrote 2 clips" in capsys.readouterr().out
+    manifest = json.loads((root / "dataset.json").read_text())
+    assert manifest["render_options"] == {"size": [48, 64], "fps": 8.0, "style": "unfamiliar"}
+    assert json.loads((root / "train.json").read_text()) == []
+    ds = SSv2Dataset(root, "test")
+    assert len(ds) == 2 and ds.ground_truth(0).params["style"] == "unfamiliar"
+    assert SSv2Dataset(root, "train").samples == []

@@ -3,7 +3,8 @@
 A plan is pure geometry. Object classes place the actor in frame pixels of a still camera;
 camera classes place everything in a larger *scene* and move a view box over it
 (centre x, centre y, scene pixels per output pixel). Each planner draws its own sizes so the
-label's contract (distances, angles, zoom) holds with room to spare.
+label's contract (distances, angles, zoom) holds with room to spare. A :class:`Tempo` (the
+unfamiliar style) times the action in seconds instead, outside the standard style's range.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import numpy as np
 
 from . import classes
 
-__all__ = ["Plan", "plan_action"]
+__all__ = ["STANDARD_SECONDS", "UNFAMILIAR_SECONDS", "Plan", "Tempo", "plan_action"]
 
 _MARGIN = 3  # px kept free at frame edges (camera shake included)
+STANDARD_SECONDS = (1.5, 4.0)  # clip lengths of the standard style
+UNFAMILIAR_SECONDS = (4.5, 8.0)  # and of the unfamiliar one
 
 
 @dataclass
@@ -52,8 +55,37 @@ def _profile(u: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     raise ValueError(kind)
 
 
-def _timing(rng: np.random.Generator, t: int, lo: float, hi: float, min_len: int = 4) -> tuple[int, int]:
+@dataclass(frozen=True)
+class Tempo:
+    """The unfamiliar style's timing: actions faster or slower than any standard one of their class.
+
+    A standard action lasts ``lo..hi`` of a 1.5-4 s clip (each class has its own fractions), so
+    ``lo * 1.5`` to ``hi * 4`` seconds. A fast one lasts ``factor`` (0.4-0.8) times the shortest of
+    those, a slow one ``factor`` (1.1-1.6) times the longest, bounded by the class's fewest frames
+    and by the clip; it starts anywhere the clip has room for it.
+    """
+
+    fps: float
+    fast: bool
+    factor: float
+
+    @staticmethod
+    def draw(rng: np.random.Generator, fps: float) -> Tempo:
+        fast = bool(rng.random() < 0.5)
+        return Tempo(fps, fast, float(rng.uniform(0.4, 0.8) if fast else rng.uniform(1.1, 1.6)))
+
+    def interval(self, rng: np.random.Generator, t: int, lo: float, hi: float, min_len: int) -> tuple[int, int]:
+        seconds = self.factor * (lo * STANDARD_SECONDS[0] if self.fast else hi * STANDARD_SECONDS[1])
+        length = int(np.clip(round(seconds * self.fps), min(min_len, t - 1), t - 1))
+        start = int(rng.integers(0, t - length))
+        return start, start + length
+
+
+def _timing(rng: np.random.Generator, t: int, lo: float, hi: float, min_len: int = 4,
+            tempo: Tempo | None = None) -> tuple[int, int]:
     """(first, last) action frames: the action may start late and end early."""
+    if tempo is not None:
+        return tempo.interval(rng, t, lo, hi, min_len)
     length = int(np.clip(round(t * rng.uniform(lo, hi)), min(min_len, t - 1), t - 1))
     r = rng.random()
     start = 0 if r < 0.2 else t - 1 - length if r < 0.35 else int(rng.integers(0, t - length))
@@ -124,11 +156,23 @@ _SLIDES: dict[str, _Slide] = {
 }
 
 
-def plan_action(label: str, rng: np.random.Generator, t: int, h: int, w: int) -> Plan:
-    """Draw a plan for ``label`` on a (h, w) frame with ``t`` frames."""
+def plan_action(label: str, rng: np.random.Generator, t: int, h: int, w: int, *,
+                tempo: Tempo | None = None) -> Plan:
+    """Draw a plan for ``label`` on a (h, w) frame with ``t`` frames.
+
+    ``tempo`` (the unfamiliar style) times the action; Holding lasts the whole clip regardless.
+    """
+    plan = _plan(label, rng, t, h, w, tempo)
+    if tempo is not None and label != classes.HOLDING:
+        plan.params.update(tempo="fast" if tempo.fast else "slow", tempo_factor=tempo.factor,
+                           action_seconds=(plan.interval[1] - plan.interval[0]) / tempo.fps)
+    return plan
+
+
+def _plan(label: str, rng: np.random.Generator, t: int, h: int, w: int, tempo: Tempo | None) -> Plan:
     m = min(h, w)
     if label in _SLIDES:
-        return _plan_slide(_SLIDES[label], rng, t, h, w)
+        return _plan_slide(_SLIDES[label], rng, t, h, w, tempo)
     if label == classes.HOLDING:
         size = _box(rng, rng.uniform(0.12, 0.35) * m)
         amp = rng.uniform(0.003, 0.012)
@@ -140,7 +184,7 @@ def plan_action(label: str, rng: np.random.Generator, t: int, h: int, w: int) ->
     if label == classes.SPINNING:
         size = _box(rng, rng.uniform(0.18, 0.45) * m, aspect=(0.35, 0.6))
         r = np.hypot(*size) * 0.6 + _MARGIN  # the spin is about the centroid, not the box centre
-        interval = _timing(rng, t, 0.4, 0.9, min_len=6)
+        interval = _timing(rng, t, 0.4, 0.9, min_len=6, tempo=tempo)
         kind = str(rng.choice(["linear", "smooth", "ease_out"]))
         prog = _progress(t, interval, kind, rng)
         # At most 45 degrees a frame, or the spin aliases (a wagon wheel seems to stand still).
@@ -153,19 +197,19 @@ def plan_action(label: str, rng: np.random.Generator, t: int, h: int, w: int) ->
         xy[:, 1] = rng.uniform(r, h - r) + smooth_jitter(rng, t, 0.003 * h)
         return Plan(interval, size, xy, angle, params={"angle": float(total), "profile": kind})
     if label in (classes.COVERING, classes.UNCOVERING):
-        return _plan_cover(rng, t, h, w, uncover=label == classes.UNCOVERING)
+        return _plan_cover(rng, t, h, w, tempo, uncover=label == classes.UNCOVERING)
     if label in (classes.APPROACHING, classes.MOVING_AWAY):
-        return _plan_zoom(rng, t, h, w, zoom_in=label == classes.APPROACHING)
+        return _plan_zoom(rng, t, h, w, tempo, zoom_in=label == classes.APPROACHING)
     if label in (classes.TURNING_LEFT, classes.TURNING_RIGHT):
-        return _plan_pan(rng, t, h, w, content_right=label == classes.TURNING_LEFT)
+        return _plan_pan(rng, t, h, w, tempo, content_right=label == classes.TURNING_LEFT)
     raise ValueError(f"no motion plan for label {label!r}; use one of core.data.CLASSES")
 
 
-def _plan_slide(slide: _Slide, rng, t, h, w) -> Plan:
+def _plan_slide(slide: _Slide, rng, t, h, w, tempo) -> Plan:
     # Drawn for every slide, not only a random-direction one, so that each seed keeps its clip.
     either = int(rng.choice([-1, 1]))
     size = _box(rng, rng.uniform(0.12, 0.33) * min(h, w))
-    interval = _timing(rng, t, *slide.length, min_len=slide.min_len)
+    interval = _timing(rng, t, *slide.length, min_len=slide.min_len, tempo=tempo)
     kind = str(rng.choice(slide.profiles))
     xy, d = _slide(rng, t, h, w, size, slide.axis, slide.sign or either, slide.distance, interval, kind)
     angle = np.zeros(t)
@@ -180,7 +224,7 @@ def _plan_slide(slide: _Slide, rng, t, h, w) -> Plan:
     return Plan(interval, size, xy, angle, params=params)
 
 
-def _plan_cover(rng, t, h, w, *, uncover: bool) -> Plan:
+def _plan_cover(rng, t, h, w, tempo, *, uncover: bool) -> Plan:
     m = min(h, w)
     size = _box(rng, rng.uniform(0.12, 0.28) * m)
     k = rng.uniform(1.25, 1.6, 2)
@@ -203,7 +247,7 @@ def _plan_cover(rng, t, h, w, *, uncover: bool) -> Plan:
     if start is None:  # always fits sideways with the object near the middle
         ax, end = w / 2, np.array([w / 2, end[1]])
         start = np.array([ax + (cover[1] + size[1]) / 2 + 2, end[1]])
-    interval = _timing(rng, t, 0.3, 0.8, min_len=5)
+    interval = _timing(rng, t, 0.3, 0.8, min_len=5, tempo=tempo)
     kind = str(rng.choice(["smooth", "minjerk", "linear", "trapezoid"]))
     s = _progress(t, interval, kind, rng)[:, None]
     a, b = (end, start) if uncover else (start, end)
@@ -213,7 +257,7 @@ def _plan_cover(rng, t, h, w, *, uncover: bool) -> Plan:
                 params={"cover_from": [float(v) for v in (start - end)], "profile": kind})
 
 
-def _plan_zoom(rng, t, h, w, *, zoom_in: bool) -> Plan:
+def _plan_zoom(rng, t, h, w, tempo, *, zoom_in: bool) -> Plan:
     z = rng.uniform(1.45, 2.2)
     m = min(h, w)
     pad = 0.03 * z * m  # room for shake around the widest view
@@ -224,7 +268,7 @@ def _plan_zoom(rng, t, h, w, *, zoom_in: bool) -> Plan:
     c_close = np.array([rng.uniform(w / 2 + pad, ws - w / 2 - pad), rng.uniform(h / 2 + pad, hs - h / 2 - pad)])
     room = (np.array([w, h]) - np.array(size[::-1])) / 2 - 4
     obj = c_close + rng.uniform(-0.6, 0.6, 2) * np.maximum(room, 0)
-    interval = _timing(rng, t, 0.4, 0.9, min_len=6)
+    interval = _timing(rng, t, 0.4, 0.9, min_len=6, tempo=tempo)
     kind = str(rng.choice(["smooth", "linear", "minjerk"]))
     q = _progress(t, interval, kind, rng)
     if not zoom_in:
@@ -237,7 +281,7 @@ def _plan_zoom(rng, t, h, w, *, zoom_in: bool) -> Plan:
                 params={"zoom": float(z), "scale_start": float(view[0, 2]), "scale_end": float(view[-1, 2])})
 
 
-def _plan_pan(rng, t, h, w, *, content_right: bool) -> Plan:
+def _plan_pan(rng, t, h, w, tempo, *, content_right: bool) -> Plan:
     m = min(h, w)
     p = rng.uniform(0.3, 0.6)
     pad = int(0.03 * m) + 2
@@ -252,7 +296,7 @@ def _plan_pan(rng, t, h, w, *, content_right: bool) -> Plan:
     hi = min(x0, x1) + w / 2 - size[1] / 2 - 4
     ox = rng.uniform(lo, max(lo, hi))
     oy = rng.uniform(y0 + max(tilt, 0) - h / 2 + size[0] / 2 + 4, y0 + min(tilt, 0) + h / 2 - size[0] / 2 - 4)
-    interval = _timing(rng, t, 0.4, 0.9, min_len=6)
+    interval = _timing(rng, t, 0.4, 0.9, min_len=6, tempo=tempo)
     kind = str(rng.choice(["smooth", "linear", "minjerk", "trapezoid"]))
     q = _progress(t, interval, kind, rng)
     view = np.stack([x0 + (x1 - x0) * q, y0 + tilt * q, np.ones(t)], 1)

@@ -1,7 +1,8 @@
 """Objects and backgrounds: photo crops and procedural textures, cut into random shapes.
 
 Photos come from scikit-image's bundled files only (read straight from its data folder, so
-nothing is ever downloaded). Every draw takes a ``numpy.random.Generator``; images are float32
+nothing is ever downloaded). ``unfamiliar=True`` draws from other pools, disjoint from the
+standard ones (:data:`ODD_SHAPES`, :data:`ODD_TEXTURES`, :data:`ODD_BACKDROPS`, no photos). Every draw takes a ``numpy.random.Generator``; images are float32
 in 0..255, and a sprite keeps its colour *premultiplied* by its alpha so that resampling and
 compositing stay linear (no dark fringes after rotation).
 """
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-__all__ = ["PHOTO_NAMES", "Sprite", "make_background", "make_cover", "make_object"]
+__all__ = ["ODD_BACKDROPS", "ODD_SHAPES", "ODD_TEXTURES", "PHOTO_NAMES", "Sprite", "make_background",
+           "make_cover", "make_object"]
 
 # Bundled file -> object names a person might give a thing that looks like it.
 _PHOTOS: dict[str, tuple[str, ...]] = {
@@ -47,6 +49,18 @@ _SHAPE_NOUNS = {
     "polygon": ("toy", "stone", "piece of paper", "leaf", "pen holder"),
     "blob": ("sponge", "potato", "pillow", "teddy bear"),
     "horse": ("toy horse", "figurine"),
+}
+# The unfamiliar style's pools: no standard clip has any of these (triangles are left out, as a
+# standard "polygon" may have three corners; checkerboards too, a standard texture).
+ODD_SHAPES: tuple[str, ...] = ("star", "ring", "cross", "crescent", "heart")
+ODD_TEXTURES: tuple[str, ...] = ("dots", "plaid", "cells", "rings", "zigzag")  # objects, covers
+ODD_BACKDROPS: tuple[str, ...] = ("plaid", "cells", "confetti", "zigzag", "rings", "dots")
+_ODD_NOUNS = {
+    "star": ("star", "starfish", "badge"),
+    "ring": ("ring", "bagel", "donut", "roll of tape"),
+    "cross": ("plus sign", "plaster", "cross"),
+    "crescent": ("croissant", "banana", "crescent moon"),
+    "heart": ("heart", "cookie", "cushion"),
 }
 _COVER_NOUNS = ("towel", "cloth", "piece of paper", "box", "book", "napkin", "lid", "tray")
 _COLOURS = {
@@ -185,6 +199,83 @@ def _shape_alpha(rng: np.random.Generator, h: int, w: int, kind: str, corner: fl
     return alpha
 
 
+def _pattern(rng: np.random.Generator, h: int, w: int, kind: str, period: float) -> np.ndarray:
+    """An unfamiliar-style (h, w, 3) float32 pattern of ``kind``, repeating every ~``period`` px."""
+    c1, c2 = _colour(rng), _colour(rng)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ang = rng.uniform(0, np.pi)
+    u, v = xx * np.cos(ang) + yy * np.sin(ang), yy * np.cos(ang) - xx * np.sin(ang)
+    if kind == "dots":  # polka dots, on a square or a staggered grid
+        shift = (np.floor(v / period) % 2) * period / 2 if rng.random() < 0.5 else 0.0
+        du, dv = (u + shift) % period - period / 2, v % period - period / 2
+        t = np.clip(period * rng.uniform(0.2, 0.4) - np.hypot(du, dv) + 0.5, 0, 1)
+    elif kind == "plaid":  # tartan: two crossing sets of bands, plus thin lines of a third colour
+        pu, pv = period * rng.uniform(0.8, 1.6, 2)
+        t = 0.5 * ((u % pu) < pu * rng.uniform(0.25, 0.5)) + 0.5 * ((v % pv) < pv * rng.uniform(0.25, 0.5))
+        img = c1 * (1 - t[..., None]) + c2 * t[..., None]
+        line = ((u + pu / 2) % pu < max(1.0, 0.1 * pu)) | ((v + pv / 2) % pv < max(1.0, 0.1 * pv))
+        img[line] = _colour(rng)
+        return img.astype(np.float32)
+    elif kind == "cells":  # Voronoi cells in random colours, with dark borders
+        from scipy.spatial import cKDTree
+
+        cell = 2.5 * period
+        n = int(np.clip(h * w / cell**2, 4, 600))
+        seeds = rng.uniform(0, 1, (n, 2)) * (w, h)
+        d, idx = cKDTree(seeds).query(np.stack([xx.ravel(), yy.ravel()], 1), k=2)
+        palette = np.stack([_colour(rng) for _ in range(n)])
+        img = palette[idx[:, 0]].reshape(h, w, 3)
+        edge = np.clip((d[:, 1] - d[:, 0]).reshape(h, w) - rng.uniform(0.5, 2.5), 0, 1)[..., None]
+        return (img * (0.25 + 0.75 * edge)).astype(np.float32)
+    elif kind == "confetti":  # a strong, fine mosaic of 2-4 px squares in a few colours
+        b = max(2, round(period / 5))
+        palette = np.stack([c1, c2] + [_colour(rng) for _ in range(int(rng.integers(1, 4)))])
+        small = palette[rng.integers(len(palette), size=(-(-h // b), -(-w // b)))]
+        return np.repeat(np.repeat(small, b, 0), b, 1)[:h, :w].astype(np.float32)
+    elif kind == "zigzag":  # chevrons
+        tri = np.abs((u / period) % 1 - 0.5) * 2
+        t = (((v + rng.uniform(0.5, 1.5) * period * tri) / period) % 1 < 0.5).astype(np.float32)
+    elif kind == "rings":  # concentric rings about a point that may lie off the picture
+        cx, cy = rng.uniform(-0.5, 1.5) * w, rng.uniform(-0.5, 1.5) * h
+        t = 0.5 + 0.5 * np.sin(np.hypot(xx - cx, yy - cy) * 2 * np.pi / period)
+        t = np.clip((t - 0.5) * rng.uniform(2, 6) + 0.5, 0, 1)
+    else:
+        raise ValueError(f"no pattern {kind!r}")
+    t = t[..., None]
+    return (c1 * (1 - t) + c2 * t).astype(np.float32)
+
+
+def _odd_alpha(rng: np.random.Generator, h: int, w: int, shape: str) -> np.ndarray:
+    """An anti-aliased (h, w) float32 alpha of an :data:`ODD_SHAPES` shape filling its box."""
+    s = 4  # supersampling: the inside test runs on a 4x finer grid, then 4x4 blocks are averaged
+    y, x = np.mgrid[0 : h * s, 0 : w * s].astype(np.float32)
+    x, y = (x + 0.5) / (w * s) * 2 - 1, (y + 0.5) / (h * s) * 2 - 1  # -1..1 across the box
+    r = np.hypot(x, y)
+    if shape == "star":
+        n, inner, rot = int(rng.integers(5, 9)), rng.uniform(0.38, 0.6), rng.uniform(0, 2 * np.pi)
+        ang = rot + np.arange(2 * n) * np.pi / n
+        rad = np.where(np.arange(2 * n) % 2, inner, 1.0)
+        pts = np.stack([np.cos(ang) * rad, np.sin(ang) * rad], 1)
+        pts = (pts - pts.min(0)) / np.maximum(np.ptp(pts, 0), 1e-6)  # fill the box
+        big = Image.new("L", (s * w, s * h), 0)
+        ImageDraw.Draw(big).polygon([(px * (s * w - 1), py * (s * h - 1)) for px, py in pts], fill=255)
+        return np.asarray(big.resize((w, h), Image.BOX), np.float32) / 255.0
+    if shape == "ring":
+        inside = (r <= 1) & (r >= rng.uniform(0.45, 0.7))
+    elif shape == "cross":
+        a = rng.uniform(0.28, 0.45)
+        inside = (np.abs(x) <= a) | (np.abs(y) <= a)
+    elif shape == "crescent":  # a disc with a bite out of one side
+        phi, d = rng.uniform(0, 2 * np.pi), rng.uniform(0.45, 0.7)
+        inside = (r <= 1) & (np.hypot(x - d * np.cos(phi), y - d * np.sin(phi)) > rng.uniform(0.75, 0.95))
+    elif shape == "heart":  # (X^2 + Y^2 - 1)^3 <= X^2 Y^3, which spans X +-1.139, Y -1..1.236 (up)
+        hx, hy = x * 1.139, 1.236 - (y + 1) / 2 * 2.236
+        inside = (hx**2 + hy**2 - 1) ** 3 - hx**2 * hy**3 <= 0
+    else:
+        raise ValueError(f"no shape {shape!r}")
+    return inside.reshape(h, s, w, s).mean((1, 3), dtype=np.float32)
+
+
 def _finish(rgb: np.ndarray, alpha: np.ndarray, rng: np.random.Generator, blur: float) -> tuple:
     """Shade, outline and defocus a sprite; returns (premult, alpha)."""
     h, w = alpha.shape
@@ -216,11 +307,20 @@ def _gauss(a: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def make_object(rng: np.random.Generator, h: int, w: int, *, asymmetric: bool = False,
-                blur: float = 0.0) -> Sprite:
+                blur: float = 0.0, unfamiliar: bool = False, avoid: str | None = None) -> Sprite:
     """A random (h, w) object: a photo crop or a procedural texture cut into a random shape.
 
-    ``asymmetric`` avoids plain round objects whose rotation could not be seen (for Spinning).
+    ``asymmetric`` avoids plain round objects whose rotation could not be seen (for Spinning);
+    the unfamiliar pools have no plain textures. ``unfamiliar`` draws an :data:`ODD_TEXTURES`
+    pattern other than ``avoid`` (the backdrop's, so the object stands out) cut into an
+    :data:`ODD_SHAPES` shape.
     """
+    if unfamiliar:
+        shape, tex = str(rng.choice(ODD_SHAPES)), str(rng.choice([t for t in ODD_TEXTURES if t != avoid]))
+        rgb = _pattern(rng, h, w, tex, max(3.0, min(h, w) * rng.uniform(0.15, 0.35)))
+        name = f"{_colour_name(rgb.reshape(-1, 3).mean(0))} {rng.choice(_ODD_NOUNS[shape])}"
+        premult, alpha = _finish(rgb, _odd_alpha(rng, h, w, shape), rng, blur)
+        return Sprite(premult, alpha, name, f"{tex}/{shape}")
     shapes, p = ["ellipse", "rect", "polygon", "blob", "horse"], [0.25, 0.35, 0.2, 0.15, 0.05]
     shape = str(rng.choice(shapes, p=p))
     if rng.random() < 0.55 and PHOTO_NAMES:
@@ -238,8 +338,18 @@ def make_object(rng: np.random.Generator, h: int, w: int, *, asymmetric: bool = 
     return Sprite(premult, alpha, name, f"{kind}/{shape}")
 
 
-def make_cover(rng: np.random.Generator, h: int, w: int, *, blur: float = 0.0) -> Sprite:
-    """An opaque (h, w) cover: a rounded rectangle, fully solid inside its edge."""
+def make_cover(rng: np.random.Generator, h: int, w: int, *, blur: float = 0.0,
+               unfamiliar: bool = False, avoid: str | None = None) -> Sprite:
+    """An opaque (h, w) cover: a rounded rectangle, fully solid inside its edge.
+
+    ``unfamiliar`` patterns it from :data:`ODD_TEXTURES` but ``avoid`` (its kind is then
+    "cover:<texture>"); it stays a rectangle, as it must hide the object whole.
+    """
+    if unfamiliar:
+        tex = str(rng.choice([t for t in ODD_TEXTURES if t != avoid]))
+        rgb = _pattern(rng, h, w, tex, max(3.0, min(h, w) * rng.uniform(0.1, 0.25)))
+        premult, alpha = _finish(rgb, _shape_alpha(rng, h, w, "rect", corner=0.25), rng, blur)
+        return Sprite(premult, alpha, str(rng.choice(_COVER_NOUNS)), f"cover:{tex}")
     rgb = (_photo_crop(rng, str(rng.choice(PHOTO_NAMES)), h, w) if rng.random() < 0.4 and PHOTO_NAMES
            else _texture(rng, h, w, str(rng.choice(["flat", "gradient", "stripes", "noise"]))))
     alpha = _shape_alpha(rng, h, w, "rect", corner=0.25)
@@ -248,18 +358,16 @@ def make_cover(rng: np.random.Generator, h: int, w: int, *, blur: float = 0.0) -
 
 
 def make_background(rng: np.random.Generator, h: int, w: int, *, textured: bool = False,
-                    blur: float = 0.0) -> tuple[np.ndarray, str]:
-    """A (h, w, 3) float32 scene backdrop and its kind; ``textured`` rules out flat ones."""
-    kinds = ["photo", "texture", "gradient", "flat", "tabletop"]
-    p = [0.3, 0.25, 0.1, 0.1, 0.25] if not textured else [0.35, 0.35, 0.0, 0.0, 0.3]
-    kind = str(rng.choice(kinds, p=p))
-    if kind == "tabletop":
-        split = round(h * rng.uniform(0.25, 0.6))
-        wall = _backdrop(rng, split, w, textured)
-        table = _backdrop(rng, h - split, w, True)
-        img = np.concatenate([wall, table], 0)
+                    blur: float = 0.0, unfamiliar: bool = False) -> tuple[np.ndarray, str]:
+    """A (h, w, 3) float32 scene backdrop and its kind; ``textured`` rules out flat ones.
+
+    ``unfamiliar`` draws a pattern of :data:`ODD_BACKDROPS` (all textured), 6-22 px a repeat.
+    """
+    if unfamiliar:
+        kind = str(rng.choice(ODD_BACKDROPS))
+        img = _pattern(rng, h, w, kind, rng.uniform(6, 22))
     else:
-        img = _backdrop(rng, h, w, textured, kind)
+        img, kind = _standard_backdrop(rng, h, w, textured)
     if rng.random() < 0.5:  # muted, as a backdrop often is
         m = img.mean((0, 1), keepdims=True)
         img = m + (img - m) * rng.uniform(0.7 if textured else 0.4, 0.9)
@@ -267,6 +375,18 @@ def make_background(rng: np.random.Generator, h: int, w: int, *, textured: bool 
         im = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(blur))
         img = np.asarray(im, np.float32)
     return np.ascontiguousarray(img, np.float32), kind
+
+
+def _standard_backdrop(rng: np.random.Generator, h: int, w: int, textured: bool) -> tuple[np.ndarray, str]:
+    kinds = ["photo", "texture", "gradient", "flat", "tabletop"]
+    p = [0.3, 0.25, 0.1, 0.1, 0.25] if not textured else [0.35, 0.35, 0.0, 0.0, 0.3]
+    kind = str(rng.choice(kinds, p=p))
+    if kind == "tabletop":
+        split = round(h * rng.uniform(0.25, 0.6))
+        wall = _backdrop(rng, split, w, textured)
+        table = _backdrop(rng, h - split, w, True)
+        return np.concatenate([wall, table], 0), kind
+    return _backdrop(rng, h, w, textured, kind), kind
 
 
 def _backdrop(rng: np.random.Generator, h: int, w: int, textured: bool, kind: str | None = None) -> np.ndarray:

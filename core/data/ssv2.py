@@ -31,7 +31,7 @@ import torch
 from .._limits import Limits
 from ..encode import encode_video
 from .classes import CLASSES, normalize_template
-from .generator import render_clip
+from .generator import Style, render_clip
 
 # The upload limits' 10 s wall clock per read is for untrusted files on a quiet server; a data
 # set's clips are our own renders, often decoded at nice 19 on a busy machine: a generous cap.
@@ -143,7 +143,9 @@ def write_dataset(root: str | Path, *, n_train: int, n_val: int, n_test: int, se
     Classes are balanced within each split (counts differ by at most one) and shuffled; clip
     ``i`` of a split is rendered from a seed derived from (``seed``, split, ``i``), so the output
     is the same for any ``workers``. Ids run from 1 over train, then validation, then test.
-    ``render_options`` (``size``, ``fps``, ``duration``) fix what :func:`render_clip` would draw.
+    ``render_options`` (``size``, ``fps``, ``duration``) fix what :func:`render_clip` would draw;
+    ``style`` ("standard" or "unfamiliar", see :class:`~core.data.generator.Style`) picks its pools.
+    A split may have 0 clips (its json file then holds an empty list).
     Returns a summary: counts per split and class, bytes written, seconds taken.
     """
     ext = "." + container.lstrip(".")
@@ -152,7 +154,10 @@ def write_dataset(root: str | Path, *, n_train: int, n_val: int, n_test: int, se
     for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test), ("workers", workers)):
         if not isinstance(n, int) or n < (1 if name == "workers" else 0):
             raise ValueError(f"{name}={n!r}; need a non-negative int (workers >= 1)")
-    size = (render_options or {}).get("size")
+    render_options = dict(render_options or {})
+    if "style" in render_options:
+        render_options["style"] = Style.parse(render_options["style"]).value
+    size = render_options.get("size")
     if size is not None and (size[0] % 2 or size[1] % 2):
         raise ValueError(f"size={tuple(size)}: videos are yuv420p, so height and width must be even")
     root = Path(root)
@@ -165,7 +170,7 @@ def write_dataset(root: str | Path, *, n_train: int, n_val: int, n_test: int, se
         order = np.random.default_rng(_seed(seed, _SPLIT_CODE[split], 2**31)).permutation(n)
         for i in range(n):
             label = CLASSES[int(order[i]) % len(CLASSES)]
-            jobs.append((str(root), str(next_id), label, seed, split, i, ext, dict(render_options or {})))
+            jobs.append((str(root), str(next_id), label, seed, split, i, ext, render_options))
             next_id += 1
     start = time.perf_counter()
     records = _run(jobs, workers, progress)
@@ -188,7 +193,7 @@ def write_dataset(root: str | Path, *, n_train: int, n_val: int, n_test: int, se
     _dump(root / "dataset.json", {
         "generator": "core.data", "seed": seed, "container": ext.lstrip("."),
         "n_train": n_train, "n_val": n_val, "n_test": n_test,
-        "render_options": {k: list(v) if isinstance(v, tuple) else v for k, v in (render_options or {}).items()},
+        "render_options": {k: list(v) if isinstance(v, tuple) else v for k, v in render_options.items()},
         "classes": list(CLASSES),
     })
     return summary
