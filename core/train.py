@@ -28,7 +28,9 @@ from torch import nn
 
 from .data import SSv2Dataset
 from .models import get_spec, load_model
+from .models.i3d import I3DResNet
 from .models.weights import load_checkpoint, save_checkpoint
+from .train_masks import cam_localisation_loss, load_cached_ground_truth
 from .transforms import resize_frames
 
 __all__ = ["flip_label_map", "main"]
@@ -72,11 +74,18 @@ def load_cached_split(root: Path, split: str, categories: list[str], num_frames:
     return frames, labels
 
 
-def _augment(frames: torch.Tensor, labels: torch.Tensor, flip_map: torch.Tensor, out_size: int, g: torch.Generator):
-    """uint8 (B, T, S, S, 3) -> float (B, 3, T, out, out) in [0, 1], augmented; labels mirrored."""
+def _augment(frames: torch.Tensor, labels: torch.Tensor, flip_map: torch.Tensor, out_size: int, g: torch.Generator,
+             masks: torch.Tensor | None = None):
+    """uint8 (B, T, S, S, 3) -> float (B, 3, T, out, out) in [0, 1], augmented; labels mirrored.
+
+    With ``masks`` (uint8 (B, T, S, S)), they get the same crop, resize and flip, and come back
+    third: float (B, T, out, out) in [0, 1]. The random draws are the same either way.
+    """
     B, T, S = frames.shape[:3]
     x = frames.float().div_(255)
-    out = torch.empty(B, T, out_size, out_size, 3)
+    if masks is not None:  # a fourth channel, so the masks follow the frames exactly
+        x = torch.cat([x, masks.float().div_(255)[..., None]], -1)
+    out = torch.empty(B, T, out_size, out_size, x.shape[-1])
     labels = labels.clone()
     for b in range(B):
         scale = float(torch.empty(1).uniform_(0.75, 1.0, generator=g))
@@ -90,9 +99,11 @@ def _augment(frames: torch.Tensor, labels: torch.Tensor, flip_map: torch.Tensor,
             labels[b] = flip_map[labels[b]]
         gain = float(torch.empty(1).uniform_(0.7, 1.3, generator=g))
         bias = float(torch.empty(1).uniform_(-0.1, 0.1, generator=g))
-        out[b] = (xb * gain + bias).clamp_(0, 1)
+        out[b] = xb
+        out[b, ..., :3].mul_(gain).add_(bias).clamp_(0, 1)
     # (B, T, H, W, 3) => (B, 3, T, H, W); contiguous, not channels-last (another conv kernel path)
-    return out.permute(0, 4, 1, 2, 3).contiguous(), labels
+    rgb = out[..., :3].permute(0, 4, 1, 2, 3).contiguous()
+    return (rgb, labels) if masks is None else (rgb, labels, out[..., 3].clamp_(0, 1))
 
 
 def _center(frames: torch.Tensor, out_size: int) -> torch.Tensor:
@@ -174,6 +185,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
+    p.add_argument("--cam-loss", type=float, default=0.0, metavar="WEIGHT",
+                   help="add WEIGHT x a loss that puts the true class's activation map on the rendered object's "
+                        "mask and inside the action's frames (needs ground_truth/ and an I3DResNet; see "
+                        "core.train_masks)")
+    p.add_argument("--cam-skip", nargs="+", default=(), metavar="CLASS",
+                   help="classes whose masks --cam-loss leaves out of 'where' (camera classes always are): e.g. "
+                        "'Covering [something] with [something]' 'Uncovering [something]', where the cover moves")
     return p
 
 
@@ -200,6 +218,15 @@ def main(argv: list[str] | None = None) -> int:
     T, S = spec.num_frames, spec.input_size[0]
     train_x, train_y = load_cached_split(root, "train", categories, T, args.cache_size, rank)
     val_x, val_y = load_cached_split(root, "validation", categories, T, args.cache_size, rank)
+    truth = None
+    if args.cam_loss:
+        try:
+            truth = load_cached_ground_truth(root, "train", categories, T, args.cache_size, rank, skip=args.cam_skip)
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
+        if not bool(truth.use.any()):
+            raise SystemExit(f"--cam-loss: {root} has no ground_truth/ masks for object classes; "
+                             "render the data with python -m core.data, or leave --cam-loss out")
     if world > 1:
         dist.barrier()
 
@@ -209,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
             model.fc = nn.Linear(model.fc.in_features, len(categories))
     else:
         model = load_model(args.arch, weights=None, num_classes=len(categories))
+    if args.cam_loss and not isinstance(model, I3DResNet):
+        raise SystemExit(f"--cam-loss needs a network that ends in an average pool and one linear layer "
+                         f"(i3d_tiny, i3d_tiny14, i3d_resnet50); {args.arch} does not")
     model = model.to(device).train()
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
@@ -243,17 +273,27 @@ def main(argv: list[str] | None = None) -> int:
             if step >= total:
                 break
             idx = shard[i:i + args.batch_size]
-            x, y = _augment(train_x[idx], train_y[idx], flip_map, S, gen)
+            if args.cam_loss:
+                x, y, m = _augment(train_x[idx], train_y[idx], flip_map, S, gen, masks=truth.masks[idx])
+            else:
+                x, y = _augment(train_x[idx], train_y[idx], flip_map, S, gen)
             x, y = _normalise(x, spec.mean, spec.std).to(device), y.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp and device.type == "cuda"):
-                loss = crit(net(x).float(), y)
+                if args.cam_loss:
+                    logits, feats = net(x, return_features=True)
+                    where, when = cam_localisation_loss(feats.float(), model.fc.weight.float(), y, m.to(device),
+                                                        truth.use[idx].to(device), truth.inside[idx].to(device))
+                    loss = crit(logits.float(), y) + args.cam_loss * (where + when)
+                else:
+                    loss = crit(net(x).float(), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{sched.get_last_lr()[0]:.2e}",
+                            **({"where": f"{where.item():.3f}", "when": f"{when.item():.3f}"} if args.cam_loss else {}))
             if step % args.eval_every == 0 or step == total:
                 top1, top2, _ = evaluate_cached(model, val_x[rank::world], val_y[rank::world], spec, device, amp=args.amp)
                 if world > 1:
@@ -263,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
                 if rank == 0:
                     rec = {"step": step, "epoch": epoch, "loss": round(loss.item(), 4), "val_top1": top1,
                            "val_top2": top2, "elapsed_s": round(time.time() - t0, 1)}
+                    if args.cam_loss:
+                        rec.update(cam_where=round(where.item(), 4), cam_when=round(when.item(), 4))
                     log.write(json.dumps(rec) + "\n")
                     log.flush()
                     bar.write(json.dumps(rec))

@@ -93,3 +93,88 @@ def test_ddp_two_gloo_processes(tiny_data, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 2  # rank 0 logged once, after averaging both ranks' accuracy
+
+
+def test_masks_follow_the_frames_through_crop_resize_and_flip():
+    """Frames that *are* the mask (grey = mask) must come out of the augmentation matching the mask
+    they were given, for every random crop and flip: a mask cropped or flipped differently from its
+    frames would train the localisation loss on the wrong pixels."""
+    import torch
+
+    from core.train import _augment
+
+    g = torch.Generator().manual_seed(0)
+    masks = torch.zeros(8, 4, 64, 64, dtype=torch.uint8)
+    for b in range(8):  # an off-centre box per clip, so a flip or a shifted crop shows
+        y, x = 4 + 5 * b, 6 + 3 * b
+        masks[b, :, y:y + 14, x:x + 9] = 255
+    frames = masks[..., None].expand(-1, -1, -1, -1, 3).contiguous()
+    labels = torch.zeros(8, dtype=torch.long)
+    flips = torch.tensor(flip_label_map(list(CLASSES)))
+    rgb, out_labels, out_masks = _augment(frames, labels, flips, 48, g, masks=masks)
+    assert rgb.shape == (8, 3, 4, 48, 48) and out_masks.shape == (8, 4, 48, 48)
+    for b in range(8):
+        grey = rgb[b, 0]  # gain * mask + bias, clamped: the same ordering of pixels as the mask
+        lo, hi = grey[out_masks[b] < 0.05], grey[out_masks[b] > 0.95]
+        assert hi.numel() and lo.numel() and hi.min() > lo.max(), b
+    assert set(out_labels.tolist()) <= {0, 1}  # class 0 mirrored to its partner on a flip
+    # the same draws with and without masks: the RGB batch is the one training always saw
+    again, labels_again = _augment(frames, labels, flips, 48, torch.Generator().manual_seed(0))
+    assert torch.equal(again, rgb) and torch.equal(labels_again, out_labels)
+
+
+def test_cam_loss_is_low_only_when_the_map_is_on_the_object_and_in_the_action():
+    import torch
+
+    from core.train_masks import cam_localisation_loss
+
+    fc = torch.eye(2, 3)  # class k's map is channel k
+    masks = torch.zeros(1, 2, 8, 8)
+    masks[0, :, 4:, 4:] = 1  # bottom-right quarter of the 2x2 grid
+    inside = torch.tensor([[False, True]])  # the action is the second frame
+    on = torch.zeros(1, 3, 2, 2, 2)
+    on[0, 0, 1, 1, 1] = 5.0  # on the object, in the action's frame
+    off = torch.zeros(1, 3, 2, 2, 2)
+    off[0, 0, :, 0, 0] = 5.0  # beside the object, in both frames
+    y, use = torch.tensor([0]), torch.tensor([True])
+    (where_on, when_on), (where_off, when_off) = (cam_localisation_loss(f, fc, y, masks, use, inside) for f in (on, off))
+    assert float(where_on) < 2.6 < 5.0 < float(where_off)  # frame 0 of `on` is flat: log(4) there
+    assert float(when_on) == pytest.approx(0.0) and float(when_off) == pytest.approx(float(torch.log(torch.tensor(2.0))))
+    # the other class's map (channel 1, all zero) is judged instead: flat, log(4) per frame
+    where_other, _ = cam_localisation_loss(on, fc, torch.tensor([1]), masks, use, inside)
+    assert float(where_other) == pytest.approx(float(torch.log(torch.tensor(4.0))))
+    # camera classes or no ground truth (use False, no interval) and empty masks add nothing
+    feats = off.clone().requires_grad_(True)
+    where, when = cam_localisation_loss(feats, fc, y, masks, torch.tensor([False]), torch.zeros(1, 2, dtype=torch.bool))
+    (where + when).backward()
+    assert where.item() == when.item() == 0.0 and feats.grad is not None and not feats.grad.any()
+    assert float(cam_localisation_loss(off, fc, y, torch.zeros_like(masks), use, inside)[0]) == 0.0
+
+
+def test_cam_loss_training_logs_the_loss_and_refuses_a_model_without_a_pooled_head(tiny_data, tmp_path):
+    out = tmp_path / "cam"
+    args = ["--data", str(tiny_data), "--batch-size", "4", "--cache-size", "64", "--threads", "1",
+            "--max-steps", "2", "--eval-every", "2", "--cam-loss", "1.0"]
+    assert main([*args, "--out", str(out)]) == 0
+    rec = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+    assert rec["cam_where"] > 0 and rec["cam_when"] >= 0
+    import numpy as np
+
+    from core.data import load_ground_truth
+    from core.train_masks import load_cached_ground_truth
+
+    entries = json.loads((tiny_data / "train.json").read_text())
+    covers = ("Covering [something] with [something]", "Uncovering [something]")
+    truth = load_cached_ground_truth(tiny_data, "train", list(CLASSES), 16, 64, skip=covers)  # cached by main()
+    for i, e in enumerate(entries):
+        camera = e["template"].startswith(("Approaching", "Moving away", "Turning"))
+        assert bool(truth.use[i]) == (not camera and e["template"] not in covers), e["template"]
+        assert truth.masks[i].any()  # every clip's masks are kept; `use` says which the loss reads
+        # the interval, at the 16 frames uniform sampling picks
+        gt = load_ground_truth(tiny_data / "ground_truth" / f"{e['id']}.npz")
+        idx = np.array([min(len(gt.masks) - 1, int((k + 0.5) * len(gt.masks) / 16)) for k in range(16)])
+        assert (truth.inside[i].numpy() == ((idx >= gt.interval[0]) & (idx <= gt.interval[1]))).all()
+    with pytest.raises(SystemExit, match="not a class of"):
+        main([*args, "--out", str(tmp_path / "typo"), "--cam-skip", "Covering something"])
+    with pytest.raises(SystemExit, match="average pool and one linear layer"):
+        main([*args, "--arch", "r2plus1d_18", "--out", str(tmp_path / "r2")])

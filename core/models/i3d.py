@@ -171,11 +171,13 @@ class I3DResNet(nn.Module):
             elif isinstance(m, BasicBlock3d):
                 nn.init.zeros_(m.bn2.weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, return_features: bool = False):
+        """Logits; with ``return_features=True``, ``(logits, layer4's output)`` (what training's
+        CAM localisation loss needs: the class activation map is ``fc`` applied at each position)."""
         x = self.stem(x)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        x = torch.flatten(self.avgpool(x), 1)
-        return self.fc(self.dropout(x))
+        features = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        logits = self.fc(self.dropout(torch.flatten(self.avgpool(features), 1)))
+        return (logits, features) if return_features else logits
 
 
 def i3d_resnet(**kwargs) -> I3DResNet:
