@@ -122,7 +122,8 @@ _REGISTRY: dict[str, _Entry] = {
     "i3d_tiny14": _project_model(
         "i3d_tiny14", i3d_tiny14,
         "i3d_tiny with layer3's stride replaced by dilation (DeepLab): 16x14x14 CAMs at layer3 and "
-        "layer4, fine-tuned from i3d_tiny's checkpoint",
+        "layer4, fine-tuned from i3d_tiny's checkpoint with a loss that puts its class maps on the acting "
+        "object (core.train --cam-loss)",
         "train it: see docs/evaluation.md",
     ),
     "i3d_resnet50": _Entry(
