@@ -52,7 +52,8 @@ def load_cached_ground_truth(root: Path, split: str, categories: list[str], num_
     """The split's masks and intervals at the frames uniform sampling picks, each frame squashed to
     S x S, aligned with ``load_cached_split``'s frames; decoded once and cached on disk."""
     ds = SSv2Dataset(root, split, classes=categories)
-    unknown = [c for c in skip if normalize_template(c) not in {normalize_template(k) for k in categories}]
+    known = {normalize_template(k) for k in categories}
+    unknown = [c for c in skip if normalize_template(c) not in known]
     if unknown:
         raise ValueError(f"--cam-skip: {unknown[0]!r} is not a class of {root}; use a template such as {categories[0]!r}")
     ignored = {normalize_template(c) for c in (*CAMERA_CLASSES, *skip)}

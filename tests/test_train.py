@@ -160,6 +160,7 @@ def test_cam_loss_training_logs_the_loss_and_refuses_a_model_without_a_pooled_he
     assert rec["cam_where"] > 0 and rec["cam_when"] >= 0
     import numpy as np
 
+    from core._sampling import uniform_indices
     from core.data import load_ground_truth
     from core.train_masks import load_cached_ground_truth
 
@@ -172,7 +173,7 @@ def test_cam_loss_training_logs_the_loss_and_refuses_a_model_without_a_pooled_he
         assert truth.masks[i].any()  # every clip's masks are kept; `use` says which the loss reads
         # the interval, at the 16 frames uniform sampling picks
         gt = load_ground_truth(tiny_data / "ground_truth" / f"{e['id']}.npz")
-        idx = np.array([min(len(gt.masks) - 1, int((k + 0.5) * len(gt.masks) / 16)) for k in range(16)])
+        idx = np.array(uniform_indices(len(gt.masks), 16))
         assert (truth.inside[i].numpy() == ((idx >= gt.interval[0]) & (idx <= gt.interval[1]))).all()
     with pytest.raises(SystemExit, match="not a class of"):
         main([*args, "--out", str(tmp_path / "typo"), "--cam-skip", "Covering something"])

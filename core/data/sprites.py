@@ -347,14 +347,14 @@ def make_cover(rng: np.random.Generator, h: int, w: int, *, blur: float = 0.0,
     """
     if unfamiliar:
         tex = str(rng.choice([t for t in ODD_TEXTURES if t != avoid]))
-        rgb = _pattern(rng, h, w, tex, max(3.0, min(h, w) * rng.uniform(0.1, 0.25)))
-        premult, alpha = _finish(rgb, _shape_alpha(rng, h, w, "rect", corner=0.25), rng, blur)
-        return Sprite(premult, alpha, str(rng.choice(_COVER_NOUNS)), f"cover:{tex}")
-    rgb = (_photo_crop(rng, str(rng.choice(PHOTO_NAMES)), h, w) if rng.random() < 0.4 and PHOTO_NAMES
-           else _texture(rng, h, w, str(rng.choice(["flat", "gradient", "stripes", "noise"]))))
+        rgb, kind = _pattern(rng, h, w, tex, max(3.0, min(h, w) * rng.uniform(0.1, 0.25))), f"cover:{tex}"
+    else:
+        rgb = (_photo_crop(rng, str(rng.choice(PHOTO_NAMES)), h, w) if rng.random() < 0.4 and PHOTO_NAMES
+               else _texture(rng, h, w, str(rng.choice(["flat", "gradient", "stripes", "noise"]))))
+        kind = "cover"
     alpha = _shape_alpha(rng, h, w, "rect", corner=0.25)
     premult, alpha = _finish(rgb, alpha, rng, blur)
-    return Sprite(premult, alpha, str(rng.choice(_COVER_NOUNS)), "cover")
+    return Sprite(premult, alpha, str(rng.choice(_COVER_NOUNS)), kind)
 
 
 def make_background(rng: np.random.Generator, h: int, w: int, *, textured: bool = False,
