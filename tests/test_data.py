@@ -25,7 +25,7 @@ from core.data import (
     write_video,
 )
 from core.data.__main__ import main as data_cli
-from core.data.actions import Tempo, plan_action
+from core.data.actions import STANDARD_SECONDS, Stretch, Tempo, plan_action
 from core.data.classes import (
     APPROACHING,
     COVERING,
@@ -42,6 +42,7 @@ from core.data.classes import (
 )
 from core.data.contract import centroids
 from core.data.generator import Style
+from core.data.patterns import VARIED_PATTERNS, VARIED_SHAPES
 from core.data.sprites import ODD_BACKDROPS, ODD_SHAPES, ODD_TEXTURES
 
 SMALL = {"size": (120, 160), "fps": 12, "duration": 2.5}  # 30 frames: quick, still a real clip
@@ -332,6 +333,21 @@ def test_standard_clips_are_unchanged(label, seed, opts, expected):
     assert "style" not in render_clip(label, seed=seed, **opts).params
 
 
+# The unfamiliar test set behind docs/evaluation.md and the varied training set behind the
+# shipped i3d_tiny14 are re-rendered from seeds too.
+@pytest.mark.parametrize(("label", "seed", "style", "expected"), [
+    (COVERING, 21, "unfamiliar", ("d2ac672e9f5bf4c4", 58, 137.872, 59.261)),
+    (TURNING_LEFT, 22, "unfamiliar", ("bfaa7ba68ee58621", 46, 86.555, 32.351)),
+    (SPINNING, 23, "varied", ("68b1fd725d4d814a", 37, 56.297, 52.406)),
+    (APPROACHING, 24, "varied", ("7e4c36fc9a5ccc7a", 24, 133.735, 49.041)),
+])
+def test_unfamiliar_and_varied_clips_are_unchanged(label, seed, style, expected):
+    digest, frames, mean, std = expected
+    got = _fingerprint(render_clip(label, seed=seed, size=(48, 64), fps=8, style=style))
+    assert got[:2] == (digest, (frames, 48, 64, 3))
+    assert got[2:] == pytest.approx((mean, std), abs=0.01)
+
+
 ODD = {"size": (96, 128), "fps": 8, "style": "unfamiliar"}  # 36-64 frames of 4.5-8 s
 
 
@@ -390,10 +406,61 @@ def test_unfamiliar_actions_often_start_in_the_second_half():
     assert 0.15 <= np.mean(late) <= 0.5, np.mean(late)  # standard clips: ~10 %
 
 
+def test_varied_pools_share_nothing_with_the_unfamiliar_ones():
+    assert not set(VARIED_PATTERNS) & (set(ODD_BACKDROPS) | set(ODD_TEXTURES))
+    assert not set(VARIED_SHAPES) & set(ODD_SHAPES)
+
+
+def _unfamiliar_kinds(kind: str) -> set[str]:
+    """The parts of an object/backdrop/cover kind ("bricks/hexagon", "cover:waves") that name a pool."""
+    return set(kind.replace("cover:", "").split("/")) & (set(ODD_BACKDROPS) | set(ODD_TEXTURES) | set(ODD_SHAPES))
+
+
+@pytest.mark.parametrize("label", CLASSES)
+def test_varied_clips_mix_both_training_pools_keep_their_contract_and_never_look_unfamiliar(label):
+    pools = set()
+    for seed in range(6):
+        clip = render_clip(label, seed=seed, size=(96, 128), fps=8, style="varied")
+        p = clip.params
+        # A repeating backdrop fools the contract's whole-frame shift estimate by a period; the
+        # masks still move as planned (their checks stay).
+        periodic = p["background"] in ("waves", "argyle", "bands", "bricks")
+        errors = [e for e in check_contract(clip) if not (periodic and e.startswith("scene content shifts"))]
+        assert p["style"] == "varied" and errors == [], seed
+        assert 1.5 - 1 / 8 <= clip.num_frames / clip.fps <= 6 + 1 / 8
+        assert not _unfamiliar_kinds(p["background"]) and not _unfamiliar_kinds(p["object_kind"])
+        assert not _unfamiliar_kinds(p.get("cover_kind", ""))
+        backdrop, objects = p["pools"]
+        shape = p["object_kind"].split("/")[1]
+        assert (shape in VARIED_SHAPES) == (objects == "varied")
+        assert (backdrop == "varied") == (p["background"] in VARIED_PATTERNS or p["background"].startswith("recoloured:"))
+        pools.add(tuple(p["pools"]))
+    assert len(pools) >= 2  # each clip draws its backdrop's and its objects' pools apart
+    again = render_clip(label, seed=5, size=(96, 128), fps=8, style="varied")
+    np.testing.assert_array_equal(again.frames, clip.frames)
+    assert again.params == clip.params
+
+
+def test_varied_actions_stretch_the_standard_timing_and_start_anywhere():
+    rng = np.random.default_rng(1)
+    starts = []
+    for label in CLASSES:
+        if label == HOLDING:
+            continue
+        for _ in range(20):
+            t = round(30 * rng.uniform(1.5, 6.0))
+            stretch = Stretch.draw(rng, 30.0)
+            plan = plan_action(label, rng, t, 240, 320, tempo=stretch)
+            assert plan.params["tempo"] == "stretch" and 0.75 <= stretch.factor <= 1.25
+            assert plan.params["action_seconds"] <= 1.25 * STANDARD_SECONDS[1] + 1 / 30
+            starts.append(plan.interval[0] / t)
+    assert 0.15 <= np.mean(np.array(starts) >= 0.5) <= 0.6  # standard clips: ~10 % start late
+
+
 def test_an_unknown_style_names_the_valid_ones(tmp_path):
-    with pytest.raises(ValueError, match="standard, unfamiliar"):
+    with pytest.raises(ValueError, match="standard, unfamiliar, varied"):
         render_clip(0, seed=0, style="odd")
-    with pytest.raises(ValueError, match="standard, unfamiliar"):
+    with pytest.raises(ValueError, match="standard, unfamiliar, varied"):
         write_dataset(tmp_path / "x", n_train=1, n_val=0, n_test=0, seed=0, render_options={"style": "odd"})
     assert not (tmp_path / "x").exists()
 

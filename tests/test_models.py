@@ -10,6 +10,7 @@ import torch
 import torchvision
 
 from core.models import (
+    DEFAULT_MODEL,
     I3DResNet,
     UnknownModelError,
     WeightsError,
@@ -99,7 +100,7 @@ def test_i3d_tiny14_is_i3d_tiny_with_its_stride_turned_into_dilation():
 
 def test_registry_lists_models_with_specs():
     names = list_models()
-    assert names[0] == "i3d_tiny"
+    assert names[0] == "i3d_tiny14" == DEFAULT_MODEL
     assert {"i3d_resnet50", "i3d_tiny14", "r3d_18", "mc3_18", "r2plus1d_18", "s3d"} <= set(names)
     spec = get_spec("r3d_18")
     assert len(spec.categories) == 400 and spec.default_layer in spec.layers

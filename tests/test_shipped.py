@@ -15,10 +15,11 @@ from core.models import weights
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "demo" / "samples"
-EXPECTED = Path(__file__).parent / "expected" / "i3d_tiny_samples.json"
+EXPECTED = Path(__file__).parent / "expected" / f"{core.DEFAULT_MODEL}_samples.json"
+SHIPPED = weights.CHECKPOINT_DIR / f"{core.DEFAULT_MODEL}.safetensors"
 
 pytestmark = pytest.mark.skipif(
-    not (weights.CHECKPOINT_DIR / "i3d_tiny.safetensors").is_file() and not os.environ.get("CI"),
+    not SHIPPED.is_file() and not os.environ.get("CI"),
     reason="no shipped checkpoint yet",
 )
 
@@ -41,8 +42,9 @@ def test_checkpoint_metadata_is_reproducible(model):
     assert meta["training_commands"][-1] == meta["training_command"]
     assert all(c.startswith("python -m core.train") for c in meta["training_commands"])
     assert isinstance(meta["data"]["seed"], int)
-    assert meta["metrics"]["val_top1"] >= 0.95  # 0.951 shipped; test top-1 0.951 (docs/evaluation.md)
-    assert (weights.CHECKPOINT_DIR / "i3d_tiny.safetensors").stat().st_size <= 25 * 2**20
+    # 0.931 on the standard and varied validation clips together; test top-1 0.964 (docs/evaluation.md)
+    assert meta["metrics"]["val_top1"] >= 0.93
+    assert SHIPPED.stat().st_size <= 25 * 2**20
 
 
 def test_classifies_every_committed_sample(model, samples):
@@ -71,28 +73,32 @@ def test_reversing_left_to_right_flips_to_right_to_left(model, samples):
     assert cf["reversed"]["flipped"]
 
 
-def test_default_model_explains_a_16_frame_clip_at_16x7x7(model, samples):
+def test_default_model_explains_a_16_frame_clip_at_16x14x14(model, samples):
     clip = core.read_clip(SAMPLES / samples[0]["file"], model.spec)
     exp = core.explain(model, clip)
-    assert exp.raw_maps.shape[1:] == (16, 7, 7)
+    assert exp.raw_maps.shape[1:] == (16, 14, 14)
 
 
-VARIANT = weights.CHECKPOINT_DIR / "i3d_tiny14.safetensors"
+BASE = weights.CHECKPOINT_DIR / "i3d_tiny.safetensors"
 
 
-@pytest.mark.skipif(not VARIANT.is_file(), reason="no i3d_tiny14 checkpoint here (docs/evaluation.md says how to train it)")
-def test_the_14x14_variant_is_the_shipped_model_fine_tuned(model, samples):
-    """i3d_tiny14 (issue 16) starts from the shipped weights: its lineage is theirs, then the
-    commands that fine-tuned it with the CAM localisation loss (``--cam-loss``); it stays under
-    25 MiB, and it explains at 16x14x14."""
-    variant = core.load_model("i3d_tiny14")
-    meta, base = variant.spec.meta["checkpoint"], model.spec.meta["checkpoint"]
-    assert meta["arch"] == "i3d_tiny14" and meta["data"]["seed"] == base["data"]["seed"]
+@pytest.mark.skipif(not BASE.is_file(), reason="no i3d_tiny checkpoint here (the README says how to train it)")
+def test_the_default_is_i3d_tiny_dilated_and_fine_tuned_on_standard_and_varied_renders(model, samples):
+    """i3d_tiny14 (issue 16) starts from i3d_tiny's weights: its lineage is i3d_tiny's, then the
+    commands that fine-tuned it with the CAM localisation loss (``--cam-loss``), the last on the
+    standard data set and a varied one (``core.data --style varied``); i3d_tiny still explains at
+    16x7x7."""
+    base = core.load_model("i3d_tiny")
+    meta, first = model.spec.meta["checkpoint"], base.spec.meta["checkpoint"]
+    assert meta["arch"] == "i3d_tiny14" and meta["data"]["seed"] == first["data"]["seed"]
     lineage = meta["training_commands"]
-    assert lineage[: len(base["training_commands"])] == base["training_commands"]
-    added = lineage[len(base["training_commands"]):]
+    assert lineage[: len(first["training_commands"])] == first["training_commands"]
+    added = lineage[len(first["training_commands"]):]
     assert "--init checkpoints/i3d_tiny.safetensors" in added[0] and added[-1] == meta["training_command"]
     assert all("--arch i3d_tiny14" in c and "--cam-loss" in c for c in added)
-    assert VARIANT.stat().st_size <= 25 * 2**20
-    clip = core.read_clip(SAMPLES / samples[0]["file"], variant.spec)
-    assert core.explain(variant, clip).raw_maps.shape[1:] == (16, 14, 14)
+    standard, varied = meta["data_sets"]
+    assert standard == meta["data"] and varied["render_options"] == {"style": "varied"}
+    assert varied["seed"] != standard["seed"]
+    assert meta["metrics"]["train_clips"] == standard["n_train"] + varied["n_train"]
+    clip = core.read_clip(SAMPLES / samples[0]["file"], base.spec)
+    assert core.explain(base, clip).raw_maps.shape[1:] == (16, 7, 7)

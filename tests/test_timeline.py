@@ -148,9 +148,9 @@ def test_cli_writes_the_timeline_and_a_heatmap_video_with_the_frames_and_rate_it
     assert main(["timeline", str(multi_action), "--out", str(out), "--target", ACTIONS[2], "1"]) == 0
     doc = json.loads((out / "timeline.json").read_text())
     assert sorted(doc["files"]) == ["heatmap_full.mp4", "heatmap_full_1.mp4", "timeline.csv", "timeline.json", "timeline.png"]
-    assert doc["model"] == "i3d_tiny" and doc["layer"] == "layer4" and doc["num_windows"] == len(doc["windows"])
+    assert doc["model"] == core.DEFAULT_MODEL and doc["layer"] == "layer4" and doc["num_windows"] == len(doc["windows"])
     assert doc["windows"][0]["start_s"] == 0.0 and doc["windows"][-1]["end_s"] == pytest.approx(doc["duration_s"], abs=0.2)
-    assert [h["label"] for h in doc["heatmaps"]] == [ACTIONS[2], core.get_spec("i3d_tiny").categories[1]]
+    assert [h["label"] for h in doc["heatmaps"]] == [ACTIONS[2], core.get_spec().categories[1]]
     for h in doc["heatmaps"]:
         with av.open(str(out / h["file"])) as c:
             s = c.streams.video[0]

@@ -81,6 +81,26 @@ def test_continued_training_records_the_whole_lineage(tiny_data, tmp_path):
     assert "--init" in more["training_command"] and "--init" not in base["training_command"]
 
 
+def test_several_data_sets_train_together_and_are_all_recorded(tiny_data, tmp_path):
+    """--data A B trains on both sets' clips (and their masks) and records both manifests."""
+    varied = tmp_path / "varied"
+    write_dataset(varied, n_train=13, n_val=13, n_test=0, seed=4,
+                  render_options={"size": (64, 80), "fps": 8.0, "style": "varied"})
+    args = ["--data", str(tiny_data), str(varied), "--batch-size", "4", "--cache-size", "64", "--threads", "1",
+            "--max-steps", "1", "--cam-loss", "0.5"]
+    assert main([*args, "--out", str(tmp_path / "run"), "--export", str(tmp_path / "m")]) == 0
+    _, meta = load_checkpoint(tmp_path / "m.safetensors")
+    assert meta["metrics"]["train_clips"] == 26
+    assert meta["data"]["seed"] == 3 and [d["seed"] for d in meta["data_sets"]] == [3, 4]
+    assert meta["data_sets"][1]["render_options"]["style"] == "varied"
+    other = tmp_path / "other"
+    shutil.copytree(tiny_data, other, ignore=shutil.ignore_patterns(".cache_*"))
+    manifest = json.loads((other / "dataset.json").read_text())
+    (other / "dataset.json").write_text(json.dumps({**manifest, "classes": manifest["classes"][::-1]}))
+    with pytest.raises(SystemExit, match="other classes"):
+        main([*args, "--out", str(tmp_path / "mixed"), "--data", str(tiny_data), str(other)])
+
+
 @pytest.mark.slow
 def test_ddp_two_gloo_processes(tiny_data, tmp_path):
     out = tmp_path / "ddp"

@@ -32,10 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--container", choices=("webm", "mp4"), default="webm", help="webm (VP9, as SSv2) or mp4")
     p.add_argument("--size", type=_size, help="fixed frame size HxW, e.g. 120x160 (default: drawn per clip)")
     p.add_argument("--fps", type=float, help="fixed frame rate (default: drawn from 12-30 per clip)")
-    p.add_argument("--duration", type=float, help="fixed clip length in seconds (default: 1.5-4; 4.5-8 unfamiliar)")
+    p.add_argument("--duration", type=float,
+                   help="fixed clip length in seconds (default: 1.5-4; 4.5-8 unfamiliar; 1.5-6 varied)")
     p.add_argument("--style", choices=[m.value for m in Style],
-                   help="standard (the training data's look, the default) or unfamiliar (a test set "
-                        "unlike it: other backdrops, shapes, textures, speeds, 4.5-8 s clips)")
+                   help="standard (the training data's look, the default), unfamiliar (a test set "
+                        "unlike it: other backdrops, shapes, textures, speeds, 4.5-8 s clips) or varied "
+                        "(training data varied along those axes from other pools)")
     p.add_argument("--overwrite", action="store_true", help="write into a folder that holds a dataset")
     a = p.parse_args(argv)
     options = {k: v for k, v in (("size", a.size), ("fps", a.fps), ("duration", a.duration), ("style", a.style))

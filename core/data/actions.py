@@ -4,7 +4,8 @@ A plan is pure geometry. Object classes place the actor in frame pixels of a sti
 camera classes place everything in a larger *scene* and move a view box over it
 (centre x, centre y, scene pixels per output pixel). Each planner draws its own sizes so the
 label's contract (distances, angles, zoom) holds with room to spare. A :class:`Tempo` (the
-unfamiliar style) times the action in seconds instead, outside the standard style's range.
+unfamiliar style) times the action in seconds instead, outside the standard style's range; a
+:class:`Stretch` (the varied style) around it, anywhere in a longer clip.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import numpy as np
 
 from . import classes
 
-__all__ = ["STANDARD_SECONDS", "UNFAMILIAR_SECONDS", "Plan", "Tempo", "plan_action"]
+__all__ = ["STANDARD_SECONDS", "UNFAMILIAR_SECONDS", "VARIED_SECONDS", "Plan", "Stretch", "Tempo", "plan_action"]
 
 _MARGIN = 3  # px kept free at frame edges (camera shake included)
 STANDARD_SECONDS = (1.5, 4.0)  # clip lengths of the standard style
 UNFAMILIAR_SECONDS = (4.5, 8.0)  # and of the unfamiliar one
+VARIED_SECONDS = (1.5, 6.0)  # and of the varied one
 
 
 @dataclass
@@ -80,9 +82,38 @@ class Tempo:
         start = int(rng.integers(0, t - length))
         return start, start + length
 
+    def describe(self, interval: tuple[int, int]) -> dict:
+        return {"tempo": "fast" if self.fast else "slow", "tempo_factor": self.factor,
+                "action_seconds": (interval[1] - interval[0]) / self.fps}
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """The varied style's timing: a standard action's seconds (``lo..hi`` of a 1.5-4 s clip) times
+    ``factor`` (0.75-1.25), so mostly between the unfamiliar style's fast and slow ones; it starts
+    anywhere the clip has room for it.
+    """
+
+    fps: float
+    factor: float
+
+    @staticmethod
+    def draw(rng: np.random.Generator, fps: float) -> Stretch:
+        return Stretch(fps, float(rng.uniform(0.75, 1.25)))
+
+    def interval(self, rng: np.random.Generator, t: int, lo: float, hi: float, min_len: int) -> tuple[int, int]:
+        seconds = self.factor * rng.uniform(lo, hi) * rng.uniform(*STANDARD_SECONDS)
+        length = int(np.clip(round(seconds * self.fps), min(min_len, t - 1), t - 1))
+        start = int(rng.integers(0, t - length))
+        return start, start + length
+
+    def describe(self, interval: tuple[int, int]) -> dict:
+        return {"tempo": "stretch", "tempo_factor": self.factor,
+                "action_seconds": (interval[1] - interval[0]) / self.fps}
+
 
 def _timing(rng: np.random.Generator, t: int, lo: float, hi: float, min_len: int = 4,
-            tempo: Tempo | None = None) -> tuple[int, int]:
+            tempo: Tempo | Stretch | None = None) -> tuple[int, int]:
     """(first, last) action frames: the action may start late and end early."""
     if tempo is not None:
         return tempo.interval(rng, t, lo, hi, min_len)
@@ -157,19 +188,19 @@ _SLIDES: dict[str, _Slide] = {
 
 
 def plan_action(label: str, rng: np.random.Generator, t: int, h: int, w: int, *,
-                tempo: Tempo | None = None) -> Plan:
+                tempo: Tempo | Stretch | None = None) -> Plan:
     """Draw a plan for ``label`` on a (h, w) frame with ``t`` frames.
 
-    ``tempo`` (the unfamiliar style) times the action; Holding lasts the whole clip regardless.
+    ``tempo`` (the unfamiliar or varied style) times the action; Holding lasts the whole clip
+    regardless.
     """
     plan = _plan(label, rng, t, h, w, tempo)
     if tempo is not None and label != classes.HOLDING:
-        plan.params.update(tempo="fast" if tempo.fast else "slow", tempo_factor=tempo.factor,
-                           action_seconds=(plan.interval[1] - plan.interval[0]) / tempo.fps)
+        plan.params.update(tempo.describe(plan.interval))
     return plan
 
 
-def _plan(label: str, rng: np.random.Generator, t: int, h: int, w: int, tempo: Tempo | None) -> Plan:
+def _plan(label: str, rng: np.random.Generator, t: int, h: int, w: int, tempo: Tempo | Stretch | None) -> Plan:
     m = min(h, w)
     if label in _SLIDES:
         return _plan_slide(_SLIDES[label], rng, t, h, w, tempo)

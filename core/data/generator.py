@@ -5,7 +5,8 @@ the acting object, its motion, camera shake, lighting, noise, blur) from one
 ``numpy.random.Generator`` seeded by ``seed``, so a seed names a clip exactly. ``style``
 "unfamiliar" draws from other pools, disjoint from the standard (training) ones wherever the
 code allows: patterned backdrops, odd shapes and textures, 4.5-8 s clips, actions faster or
-slower than any standard one that may start late (see :class:`Style`).
+slower than any standard one that may start late (see :class:`Style`). ``style`` "varied" is for
+training: it varies the standard look along the same axes from pools disjoint from both.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from enum import Enum
 
 import numpy as np
 
-from .actions import STANDARD_SECONDS, UNFAMILIAR_SECONDS, Plan, Tempo, plan_action, smooth_jitter
+from .actions import (
+    STANDARD_SECONDS,
+    UNFAMILIAR_SECONDS,
+    VARIED_SECONDS,
+    Plan,
+    Stretch,
+    Tempo,
+    plan_action,
+    smooth_jitter,
+)
 from .classes import CAMERA_CLASSES, CLASSES, COVERING, SPINNING, fill_template
 from .render import Sensor, paste, render_camera, render_still
 from .sprites import Sprite, make_background, make_cover, make_object
@@ -35,12 +45,17 @@ class Style(str, Enum):
     """What a clip looks like. ``STANDARD`` is the training data's. ``UNFAMILIAR`` is for testing
     on clips unlike any of those: backdrops, object shapes and textures from disjoint pools
     (``sprites.ODD_*``), 4.5-8 s clips, and actions faster or slower than any standard one of their
-    class, starting anywhere (:class:`~core.data.actions.Tempo`). Frame sizes and rates, object
-    sizes, distances, lighting and sensor are drawn as in the standard style.
+    class, starting anywhere (:class:`~core.data.actions.Tempo`). ``VARIED`` is for training
+    data that does not look all alike: each clip's backdrop and objects come (each 2 times in 3)
+    from the varied pools (``patterns.VARIED_*``, recoloured photos), else from the standard ones;
+    clips last 1.5-6 s, and actions are stretched 0.75-1.25x and start anywhere
+    (:class:`~core.data.actions.Stretch`). In every style, frame sizes and rates, object sizes,
+    distances, lighting and sensor are drawn as in the standard one.
     """
 
     STANDARD = "standard"
     UNFAMILIAR = "unfamiliar"
+    VARIED = "varied"
 
     def __str__(self) -> str:
         return self.value
@@ -71,8 +86,9 @@ class ActionClip:
       ``object_area`` (px of the whole object), ``background``, ``clutter`` (count),
       ``shake_px``, ``blur``, ``noise_sigma``, ``shadow``, ``gain_range``; ``motion_blur``
       (exposure, 0 = off) for a still camera;
-    - style "unfamiliar" only: ``style``; ``tempo`` ("fast"/"slow"), ``tempo_factor`` and
-      ``action_seconds`` (but Holding, which lasts the whole clip); ``cover_kind`` (covers).
+    - style "unfamiliar" or "varied" only: ``style``; ``tempo`` ("fast"/"slow"; "stretch"),
+      ``tempo_factor`` and ``action_seconds`` (but Holding, which lasts the whole clip);
+      ``cover_kind`` (covers); "varied" also ``pools`` (backdrop's and objects').
     """
 
     frames: np.ndarray
@@ -140,7 +156,7 @@ def _box_mean(img: np.ndarray, xy: np.ndarray, hw: tuple[int, int], off: int = 0
     return region.reshape(-1, 3).mean(0) if region.size else img.reshape(-1, 3).mean(0)
 
 
-def _place_clutter(rng, canvas, n, unit, keep_out, shadow, odd: bool, bg_kind: str) -> int:
+def _place_clutter(rng, canvas, n, unit, keep_out, shadow, pool: str, bg_kind: str) -> int:
     """Paste up to ``n`` static objects, avoiding ``keep_out`` boxes (x0, y0, x1, y1) of ``canvas``."""
     h, w = canvas.shape[:2]
     placed = 0
@@ -152,7 +168,7 @@ def _place_clutter(rng, canvas, n, unit, keep_out, shadow, odd: bool, bg_kind: s
             x, y = rng.uniform(0, w - hw[1]), rng.uniform(0, h - hw[0])
             box = (x, y, x + hw[1], y + hw[0])
             if all(box[2] < k[0] or box[0] > k[2] or box[3] < k[1] or box[1] > k[3] for k in keep_out):
-                s = make_object(rng, *hw, unfamiliar=odd, avoid=bg_kind)
+                s = make_object(rng, *hw, pool=pool, avoid=bg_kind)
                 _stamp(canvas, s, round(x), round(y), shadow)
                 placed += 1
                 break
@@ -178,11 +194,12 @@ def render_clip(label: str | int, *, seed: int, size: tuple[int, int] | None = N
     """Render one clip of ``label`` (a string of :data:`CLASSES` or its index).
 
     ``size`` is (height, width), default drawn from :data:`FRAME_SIZES`; ``fps`` defaults to a
-    draw from 12-30, ``duration`` (seconds) to 1.5-4 (4.5-8 for ``style`` "unfamiliar"). The same
-    arguments give identical arrays; the standard style's draws never depend on the other's.
+    draw from 12-30, ``duration`` (seconds) to 1.5-4 (4.5-8 for ``style`` "unfamiliar", 1.5-6 for
+    "varied"). The same arguments give identical arrays; the standard style's draws never depend
+    on the others'.
     """
     label = _resolve_label(label)
-    odd = Style.parse(style) is Style.UNFAMILIAR
+    style = Style.parse(style)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TypeError(f"seed must be a non-negative int, got {seed!r}")
     rng = np.random.default_rng(int(seed))
@@ -191,46 +208,54 @@ def render_clip(label: str | int, *, seed: int, size: tuple[int, int] | None = N
         raise ValueError(f"size={size!r} is too small; need (height, width) of at least 32 px each")
     h, w = int(h), int(w)
     fps = float(fps if fps is not None else rng.choice(_FPS))
-    seconds = UNFAMILIAR_SECONDS if odd else STANDARD_SECONDS
+    seconds = {Style.STANDARD: STANDARD_SECONDS, Style.UNFAMILIAR: UNFAMILIAR_SECONDS,
+               Style.VARIED: VARIED_SECONDS}[style]
     duration = float(duration if duration is not None else rng.uniform(*seconds))
     t = round(fps * duration)
     if fps <= 0 or t < 8:
         raise ValueError(f"fps={fps} x duration={duration} s gives {t} frames; need at least 8")
-    plan = plan_action(label, rng, t, h, w, tempo=Tempo.draw(rng, fps) if odd else None)
+    tempo = {Style.UNFAMILIAR: Tempo, Style.VARIED: Stretch}.get(style)
+    plan = plan_action(label, rng, t, h, w, tempo=tempo.draw(rng, fps) if tempo else None)
+    if style is Style.VARIED:  # (backdrop's, objects') pools, drawn apart so that any pairing occurs
+        pools = tuple("varied" if rng.random() < 2 / 3 else "standard" for _ in range(2))
+    else:
+        pools = (style.value,) * 2
     sensor = Sensor.draw(rng, t)
     blur = 0.0 if rng.random() < 0.6 else float(rng.uniform(0.4, 1.2))
     shadow = None
     if rng.random() < 0.4:
         shadow = (int(rng.integers(-5, 6)), int(rng.integers(2, 7)), float(rng.uniform(0.2, 0.45)))
     if label in CAMERA_CLASSES:
-        frames, masks, extra, names = _camera_clip(rng, plan, h, w, blur, shadow, sensor, odd)
+        frames, masks, extra, names = _camera_clip(rng, plan, h, w, blur, shadow, sensor, pools)
     else:
-        frames, masks, extra, names = _still_clip(rng, label, plan, h, w, blur, shadow, sensor, odd)
+        frames, masks, extra, names = _still_clip(rng, label, plan, h, w, blur, shadow, sensor, pools)
     params = {
         **plan.params, **extra, "size": [h, w], "num_frames": t, "seed": int(seed),
         "blur": blur, "noise_sigma": sensor.sigma, "shadow": shadow is not None,
         "gain_range": [float(sensor.gain.min()), float(sensor.gain.max())],
     }
-    if odd:  # standard clips keep today's params (and ground-truth files) byte for byte
-        params["style"] = Style.UNFAMILIAR.value
+    if style is not Style.STANDARD:  # standard clips keep today's params (and ground-truth files) byte for byte
+        params["style"] = style.value
+    if style is Style.VARIED:
+        params["pools"] = list(pools)
     return ActionClip(frames, masks, (int(plan.interval[0]), int(plan.interval[1])), fps, label,
                       names, params)
 
 
-def _still_clip(rng, label, plan: Plan, h, w, blur, shadow, sensor, odd: bool):
+def _still_clip(rng, label, plan: Plan, h, w, blur, shadow, sensor, pools: tuple[str, str]):
     m = _MARGIN
-    canvas, bg_kind = make_background(rng, h + 2 * m, w + 2 * m, blur=blur, unfamiliar=odd)
+    canvas, bg_kind = make_background(rng, h + 2 * m, w + 2 * m, blur=blur, pool=pools[0])
     keep = _boxes(plan.actor_xy + m, plan.actor_hw, 4)
     if plan.cover_xy is not None:
         keep += _boxes(plan.cover_xy + m, plan.cover_hw, 4)
-    n_clutter = _place_clutter(rng, canvas, int(rng.integers(0, 5)), min(h, w), keep, shadow, odd, bg_kind)
+    n_clutter = _place_clutter(rng, canvas, int(rng.integers(0, 5)), min(h, w), keep, shadow, pools[1], bg_kind)
     ref = _box_mean(canvas, plan.actor_xy, plan.actor_hw, m)
     actor = _distinct_object(rng, plan.actor_hw, ref, asymmetric=label == SPINNING, blur=blur,
-                             unfamiliar=odd, avoid=bg_kind)
+                             pool=pools[1], avoid=bg_kind)
     cover = None
     names: tuple[str, ...] = (actor.name,)
     if plan.cover_xy is not None:
-        cover = make_cover(rng, *plan.cover_hw, blur=blur, unfamiliar=odd, avoid=bg_kind)
+        cover = make_cover(rng, *plan.cover_hw, blur=blur, pool=pools[1], avoid=bg_kind)
         if label == COVERING:  # the only template with a slot for the cover
             names = (actor.name, cover.name)
     amp = rng.uniform(0, 1.3)
@@ -242,19 +267,19 @@ def _still_clip(rng, label, plan: Plan, h, w, blur, shadow, sensor, odd: bool):
     extra = {"object_kind": actor.kind, "object_hw": list(plan.actor_hw), "object_area": full,
              "background": bg_kind, "clutter": n_clutter, "motion_blur": exposure,
              "shake_px": float(np.abs(shake).max())}
-    if odd and cover is not None:
+    if pools[1] != "standard" and cover is not None:
         extra["cover_kind"] = cover.kind
     return frames, masks, extra, names
 
 
-def _camera_clip(rng, plan: Plan, h, w, blur, shadow, sensor, odd: bool):
+def _camera_clip(rng, plan: Plan, h, w, blur, shadow, sensor, pools: tuple[str, str]):
     hs, ws = plan.scene_hw
-    scene, bg_kind = make_background(rng, hs, ws, textured=True, blur=blur, unfamiliar=odd)
+    scene, bg_kind = make_background(rng, hs, ws, textured=True, blur=blur, pool=pools[0])
     unit = min(h, w) * float(np.mean(plan.view[:, 2]))
     keep = _boxes(plan.actor_xy, plan.actor_hw, 6)
-    n_clutter = _place_clutter(rng, scene, int(rng.integers(3, 8)), unit, keep, shadow, odd, bg_kind)
+    n_clutter = _place_clutter(rng, scene, int(rng.integers(3, 8)), unit, keep, shadow, pools[1], bg_kind)
     ref = _box_mean(scene, plan.actor_xy, plan.actor_hw)
-    actor = _distinct_object(rng, plan.actor_hw, ref, blur=blur, unfamiliar=odd, avoid=bg_kind)
+    actor = _distinct_object(rng, plan.actor_hw, ref, blur=blur, pool=pools[1], avoid=bg_kind)
     ah, aw = plan.actor_hw
     x0, y0 = round(plan.actor_xy[0, 0] - aw / 2), round(plan.actor_xy[0, 1] - ah / 2)
     _stamp(scene, actor, x0, y0, shadow)

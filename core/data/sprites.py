@@ -1,10 +1,12 @@
 """Objects and backgrounds: photo crops and procedural textures, cut into random shapes.
 
 Photos come from scikit-image's bundled files only (read straight from its data folder, so
-nothing is ever downloaded). ``unfamiliar=True`` draws from other pools, disjoint from the
-standard ones (:data:`ODD_SHAPES`, :data:`ODD_TEXTURES`, :data:`ODD_BACKDROPS`, no photos). Every draw takes a ``numpy.random.Generator``; images are float32
-in 0..255, and a sprite keeps its colour *premultiplied* by its alpha so that resampling and
-compositing stay linear (no dark fringes after rotation).
+nothing is ever downloaded). ``pool="unfamiliar"`` draws from other pools, disjoint from the
+standard ones (:data:`ODD_SHAPES`, :data:`ODD_TEXTURES`, :data:`ODD_BACKDROPS`, no photos);
+``pool="varied"`` from training pools disjoint from both (:mod:`.patterns`, recoloured photos).
+Every draw takes a ``numpy.random.Generator``; images are float32 in 0..255, and a sprite keeps
+its colour *premultiplied* by its alpha so that resampling and compositing stay linear (no dark
+fringes after rotation).
 """
 
 from __future__ import annotations
@@ -16,8 +18,24 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-__all__ = ["ODD_BACKDROPS", "ODD_SHAPES", "ODD_TEXTURES", "PHOTO_NAMES", "Sprite", "make_background",
+from .palette import colour, colour_name
+from .patterns import (
+    ODD_BACKDROPS,
+    ODD_SHAPES,
+    ODD_TEXTURES,
+    VARIED_PATTERNS,
+    VARIED_SHAPES,
+    odd_alpha,
+    odd_pattern,
+    recolour,
+    varied_alpha,
+    varied_pattern,
+)
+
+__all__ = ["ODD_BACKDROPS", "ODD_SHAPES", "ODD_TEXTURES", "PHOTO_NAMES", "POOLS", "Sprite", "make_background",
            "make_cover", "make_object"]
+
+POOLS: tuple[str, ...] = ("standard", "unfamiliar", "varied")  # what the draws below take from
 
 # Bundled file -> object names a person might give a thing that looks like it.
 _PHOTOS: dict[str, tuple[str, ...]] = {
@@ -50,11 +68,6 @@ _SHAPE_NOUNS = {
     "blob": ("sponge", "potato", "pillow", "teddy bear"),
     "horse": ("toy horse", "figurine"),
 }
-# The unfamiliar style's pools: no standard clip has any of these (triangles are left out, as a
-# standard "polygon" may have three corners; checkerboards too, a standard texture).
-ODD_SHAPES: tuple[str, ...] = ("star", "ring", "cross", "crescent", "heart")
-ODD_TEXTURES: tuple[str, ...] = ("dots", "plaid", "cells", "rings", "zigzag")  # objects, covers
-ODD_BACKDROPS: tuple[str, ...] = ("plaid", "cells", "confetti", "zigzag", "rings", "dots")
 _ODD_NOUNS = {
     "star": ("star", "starfish", "badge"),
     "ring": ("ring", "bagel", "donut", "roll of tape"),
@@ -62,13 +75,13 @@ _ODD_NOUNS = {
     "crescent": ("croissant", "banana", "crescent moon"),
     "heart": ("heart", "cookie", "cushion"),
 }
-_COVER_NOUNS = ("towel", "cloth", "piece of paper", "box", "book", "napkin", "lid", "tray")
-_COLOURS = {
-    "red": (200, 40, 40), "green": (50, 160, 60), "blue": (40, 70, 200), "yellow": (230, 210, 40),
-    "orange": (240, 140, 30), "purple": (130, 60, 170), "pink": (240, 130, 170),
-    "white": (235, 235, 235), "black": (25, 25, 25), "grey": (128, 128, 128),
-    "brown": (120, 75, 40), "teal": (30, 150, 150),
+_VARIED_NOUNS = {
+    "triangle": ("triangle", "ruler", "slice of pizza"), "hexagon": ("nut", "coaster", "tile"),
+    "lshape": ("bracket", "set square", "sock"), "arrow": ("arrow", "sign", "pointer"),
+    "pill": ("pill", "marker", "eraser", "bottle"), "trapezoid": ("bucket", "lampshade", "tray"),
+    "diamond": ("kite", "tile", "card"),
 }
+_COVER_NOUNS = ("towel", "cloth", "piece of paper", "box", "book", "napkin", "lid", "tray")
 _DATA_DIR = os.path.join(os.path.dirname(__import__("skimage").__file__), "data")
 
 
@@ -106,17 +119,6 @@ def _photo(file: str) -> Image.Image | None:
 PHOTO_NAMES: tuple[str, ...] = tuple(f for f in _PHOTOS if os.path.exists(os.path.join(_DATA_DIR, f)))
 
 
-def _colour(rng: np.random.Generator) -> np.ndarray:
-    base = np.array(list(_COLOURS.values())[rng.integers(len(_COLOURS))], np.float32)
-    return np.clip(base + rng.normal(0, 25, 3), 0, 255).astype(np.float32)
-
-
-def _colour_name(rgb: np.ndarray) -> str:
-    names = list(_COLOURS)
-    d = [np.sum((np.asarray(_COLOURS[n], np.float32) - rgb) ** 2) for n in names]
-    return names[int(np.argmin(d))]
-
-
 def _photo_crop(rng: np.random.Generator, file: str, h: int, w: int) -> np.ndarray:
     """A random window of ``file`` resized to (h, w, 3); grey photos get a random tint."""
     im = _photo(file)
@@ -142,7 +144,7 @@ def _value_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.nda
 
 def _texture(rng: np.random.Generator, h: int, w: int, kind: str) -> np.ndarray:
     """A procedural (h, w, 3) float32 texture of ``kind``."""
-    c1, c2 = _colour(rng), _colour(rng)
+    c1, c2 = colour(rng), colour(rng)
     if kind == "flat":
         return np.broadcast_to(c1, (h, w, 3)).copy()
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -199,83 +201,6 @@ def _shape_alpha(rng: np.random.Generator, h: int, w: int, kind: str, corner: fl
     return alpha
 
 
-def _pattern(rng: np.random.Generator, h: int, w: int, kind: str, period: float) -> np.ndarray:
-    """An unfamiliar-style (h, w, 3) float32 pattern of ``kind``, repeating every ~``period`` px."""
-    c1, c2 = _colour(rng), _colour(rng)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    ang = rng.uniform(0, np.pi)
-    u, v = xx * np.cos(ang) + yy * np.sin(ang), yy * np.cos(ang) - xx * np.sin(ang)
-    if kind == "dots":  # polka dots, on a square or a staggered grid
-        shift = (np.floor(v / period) % 2) * period / 2 if rng.random() < 0.5 else 0.0
-        du, dv = (u + shift) % period - period / 2, v % period - period / 2
-        t = np.clip(period * rng.uniform(0.2, 0.4) - np.hypot(du, dv) + 0.5, 0, 1)
-    elif kind == "plaid":  # tartan: two crossing sets of bands, plus thin lines of a third colour
-        pu, pv = period * rng.uniform(0.8, 1.6, 2)
-        t = 0.5 * ((u % pu) < pu * rng.uniform(0.25, 0.5)) + 0.5 * ((v % pv) < pv * rng.uniform(0.25, 0.5))
-        img = c1 * (1 - t[..., None]) + c2 * t[..., None]
-        line = ((u + pu / 2) % pu < max(1.0, 0.1 * pu)) | ((v + pv / 2) % pv < max(1.0, 0.1 * pv))
-        img[line] = _colour(rng)
-        return img.astype(np.float32)
-    elif kind == "cells":  # Voronoi cells in random colours, with dark borders
-        from scipy.spatial import cKDTree
-
-        cell = 2.5 * period
-        n = int(np.clip(h * w / cell**2, 4, 600))
-        seeds = rng.uniform(0, 1, (n, 2)) * (w, h)
-        d, idx = cKDTree(seeds).query(np.stack([xx.ravel(), yy.ravel()], 1), k=2)
-        palette = np.stack([_colour(rng) for _ in range(n)])
-        img = palette[idx[:, 0]].reshape(h, w, 3)
-        edge = np.clip((d[:, 1] - d[:, 0]).reshape(h, w) - rng.uniform(0.5, 2.5), 0, 1)[..., None]
-        return (img * (0.25 + 0.75 * edge)).astype(np.float32)
-    elif kind == "confetti":  # a strong, fine mosaic of 2-4 px squares in a few colours
-        b = max(2, round(period / 5))
-        palette = np.stack([c1, c2] + [_colour(rng) for _ in range(int(rng.integers(1, 4)))])
-        small = palette[rng.integers(len(palette), size=(-(-h // b), -(-w // b)))]
-        return np.repeat(np.repeat(small, b, 0), b, 1)[:h, :w].astype(np.float32)
-    elif kind == "zigzag":  # chevrons
-        tri = np.abs((u / period) % 1 - 0.5) * 2
-        t = (((v + rng.uniform(0.5, 1.5) * period * tri) / period) % 1 < 0.5).astype(np.float32)
-    elif kind == "rings":  # concentric rings about a point that may lie off the picture
-        cx, cy = rng.uniform(-0.5, 1.5) * w, rng.uniform(-0.5, 1.5) * h
-        t = 0.5 + 0.5 * np.sin(np.hypot(xx - cx, yy - cy) * 2 * np.pi / period)
-        t = np.clip((t - 0.5) * rng.uniform(2, 6) + 0.5, 0, 1)
-    else:
-        raise ValueError(f"no pattern {kind!r}")
-    t = t[..., None]
-    return (c1 * (1 - t) + c2 * t).astype(np.float32)
-
-
-def _odd_alpha(rng: np.random.Generator, h: int, w: int, shape: str) -> np.ndarray:
-    """An anti-aliased (h, w) float32 alpha of an :data:`ODD_SHAPES` shape filling its box."""
-    s = 4  # supersampling: the inside test runs on a 4x finer grid, then 4x4 blocks are averaged
-    y, x = np.mgrid[0 : h * s, 0 : w * s].astype(np.float32)
-    x, y = (x + 0.5) / (w * s) * 2 - 1, (y + 0.5) / (h * s) * 2 - 1  # -1..1 across the box
-    r = np.hypot(x, y)
-    if shape == "star":
-        n, inner, rot = int(rng.integers(5, 9)), rng.uniform(0.38, 0.6), rng.uniform(0, 2 * np.pi)
-        ang = rot + np.arange(2 * n) * np.pi / n
-        rad = np.where(np.arange(2 * n) % 2, inner, 1.0)
-        pts = np.stack([np.cos(ang) * rad, np.sin(ang) * rad], 1)
-        pts = (pts - pts.min(0)) / np.maximum(np.ptp(pts, 0), 1e-6)  # fill the box
-        big = Image.new("L", (s * w, s * h), 0)
-        ImageDraw.Draw(big).polygon([(px * (s * w - 1), py * (s * h - 1)) for px, py in pts], fill=255)
-        return np.asarray(big.resize((w, h), Image.BOX), np.float32) / 255.0
-    if shape == "ring":
-        inside = (r <= 1) & (r >= rng.uniform(0.45, 0.7))
-    elif shape == "cross":
-        a = rng.uniform(0.28, 0.45)
-        inside = (np.abs(x) <= a) | (np.abs(y) <= a)
-    elif shape == "crescent":  # a disc with a bite out of one side
-        phi, d = rng.uniform(0, 2 * np.pi), rng.uniform(0.45, 0.7)
-        inside = (r <= 1) & (np.hypot(x - d * np.cos(phi), y - d * np.sin(phi)) > rng.uniform(0.75, 0.95))
-    elif shape == "heart":  # (X^2 + Y^2 - 1)^3 <= X^2 Y^3, which spans X +-1.139, Y -1..1.236 (up)
-        hx, hy = x * 1.139, 1.236 - (y + 1) / 2 * 2.236
-        inside = (hx**2 + hy**2 - 1) ** 3 - hx**2 * hy**3 <= 0
-    else:
-        raise ValueError(f"no shape {shape!r}")
-    return inside.reshape(h, s, w, s).mean((1, 3), dtype=np.float32)
-
-
 def _finish(rgb: np.ndarray, alpha: np.ndarray, rng: np.random.Generator, blur: float) -> tuple:
     """Shade, outline and defocus a sprite; returns (premult, alpha)."""
     h, w = alpha.shape
@@ -306,20 +231,43 @@ def _gauss(a: np.ndarray, sigma: float) -> np.ndarray:
     return a.astype(np.float32)
 
 
+def _pool(pool: str) -> str:
+    if pool not in POOLS:
+        raise ValueError(f"pool={pool!r}; use one of {', '.join(POOLS)}")
+    return pool
+
+
+def _varied_texture(rng: np.random.Generator, h: int, w: int, avoid: str | None, period: float) -> tuple:
+    """(rgb, kind) for a varied-pool surface: a :data:`VARIED_PATTERNS` pattern other than
+    ``avoid`` (7 in 10) or a recoloured photo crop."""
+    if rng.random() < 0.3 and PHOTO_NAMES:
+        file = str(rng.choice(PHOTO_NAMES))
+        return recolour(rng, _photo_crop(rng, file, h, w)), f"recoloured:{file.split('.')[0]}"
+    kind = str(rng.choice([k for k in VARIED_PATTERNS if k != avoid]))
+    return varied_pattern(rng, h, w, kind, period), kind
+
+
 def make_object(rng: np.random.Generator, h: int, w: int, *, asymmetric: bool = False,
-                blur: float = 0.0, unfamiliar: bool = False, avoid: str | None = None) -> Sprite:
+                blur: float = 0.0, pool: str = "standard", avoid: str | None = None) -> Sprite:
     """A random (h, w) object: a photo crop or a procedural texture cut into a random shape.
 
     ``asymmetric`` avoids plain round objects whose rotation could not be seen (for Spinning);
-    the unfamiliar pools have no plain textures. ``unfamiliar`` draws an :data:`ODD_TEXTURES`
+    the other pools have no plain textures. ``pool`` "unfamiliar" draws an :data:`ODD_TEXTURES`
     pattern other than ``avoid`` (the backdrop's, so the object stands out) cut into an
-    :data:`ODD_SHAPES` shape.
+    :data:`ODD_SHAPES` shape; "varied" a varied pattern or recoloured photo cut into a
+    :data:`~.patterns.VARIED_SHAPES` shape.
     """
-    if unfamiliar:
+    if _pool(pool) == "unfamiliar":
         shape, tex = str(rng.choice(ODD_SHAPES)), str(rng.choice([t for t in ODD_TEXTURES if t != avoid]))
-        rgb = _pattern(rng, h, w, tex, max(3.0, min(h, w) * rng.uniform(0.15, 0.35)))
-        name = f"{_colour_name(rgb.reshape(-1, 3).mean(0))} {rng.choice(_ODD_NOUNS[shape])}"
-        premult, alpha = _finish(rgb, _odd_alpha(rng, h, w, shape), rng, blur)
+        rgb = odd_pattern(rng, h, w, tex, max(3.0, min(h, w) * rng.uniform(0.15, 0.35)))
+        name = f"{colour_name(rgb.reshape(-1, 3).mean(0))} {rng.choice(_ODD_NOUNS[shape])}"
+        premult, alpha = _finish(rgb, odd_alpha(rng, h, w, shape), rng, blur)
+        return Sprite(premult, alpha, name, f"{tex}/{shape}")
+    if pool == "varied":
+        shape = str(rng.choice(VARIED_SHAPES))
+        rgb, tex = _varied_texture(rng, h, w, avoid, max(3.0, min(h, w) * rng.uniform(0.15, 0.4)))
+        name = f"{colour_name(rgb.reshape(-1, 3).mean(0))} {rng.choice(_VARIED_NOUNS[shape])}"
+        premult, alpha = _finish(rgb, varied_alpha(rng, h, w, shape), rng, blur)
         return Sprite(premult, alpha, name, f"{tex}/{shape}")
     shapes, p = ["ellipse", "rect", "polygon", "blob", "horse"], [0.25, 0.35, 0.2, 0.15, 0.05]
     shape = str(rng.choice(shapes, p=p))
@@ -332,22 +280,25 @@ def make_object(rng: np.random.Generator, h: int, w: int, *, asymmetric: bool = 
         if asymmetric and tex == "flat":
             tex = "stripes"
         rgb, kind = _texture(rng, h, w, tex), tex
-        name = f"{_colour_name(rgb.reshape(-1, 3).mean(0))} {rng.choice(_SHAPE_NOUNS[shape])}"
+        name = f"{colour_name(rgb.reshape(-1, 3).mean(0))} {rng.choice(_SHAPE_NOUNS[shape])}"
     alpha = _shape_alpha(rng, h, w, shape)
     premult, alpha = _finish(rgb, alpha, rng, blur)
     return Sprite(premult, alpha, name, f"{kind}/{shape}")
 
 
 def make_cover(rng: np.random.Generator, h: int, w: int, *, blur: float = 0.0,
-               unfamiliar: bool = False, avoid: str | None = None) -> Sprite:
+               pool: str = "standard", avoid: str | None = None) -> Sprite:
     """An opaque (h, w) cover: a rounded rectangle, fully solid inside its edge.
 
-    ``unfamiliar`` patterns it from :data:`ODD_TEXTURES` but ``avoid`` (its kind is then
+    ``pool`` "unfamiliar" or "varied" patterns it from that pool but ``avoid`` (its kind is then
     "cover:<texture>"); it stays a rectangle, as it must hide the object whole.
     """
-    if unfamiliar:
+    if _pool(pool) == "unfamiliar":
         tex = str(rng.choice([t for t in ODD_TEXTURES if t != avoid]))
-        rgb, kind = _pattern(rng, h, w, tex, max(3.0, min(h, w) * rng.uniform(0.1, 0.25))), f"cover:{tex}"
+        rgb, kind = odd_pattern(rng, h, w, tex, max(3.0, min(h, w) * rng.uniform(0.1, 0.25))), f"cover:{tex}"
+    elif pool == "varied":
+        rgb, tex = _varied_texture(rng, h, w, avoid, max(3.0, min(h, w) * rng.uniform(0.1, 0.3)))
+        kind = f"cover:{tex}"
     else:
         rgb = (_photo_crop(rng, str(rng.choice(PHOTO_NAMES)), h, w) if rng.random() < 0.4 and PHOTO_NAMES
                else _texture(rng, h, w, str(rng.choice(["flat", "gradient", "stripes", "noise"]))))
@@ -358,14 +309,18 @@ def make_cover(rng: np.random.Generator, h: int, w: int, *, blur: float = 0.0,
 
 
 def make_background(rng: np.random.Generator, h: int, w: int, *, textured: bool = False,
-                    blur: float = 0.0, unfamiliar: bool = False) -> tuple[np.ndarray, str]:
+                    blur: float = 0.0, pool: str = "standard") -> tuple[np.ndarray, str]:
     """A (h, w, 3) float32 scene backdrop and its kind; ``textured`` rules out flat ones.
 
-    ``unfamiliar`` draws a pattern of :data:`ODD_BACKDROPS` (all textured), 6-22 px a repeat.
+    ``pool`` "unfamiliar" draws a pattern of :data:`ODD_BACKDROPS` (all textured), 6-22 px a
+    repeat; "varied" a :data:`~.patterns.VARIED_PATTERNS` pattern, 6-40 px a repeat, or a
+    recoloured photo.
     """
-    if unfamiliar:
+    if _pool(pool) == "unfamiliar":
         kind = str(rng.choice(ODD_BACKDROPS))
-        img = _pattern(rng, h, w, kind, rng.uniform(6, 22))
+        img = odd_pattern(rng, h, w, kind, rng.uniform(6, 22))
+    elif pool == "varied":
+        img, kind = _varied_texture(rng, h, w, None, rng.uniform(6, 40))
     else:
         img, kind = _standard_backdrop(rng, h, w, textured)
     if rng.random() < 0.5:  # muted, as a backdrop often is

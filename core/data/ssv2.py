@@ -144,7 +144,7 @@ def write_dataset(root: str | Path, *, n_train: int, n_val: int, n_test: int, se
     ``i`` of a split is rendered from a seed derived from (``seed``, split, ``i``), so the output
     is the same for any ``workers``. Ids run from 1 over train, then validation, then test.
     ``render_options`` (``size``, ``fps``, ``duration``) fix what :func:`render_clip` would draw;
-    ``style`` ("standard" or "unfamiliar", see :class:`~core.data.generator.Style`) picks its pools.
+    ``style`` ("standard", "unfamiliar" or "varied", see :class:`~core.data.generator.Style`) picks its pools.
     A split may have 0 clips (its json file then holds an empty list).
     Returns a summary: counts per split and class, bytes written, seconds taken.
     """

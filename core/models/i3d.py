@@ -191,7 +191,7 @@ def i3d_resnet50(*, num_classes: int = 400, dropout: float = 0.0) -> I3DResNet:
 
 
 def i3d_tiny(*, num_classes: int = 13, dropout: float = 0.0) -> I3DResNet:
-    """The shipped default's architecture: a 4-block I3D ResNet sized for 2 CPU cores.
+    """A 4-block I3D ResNet sized for 2 CPU cores (shipped; the default i3d_tiny14 is it dilated).
 
     16x3x112x112 in -> 16x128x7x7 at ``layer4`` (layer4 keeps stride 1 so the maps stay 7x7).
     """

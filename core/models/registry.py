@@ -28,7 +28,7 @@ __all__ = [
     "weights_status",
 ]
 
-DEFAULT_MODEL = "i3d_tiny"
+DEFAULT_MODEL = "i3d_tiny14"
 RESNET_LAYERS = ("stem", "layer1", "layer2", "layer3", "layer4")
 
 
@@ -113,18 +113,19 @@ def _project_model(name: str, build, description: str, how: str) -> _Entry:
 
 
 _REGISTRY: dict[str, _Entry] = {
-    "i3d_tiny": _project_model(
-        "i3d_tiny", i3d_tiny,
-        "the shipped default: a small I3D ResNet trained on the project's 13 Something-Something-style "
-        "actions (16x112x112 in, 16x7x7 CAMs)",
-        "train it: see README",
-    ),
     "i3d_tiny14": _project_model(
         "i3d_tiny14", i3d_tiny14,
-        "i3d_tiny with layer3's stride replaced by dilation (DeepLab): 16x14x14 CAMs at layer3 and "
-        "layer4, fine-tuned from i3d_tiny's checkpoint with a loss that puts its class maps on the acting "
-        "object (core.train --cam-loss)",
+        "the shipped default: a small I3D ResNet trained on the project's 13 Something-Something-style "
+        "actions, layer3's stride replaced by dilation (DeepLab), so 16x112x112 in, 16x14x14 CAMs; "
+        "fine-tuned from i3d_tiny with a loss that puts its class maps on the acting object "
+        "(core.train --cam-loss), on standard and varied renders",
         "train it: see docs/evaluation.md",
+    ),
+    "i3d_tiny": _project_model(
+        "i3d_tiny", i3d_tiny,
+        "the earlier default and i3d_tiny14's starting point: the same small I3D ResNet with a strided "
+        "layer3 (16x112x112 in, 16x7x7 CAMs), trained on standard renders only",
+        "train it: see README",
     ),
     "i3d_resnet50": _Entry(
         spec=_i3d_spec(
