@@ -167,7 +167,7 @@ def _restore(opt, sched, tensors: dict, meta: dict) -> tuple[int, int]:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, nargs="+", metavar="ROOT",
+    p.add_argument("--data", required=True, nargs="+", action="extend", metavar="ROOT",
                    help="dataset root(s) in the SSv2 layout; several are trained on (and validated on) together")
     p.add_argument("--arch", default="i3d_tiny", help="registered model name")
     p.add_argument("--init", default=None,
@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed + rank)
     roots, out = [Path(d) for d in args.data], Path(args.out)
+    if len({r.resolve() for r in roots}) < len(roots):
+        raise SystemExit(f"--data names a data set twice ({' '.join(args.data)}); name each once")
     out.mkdir(parents=True, exist_ok=True)
 
     spec = get_spec(args.arch)

@@ -86,9 +86,10 @@ def test_several_data_sets_train_together_and_are_all_recorded(tiny_data, tmp_pa
     varied = tmp_path / "varied"
     write_dataset(varied, n_train=13, n_val=13, n_test=0, seed=4,
                   render_options={"size": (64, 80), "fps": 8.0, "style": "varied"})
-    args = ["--data", str(tiny_data), str(varied), "--batch-size", "4", "--cache-size", "64", "--threads", "1",
-            "--max-steps", "1", "--cam-loss", "0.5"]
-    assert main([*args, "--out", str(tmp_path / "run"), "--export", str(tmp_path / "m")]) == 0
+    args = ["--batch-size", "4", "--cache-size", "64", "--threads", "1", "--max-steps", "1", "--cam-loss", "0.5"]
+    # --data A --data B is --data A B
+    assert main(["--data", str(tiny_data), *args, "--data", str(varied), "--out", str(tmp_path / "run"),
+                 "--export", str(tmp_path / "m")]) == 0
     _, meta = load_checkpoint(tmp_path / "m.safetensors")
     assert meta["metrics"]["train_clips"] == 26
     assert meta["data"]["seed"] == 3 and [d["seed"] for d in meta["data_sets"]] == [3, 4]
@@ -99,6 +100,8 @@ def test_several_data_sets_train_together_and_are_all_recorded(tiny_data, tmp_pa
     (other / "dataset.json").write_text(json.dumps({**manifest, "classes": manifest["classes"][::-1]}))
     with pytest.raises(SystemExit, match="other classes"):
         main([*args, "--out", str(tmp_path / "mixed"), "--data", str(tiny_data), str(other)])
+    with pytest.raises(SystemExit, match="twice"):
+        main([*args, "--out", str(tmp_path / "twice"), "--data", str(tiny_data), str(tiny_data / ".")])
 
 
 @pytest.mark.slow

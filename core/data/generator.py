@@ -88,7 +88,8 @@ class ActionClip:
       (exposure, 0 = off) for a still camera;
     - style "unfamiliar" or "varied" only: ``style``; ``tempo`` ("fast"/"slow"; "stretch"),
       ``tempo_factor`` and ``action_seconds`` (but Holding, which lasts the whole clip);
-      ``cover_kind`` (covers); "varied" also ``pools`` (backdrop's and objects').
+      ``cover_kind`` (covers drawn from a non-standard pool: in "varied" clips, only when the
+      objects' pool is "varied"); "varied" also ``pools`` (backdrop's and objects').
     """
 
     frames: np.ndarray
