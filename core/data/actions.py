@@ -57,6 +57,14 @@ def _profile(u: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     raise ValueError(kind)
 
 
+def _anywhere(rng: np.random.Generator, t: int, frames: float, min_len: int) -> tuple[int, int]:
+    """(first, last) of an action ``frames`` long (at least ``min_len``, at most the clip) that
+    starts anywhere the clip of ``t`` frames has room for it."""
+    length = int(np.clip(round(frames), min(min_len, t - 1), t - 1))
+    start = int(rng.integers(0, t - length))
+    return start, start + length
+
+
 @dataclass(frozen=True)
 class Tempo:
     """The unfamiliar style's timing: actions faster or slower than any standard one of their class.
@@ -78,9 +86,7 @@ class Tempo:
 
     def interval(self, rng: np.random.Generator, t: int, lo: float, hi: float, min_len: int) -> tuple[int, int]:
         seconds = self.factor * (lo * STANDARD_SECONDS[0] if self.fast else hi * STANDARD_SECONDS[1])
-        length = int(np.clip(round(seconds * self.fps), min(min_len, t - 1), t - 1))
-        start = int(rng.integers(0, t - length))
-        return start, start + length
+        return _anywhere(rng, t, seconds * self.fps, min_len)
 
     def describe(self, interval: tuple[int, int]) -> dict:
         return {"tempo": "fast" if self.fast else "slow", "tempo_factor": self.factor,
@@ -103,9 +109,7 @@ class Stretch:
 
     def interval(self, rng: np.random.Generator, t: int, lo: float, hi: float, min_len: int) -> tuple[int, int]:
         seconds = self.factor * rng.uniform(lo, hi) * rng.uniform(*STANDARD_SECONDS)
-        length = int(np.clip(round(seconds * self.fps), min(min_len, t - 1), t - 1))
-        start = int(rng.integers(0, t - length))
-        return start, start + length
+        return _anywhere(rng, t, seconds * self.fps, min_len)
 
     def describe(self, interval: tuple[int, int]) -> dict:
         return {"tempo": "stretch", "tempo_factor": self.factor,

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from .palette import colour
 
 __all__ = ["ODD_BACKDROPS", "ODD_SHAPES", "ODD_TEXTURES", "VARIED_PATTERNS", "VARIED_SHAPES", "odd_alpha",
-           "odd_pattern", "recolour", "varied_alpha", "varied_pattern"]
+           "odd_pattern", "polygon_alpha", "recolour", "varied_alpha", "varied_pattern"]
 
 # The unfamiliar style's pools: no standard clip has any of these (triangles are left out, as a
 # standard "polygon" may have three corners; checkerboards too, a standard texture).
@@ -77,7 +77,8 @@ def varied_pattern(rng: np.random.Generator, h: int, w: int, kind: str, period: 
 
 
 def odd_pattern(rng: np.random.Generator, h: int, w: int, kind: str, period: float) -> np.ndarray:
-    """An unfamiliar-style (:data:`ODD_TEXTURES`, :data:`ODD_BACKDROPS`) (h, w, 3) float32 pattern of ``kind``, repeating every ~``period`` px."""
+    """An (h, w, 3) float32 pattern of ``kind`` (:data:`ODD_TEXTURES`, :data:`ODD_BACKDROPS`),
+    repeating every ~``period`` px."""
     c1, c2 = colour(rng), colour(rng)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     ang = rng.uniform(0, np.pi)
@@ -132,11 +133,7 @@ def odd_alpha(rng: np.random.Generator, h: int, w: int, shape: str) -> np.ndarra
         n, inner, rot = int(rng.integers(5, 9)), rng.uniform(0.38, 0.6), rng.uniform(0, 2 * np.pi)
         ang = rot + np.arange(2 * n) * np.pi / n
         rad = np.where(np.arange(2 * n) % 2, inner, 1.0)
-        pts = np.stack([np.cos(ang) * rad, np.sin(ang) * rad], 1)
-        pts = (pts - pts.min(0)) / np.maximum(np.ptp(pts, 0), 1e-6)  # fill the box
-        big = Image.new("L", (s * w, s * h), 0)
-        ImageDraw.Draw(big).polygon([(px * (s * w - 1), py * (s * h - 1)) for px, py in pts], fill=255)
-        return np.asarray(big.resize((w, h), Image.BOX), np.float32) / 255.0
+        return polygon_alpha(np.stack([np.cos(ang) * rad, np.sin(ang) * rad], 1), h, w)
     if shape == "ring":
         inside = (r <= 1) & (r >= rng.uniform(0.45, 0.7))
     elif shape == "cross":
@@ -153,8 +150,9 @@ def odd_alpha(rng: np.random.Generator, h: int, w: int, shape: str) -> np.ndarra
     return inside.reshape(h, s, w, s).mean((1, 3), dtype=np.float32)
 
 
-def _polygon(pts: list[tuple[float, float]], h: int, w: int) -> np.ndarray:
-    """The alpha of a polygon scaled to fill its (h, w) box, 4x supersampled."""
+def polygon_alpha(pts, h: int, w: int) -> np.ndarray:
+    """The (h, w) float32 alpha of the polygon through ``pts`` ((n, 2) x, y), scaled to fill its
+    box, 4x supersampled (every polygonal shape of every pool is drawn here)."""
     p = np.asarray(pts, np.float64)
     p = (p - p.min(0)) / np.maximum(np.ptp(p, 0), 1e-6)
     s = 4
@@ -166,24 +164,24 @@ def _polygon(pts: list[tuple[float, float]], h: int, w: int) -> np.ndarray:
 def varied_alpha(rng: np.random.Generator, h: int, w: int, shape: str) -> np.ndarray:
     """An anti-aliased (h, w) float32 alpha of a :data:`VARIED_SHAPES` shape filling its box."""
     if shape == "triangle":
-        return _polygon([(0, 1), (1, 1), (rng.uniform(0.2, 0.8), 0)], h, w)
+        return polygon_alpha([(0, 1), (1, 1), (rng.uniform(0.2, 0.8), 0)], h, w)
     if shape == "hexagon":
         ang = rng.uniform(0, np.pi / 3) + np.arange(6) * np.pi / 3
-        return _polygon(list(zip(np.cos(ang), np.sin(ang), strict=True)), h, w)
+        return polygon_alpha(list(zip(np.cos(ang), np.sin(ang), strict=True)), h, w)
     if shape == "lshape":
         a, b = rng.uniform(0.35, 0.55, 2)
         pts = [(0, 0), (a, 0), (a, 1 - b), (1, 1 - b), (1, 1), (0, 1)]
-        return _polygon(pts if rng.random() < 0.5 else [(1 - x, y) for x, y in pts], h, w)
+        return polygon_alpha(pts if rng.random() < 0.5 else [(1 - x, y) for x, y in pts], h, w)
     if shape == "arrow":
         s, head = rng.uniform(0.3, 0.5), rng.uniform(0.35, 0.55)
         pts = [(0, 0.5 - s / 2), (1 - head, 0.5 - s / 2), (1 - head, 0), (1, 0.5), (1 - head, 1),
                (1 - head, 0.5 + s / 2), (0, 0.5 + s / 2)]
-        return _polygon(pts if rng.random() < 0.5 else [(1 - x, y) for x, y in pts], h, w)
+        return polygon_alpha(pts if rng.random() < 0.5 else [(1 - x, y) for x, y in pts], h, w)
     if shape == "trapezoid":
         a = rng.uniform(0.15, 0.35)
-        return _polygon([(a, 0), (1 - a, 0), (1, 1), (0, 1)], h, w)
+        return polygon_alpha([(a, 0), (1 - a, 0), (1, 1), (0, 1)], h, w)
     if shape == "diamond":
-        return _polygon([(0.5, 0), (1, 0.5), (0.5, 1), (0, 0.5)], h, w)
+        return polygon_alpha([(0.5, 0), (1, 0.5), (0.5, 1), (0, 0.5)], h, w)
     if shape == "pill":  # a capsule along the box's long side
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         r = min(h, w) / 2

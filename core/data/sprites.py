@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageFilter
 
 from .palette import colour, colour_name
 from .patterns import (
@@ -27,6 +27,7 @@ from .patterns import (
     VARIED_SHAPES,
     odd_alpha,
     odd_pattern,
+    polygon_alpha,
     recolour,
     varied_alpha,
     varied_pattern,
@@ -191,11 +192,7 @@ def _shape_alpha(rng: np.random.Generator, h: int, w: int, kind: str, corner: fl
         n = int(rng.integers(3, 9))
         ang = np.sort(rng.uniform(0, 2 * np.pi, n))
         rad = rng.uniform(0.6, 1.0, n)
-        pts = np.stack([np.cos(ang) * rad, np.sin(ang) * rad], 1)
-        pts = (pts - pts.min(0)) / np.maximum(np.ptp(pts, 0), 1e-6)  # fill the box
-        big = Image.new("L", (4 * w, 4 * h), 0)
-        ImageDraw.Draw(big).polygon([(x * (4 * w - 1), y * (4 * h - 1)) for x, y in pts], fill=255)
-        alpha = np.asarray(big.resize((w, h), Image.BOX), np.float32) / 255.0
+        alpha = polygon_alpha(np.stack([np.cos(ang) * rad, np.sin(ang) * rad], 1), h, w)
         if alpha.mean() >= 0.45:
             break
     return alpha
