@@ -120,7 +120,7 @@ def pgc_target(model, spec: core.ModelSpec, layer: str):
     module = model.get_submodule(spec.layer_paths.get(layer, layer))
     if spec.layout == "channels_first":
         return module, None, lambda: None
-    tap, grid = nn.Identity(), {"thw": spec.meta.get("token_grid")}
+    tap, grid = nn.Identity(), {"thw": spec.token_grid}
     original = module.forward
 
     def forward(*args, **kwargs):

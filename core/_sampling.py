@@ -6,11 +6,20 @@ import math
 from bisect import bisect_left
 from collections.abc import Sequence
 
+from ._choice import Choice
 from .errors import SettingsError
 
-__all__ = ["SAMPLING_POLICIES", "check_rate", "check_sampling", "display_size", "fps_indices", "nearest", "uniform_indices"]
+__all__ = ["SAMPLING_POLICIES", "Sampling", "check_rate", "check_sampling", "display_size", "fps_indices", "nearest", "uniform_indices"]
 
-SAMPLING_POLICIES = ("uniform", "fps")
+
+class Sampling(Choice):
+    """Which frames of a video make a model's clip (see :mod:`core.video`)."""
+
+    UNIFORM = "uniform", "spread over the clip"
+    FPS = "fps", "at a fixed rate"
+
+
+SAMPLING_POLICIES = tuple(s.value for s in Sampling)
 
 
 def check_sampling(sampling: str, num_frames: int, fps: float) -> None:

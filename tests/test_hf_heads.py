@@ -122,7 +122,7 @@ def _tap(model, block: nn.Module) -> _Grid:
     def forward(*args, **kwargs):
         out = original(*args, **kwargs)
         tokens = out[0] if isinstance(out, tuple) else out
-        g = tap(to_cthw(tokens, spec.layout, "", spec.meta["token_grid"]))
+        g = tap(to_cthw(tokens, spec.layout, "", spec.token_grid))
         # the inverse of the layout: (N, C, t, h, w) => (N, t*h*w, C), or (N, h*w*t, C) for TimeSformer
         perm = (0, 3, 4, 2, 1) if spec.layout == "tokens_hwt" else (0, 2, 3, 4, 1)
         patches = g.permute(*perm).reshape(tokens.shape[0], -1, tokens.shape[-1])

@@ -37,7 +37,7 @@ def samples():
 
 
 def test_checkpoint_metadata_is_reproducible(model):
-    meta = model.spec.meta["checkpoint"]
+    meta = model.spec.checkpoint
     assert meta["training_command"].startswith("python -m core.train")
     assert meta["training_commands"][-1] == meta["training_command"]
     assert all(c.startswith("python -m core.train") for c in meta["training_commands"])
@@ -89,7 +89,7 @@ def test_the_default_is_i3d_tiny_dilated_and_fine_tuned_on_standard_and_varied_r
     standard data set and a varied one (``core.data --style varied``); i3d_tiny still explains at
     16x7x7."""
     base = core.load_model("i3d_tiny")
-    meta, first = model.spec.meta["checkpoint"], base.spec.meta["checkpoint"]
+    meta, first = model.spec.checkpoint, base.spec.checkpoint
     assert meta["arch"] == "i3d_tiny14" and meta["data"]["seed"] == first["data"]["seed"]
     lineage = meta["training_commands"]
     assert lineage[: len(first["training_commands"])] == first["training_commands"]

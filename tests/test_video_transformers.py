@@ -117,7 +117,7 @@ def test_torchvisions_video_transformers_are_registered(name):
     ok, where = core.weights_status(name)
     assert ok or "python -m core download" in where  # offline: says how to get them
     model = core.load_model(name, weights=None)
-    paths = spec.meta.get("layer_paths") or {}
+    paths = spec.layer_paths
     for layer in spec.layers:  # every offered layer exists
         model.get_submodule(paths.get(layer, layer))
 

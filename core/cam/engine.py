@@ -169,7 +169,7 @@ class Explainer:
             raise SettingsError(f"layer {layer_name!r} did not run in the forward pass; pick another layer")
         layout = self.spec.layout if self.spec is not None else "channels_first"
         # the token grid: as the layer returned it (MViT), else as the model declares it (HF models)
-        grid = store.get("grid") or (self.spec.meta.get("token_grid") if self.spec is not None else None)
+        grid = store.get("grid") or (self.spec.token_grid if self.spec is not None else None)
         to_cthw(act.detach(), layout, layer_name, grid)  # checks the shape now, before any gradient
         if logits.dim() != 2 or logits.shape[0] != 1:
             raise ValueError(f"model returned shape {tuple(logits.shape)}; expected (1, num_classes) logits")

@@ -8,40 +8,11 @@ carried unchanged into the engine and stored in the :class:`~core.cam.result.Exp
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from enum import Enum
 
+from .._choice import Choice as _Choice
 from ..errors import SettingsError
 
 __all__ = ["Method", "Normalize", "Pooling", "Settings"]
-
-
-class _Choice(str, Enum):
-    """A string enum whose members know how they are shown, and parse with a helpful error."""
-
-    label: str
-
-    def __new__(cls, value: str, label: str):
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.label = label
-        return member
-
-    def __str__(self) -> str:
-        return self.value
-
-    @classmethod
-    def parse(cls, value, what: str):
-        """``value`` (a member or its string) as a member; a :class:`SettingsError` otherwise."""
-        try:
-            return cls(value)
-        except ValueError:
-            names = ", ".join(m.value for m in cls)
-            raise SettingsError(f"{what}={value!r}; choose one of {names}") from None
-
-    @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        """(label, value) pairs, in declaration order: what a Gradio Radio or Dropdown takes."""
-        return [(m.label, m.value) for m in cls]
 
 
 class Method(_Choice):

@@ -336,7 +336,7 @@ def _score(model, x, layer, layer_name, spec, keep, settings) -> tuple[torch.Ten
     act = store.get("activation")
     if act is None:
         raise SettingsError(f"layer {layer_name!r} did not run in the forward pass; pick another layer")
-    grid = store.get("grid") or spec.meta.get("token_grid")
+    grid = store.get("grid") or spec.token_grid
     rows = torch.zeros(len(keep), *logits.shape, device=logits.device, dtype=logits.dtype)
     for i, c in enumerate(keep):
         rows[i, :, c] = 1

@@ -23,9 +23,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import UnknownModelError, WeightsError
+from ..errors import SettingsError, UnknownModelError, WeightsError
 from .hf_heads import class_token_head
-from .spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
+from .registry import ModelSource, register_source
+from .spec import IMAGENET_MEAN, IMAGENET_STD, Layout, ModelSpec
 
 __all__ = ["HFVideoClassifier", "hf_spec", "is_hf_source", "load_hf", "resolve_hf"]
 
@@ -38,7 +39,7 @@ class _Family:
     """How one architecture lays out its tokens, and its preprocessing when the files don't say."""
 
     encoder: tuple[str, ...]  # module paths the list of encoder blocks has had across versions
-    layout: str  # a key of core.cam.layouts.LAYOUTS
+    layout: Layout
     last_block_ok: bool  # False: the head reads a class token after the last block, whose own
     # patch tokens then get no gradient; the default layer is the last block's input instead
     mean: tuple[float, float, float]
@@ -49,12 +50,12 @@ class _Family:
 _FAMILIES = {
     # VideoMAE: tubelets of (tubelet_size, patch, patch), tokens in (t, h, w) order, no class
     # token; the head mean-pools every token (use_mean_pooling), so the last block works.
-    "videomae": _Family(("videomae.encoder.layer", "videomae.layers"), "tokens", True, IMAGENET_MEAN, IMAGENET_STD, 224),
+    "videomae": _Family(("videomae.encoder.layer", "videomae.layers"), Layout.TOKENS, True, IMAGENET_MEAN, IMAGENET_STD, 224),
     # TimeSformer: a class token, then patch tokens in (h, w, t) order; the head reads the class
     # token after the last block.
-    "timesformer": _Family(("timesformer.encoder.layer", "timesformer.layers"), "tokens_hwt", False, (0.45,) * 3, (0.225,) * 3, 224),
+    "timesformer": _Family(("timesformer.encoder.layer", "timesformer.layers"), Layout.TOKENS_HWT, False, (0.45,) * 3, (0.225,) * 3, 224),
     # ViViT: tubelets, a class token, then (t, h, w); the head reads the class token.
-    "vivit": _Family(("vivit.encoder.layer", "vivit.layers"), "tokens", False, (0.5,) * 3, (0.5,) * 3, 256),
+    "vivit": _Family(("vivit.encoder.layer", "vivit.layers"), Layout.TOKENS, False, (0.5,) * 3, (0.5,) * 3, 256),
 }
 
 
@@ -170,8 +171,7 @@ def hf_spec(path: Path, source: str, config=None) -> ModelSpec:
         layers=layers, default_layer=default, layout=family.layout,
         description=f"Hugging Face {config.model_type} ({len(categories)} classes)",
         weights_hint=f"`python -m core download {source}` puts it in the Hugging Face cache",
-        meta={"layer_paths": _layer_paths(family.encoder[0], n),
-              "token_grid": _grid(config), "hf_model_type": config.model_type},
+        layer_paths=_layer_paths(family.encoder[0], n), token_grid=_grid(config), head="model.classifier",
         **_preprocessing(path, family, crop),
     )
 
@@ -229,5 +229,24 @@ def load_hf(source: str, *, device: str | torch.device = "cpu", download: bool =
     if encoder is None:
         raise UnknownModelError(f"{source}: no encoder blocks at {' or '.join(family.encoder)}; this "
                                 "transformers version lays the model out differently")
-    wrapped.spec = replace(spec, meta={**spec.meta, "layer_paths": _layer_paths(encoder, len(spec.layers))})
+    wrapped.spec = replace(spec, layer_paths=_layer_paths(encoder, len(spec.layers)))
     return wrapped.eval().to(device)
+
+
+def _load(source: str, *, weights="default", device="cpu", download: bool = True) -> nn.Module:
+    if weights not in ("default", None):
+        raise SettingsError(f"weights={weights!r}: a Hugging Face model brings its own weights "
+                            "('default'), or None for random ones")
+    return load_hf(source, device=device, download=download, pretrained=weights is not None)
+
+
+def _status(source: str) -> tuple[bool, str]:
+    try:
+        return True, str(resolve_hf(source))
+    except WeightsError as e:
+        return False, str(e)
+
+
+register_source(ModelSource(
+    describe="a Hugging Face Hub id (org/name) or a folder written by save_pretrained",
+    claims=is_hf_source, spec=lambda source: hf_spec(resolve_hf(source), source), load=_load, status=_status))

@@ -18,6 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .registry import register_model
+from .spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec, Sampling
+
 __all__ = ["I3DResNet", "i3d_resnet", "i3d_resnet50", "i3d_tiny", "i3d_tiny14", "inflate_state_dict"]
 
 
@@ -185,11 +188,46 @@ def i3d_resnet(**kwargs) -> I3DResNet:
     return I3DResNet(**kwargs)
 
 
+RESNET_LAYERS = ("stem", "layer1", "layer2", "layer3", "layer4")
+
+
+def _i3d_spec(name: str, **fields) -> ModelSpec:
+    """The spec of an I3D ResNet (16 frames, ImageNet normalisation, CAMs at ``layer4``)."""
+    return ModelSpec(name=name, num_frames=16, mean=IMAGENET_MEAN, std=IMAGENET_STD, layers=RESNET_LAYERS,
+                     default_layer="layer4", head="fc", **fields)
+
+
+def _resnet50_spec() -> ModelSpec:
+    # ImageNet's classes, until a checkpoint says others
+    from torchvision.models import ResNet50_Weights
+
+    return _i3d_spec(
+        "i3d_resnet50", categories=tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"]),
+        input_size=(224, 224), resize_size=256, sampling=Sampling.FPS, sample_fps=4.0,
+        description="the 2017 post's architecture: ResNet-50 inflated in time (16x3x224x224 in, "
+        "16x2048x7x7 at layer4); weights='imagenet' inflates torchvision's ImageNet ResNet-50",
+        weights_hint="torchvision resnet50-11ad3fa6.pth (ImageNet, inflated) or a .safetensors checkpoint")
+
+
+def _shipped(name: str, description: str) -> dict:
+    """A model this project trains on its 13 rendered actions (112x112 frames, whole frame, no crop),
+    shipped as ``checkpoints/NAME.safetensors``; its classes come from the checkpoint's JSON."""
+    how = "train it: see README, 'The shipped models and how to reproduce them', and docs/evaluation.md"
+    return {"spec": _i3d_spec(name, categories=(), input_size=(112, 112), resize_size=None,
+                              description=description, weights_hint=f"checkpoints/{name}.safetensors ({how})"),
+            "checkpoint": name}
+
+
+@register_model(spec=_resnet50_spec, weights_url="https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
+                convert=lambda state, model: inflate_state_dict(state, model), weights_alias="imagenet")
 def i3d_resnet50(*, num_classes: int = 400, dropout: float = 0.0) -> I3DResNet:
     """ResNet-50 inflated in time: 16x3x224x224 in, 16x2048x7x7 at ``layer4``."""
     return I3DResNet(block="bottleneck", layers=(3, 4, 6, 3), num_classes=num_classes, dropout=dropout)
 
 
+@register_model(**_shipped(
+    "i3d_tiny", "the earlier default and i3d_tiny14's starting point: the same small I3D ResNet with a "
+    "strided layer3 (16x112x112 in, 16x7x7 CAMs), trained on standard renders only"))
 def i3d_tiny(*, num_classes: int = 13, dropout: float = 0.0) -> I3DResNet:
     """A 4-block I3D ResNet sized for 2 CPU cores (shipped; the default i3d_tiny14 is it dilated).
 
@@ -202,6 +240,11 @@ def i3d_tiny(*, num_classes: int = 13, dropout: float = 0.0) -> I3DResNet:
     )
 
 
+@register_model(**_shipped(
+    "i3d_tiny14", "the shipped default: a small I3D ResNet trained on the project's 13 "
+    "Something-Something-style actions, layer3's stride replaced by dilation (DeepLab), so 16x112x112 "
+    "in, 16x14x14 CAMs; fine-tuned from i3d_tiny with a loss that puts its class maps on the acting "
+    "object (--cam-loss), on standard and varied renders"))
 def i3d_tiny14(*, num_classes: int = 13, dropout: float = 0.0) -> I3DResNet:
     """``i3d_tiny`` with ``layer3``'s stride replaced by dilation 2 (DeepLab): 16x128x14x14 at ``layer4``.
 

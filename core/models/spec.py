@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["ModelSpec"]
+from .._choice import Choice
+from .._sampling import Sampling
+
+__all__ = ["Layout", "ModelSpec", "Sampling"]
 
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
@@ -16,6 +20,16 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_CLIP_SECONDS = 3.0
 
 
+class Layout(Choice):
+    """How a target layer's output is laid out; the values are the keys of
+    :data:`core.cam.layouts.LAYOUTS` (one function each turns the output into (N, C, t, h, w))."""
+
+    CHANNELS_FIRST = "channels_first", "(N, C, t, h, w): 3D CNNs"
+    CHANNELS_LAST = "channels_last", "(N, t, h, w, C): Swin3D stages"
+    TOKENS = "tokens", "(N, L, C) tokens in (t, h, w) order: MViT, VideoMAE, ViViT"
+    TOKENS_HWT = "tokens_hwt", "(N, L, C) tokens in (h, w, t) order: TimeSformer"
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything the decode, explain and render stages need to know about a model.
@@ -23,8 +37,19 @@ class ModelSpec:
     ``resize_size`` follows torchvision: an ``int`` resizes the short side then centre-crops
     ``input_size``; a ``(h, w)`` pair resizes to exactly that then centre-crops; ``None`` resizes
     the whole frame straight to ``input_size`` (no crop, so a CAM maps back onto every pixel).
-    ``layout`` names how the target layers' outputs are laid out (a key of
-    ``core.cam.layouts.LAYOUTS``: ``channels_first`` (N, C, t, h, w) for 3D CNNs).
+    ``sampling`` (:class:`Sampling`) and ``layout`` (:class:`Layout`) take a member or its
+    string, parsed once here.
+
+    What the engine needs to find inside the model:
+
+    - ``layer_paths``: layer name -> module path, for names that are aliases (``stage4`` ->
+      ``features.6``); a name not in it is its own path.
+    - ``token_grid``: the (t, h, w) grid of a token layout's patch tokens, when the layer's output
+      does not carry it (Hugging Face models; MViT blocks return theirs).
+    - ``head``: the module path of the classifier head (``fc``, ``classifier``, ``head``,
+      ``model.classifier``): the first module the sanity check re-initialises.
+    - ``clip_seconds``: how long one training clip of a uniformly sampled model lasted, if known.
+    - ``checkpoint``: the JSON record of the checkpoint the weights came from, if any.
     """
 
     name: str
@@ -36,31 +61,38 @@ class ModelSpec:
     layers: tuple[str, ...]
     default_layer: str
     resize_size: int | tuple[int, int] | None = None
-    sampling: str = "uniform"
+    sampling: Sampling = Sampling.UNIFORM
     sample_fps: float | None = None
-    layout: str = "channels_first"
+    layout: Layout = Layout.CHANNELS_FIRST
     description: str = ""
     weights_hint: str = ""
-    meta: dict = field(default_factory=dict, compare=False, hash=False)
+    layer_paths: Mapping[str, str] = field(default_factory=dict, hash=False)
+    token_grid: tuple[int, int, int] | None = None
+    head: str | None = None
+    clip_seconds: float | None = None
+    checkpoint: Mapping | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self):
+        what = f"ModelSpec {self.name!r}:"
+        object.__setattr__(self, "sampling", Sampling.parse(self.sampling, f"{what} sampling"))
+        object.__setattr__(self, "layout", Layout.parse(self.layout, f"{what} layout"))
+        object.__setattr__(self, "layer_paths", dict(self.layer_paths or {}))
+        if self.token_grid is not None:
+            object.__setattr__(self, "token_grid", tuple(int(v) for v in self.token_grid))
 
     @property
     def num_classes(self) -> int:
         return len(self.categories)
 
     @property
-    def clip_seconds(self) -> float:
+    def clip_duration(self) -> float:
         """How much time one model clip covers: ``num_frames / sample_fps`` for a model sampled at
-        a fixed rate; else ``meta["clip_seconds"]``, else :data:`DEFAULT_CLIP_SECONDS`."""
-        if self.sampling == "fps" and self.sample_fps:
+        a fixed rate; else ``clip_seconds``, else :data:`DEFAULT_CLIP_SECONDS`."""
+        if self.sampling == Sampling.FPS and self.sample_fps:
             return self.num_frames / float(self.sample_fps)
-        return float(self.meta.get("clip_seconds") or DEFAULT_CLIP_SECONDS)
+        return float(self.clip_seconds or DEFAULT_CLIP_SECONDS)
 
     @property
     def clip_rate(self) -> float:
         """Frames per second of the model's own clip (what a timeline samples a long video at)."""
-        return self.num_frames / self.clip_seconds
-
-    @property
-    def layer_paths(self) -> dict[str, str]:
-        """Layer name -> module path, for names that are aliases (``stage4`` -> ``features.6``)."""
-        return self.meta.get("layer_paths") or {}
+        return self.num_frames / self.clip_duration
