@@ -35,7 +35,7 @@ from .cam.settings import Method
 from .data import CAMERA_CLASSES, MIRROR_PAIRS
 from .data.ssv2 import DATASET_LIMITS, SSv2Dataset
 from .models import add_model_arguments, load_model
-from .trust import randomize_top_down, spearman
+from .trust import randomize_top_down, sanity_order, spearman
 from .video import read_clip
 
 __all__ = ["evaluate", "main"]
@@ -117,7 +117,7 @@ def evaluate(model, root: Path, split: str = "test", *, limit: int | None = None
             rec["interval"].append(s["interval_mass"])
             rec["interval_uniform"].append(s["interval_uniform"])
         if i in sanity_ids:
-            order = ["fc", *reversed(spec.layers)]
+            order = sanity_order(model, spec)
             for names, rnd in randomize_top_down(copy.deepcopy(model), order, seed=seed):
                 r = explain(rnd, clip, y, method=method)
                 sanity_rows.setdefault("+".join(names), []).append(spearman(exp.raw_maps[0], r.raw_maps[0]))

@@ -22,7 +22,7 @@ from .cam.settings import Method
 from .data import CAMERA_CLASSES
 from .data.ssv2 import DATASET_LIMITS, SSv2Dataset
 from .evaluate import _explanation_scores, _near
-from .trust import randomize_top_down, spearman
+from .trust import randomize_top_down, sanity_order, spearman
 from .video import read_clip
 
 __all__ = ["FUSED", "GRID_METHODS", "SECTION", "evaluate_layers", "fuse", "join_report", "layers_markdown",
@@ -77,7 +77,7 @@ def evaluate_layers(model, root: Path, split: str = "test", *, layers=("layer3",
     rng = np.random.default_rng(seed)
     sanity_ids = set(rng.choice(n, size=min(sanity_clips, n), replace=False).tolist())
     ex = Explainer(model, spec, cache_size=len(layers))
-    order = ["fc", *reversed(spec.layers)]
+    order = sanity_order(model, spec)
     rows: dict = {}
     correct, t0 = 0, time.time()
     for i in tqdm(range(n), desc=f"evaluate layers {split}"):

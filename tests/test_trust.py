@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
 
+import core
 from core.cam import explain
-from core.trust import spearman, trust_check
+from core.trust import randomize_top_down, sanity_order, spearman, trust_check
 
 KEY_FRAME = 5
 
@@ -90,3 +93,96 @@ def test_spearman_basics():
     assert spearman(a, a * 3 + 1) == pytest.approx(1.0)
     assert spearman(a, -a) == pytest.approx(-1.0)
     assert spearman(a, torch.zeros(10)) == 0.0
+
+
+# --- which layers the sanity check randomises, and how ---------------------------------------
+
+@pytest.mark.parametrize("name, first", [("r3d_18", ["fc", "layer4"]), ("s3d", ["classifier", "mixed_5c"]),
+                                         ("mvit_v2_s", ["head", "blocks.15"]), ("swin3d_t", ["head", "stage4"])])
+def test_the_sanity_cascade_starts_with_each_torchvision_familys_head(name, first):
+    model = core.load_model(name, weights=None)  # random weights: no download
+    order = sanity_order(model, depth=2)
+    assert order == first
+    head = model.get_submodule(first[0])
+    before = [p.clone() for p in head.parameters()]
+    steps = [names for names, _ in randomize_top_down(model, order)]  # aliases resolve via model.spec
+    assert steps[-1] == first
+    assert all(not torch.equal(a, b) for a, b in zip(before, head.parameters(), strict=True))
+
+
+def test_the_sanity_check_randomises_a_hugging_face_models_classifier_first(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    config = transformers.VideoMAEConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                         intermediate_size=37, num_frames=4, image_size=32, patch_size=16,
+                                         tubelet_size=2, num_labels=3, use_mean_pooling=True)
+    torch.manual_seed(0)
+    transformers.AutoModelForVideoClassification.from_config(config).save_pretrained(tmp_path / "mae")
+    model = core.load_model(str(tmp_path / "mae"))
+    assert model.spec.head == "model.classifier"
+    assert sanity_order(model) == ["model.classifier", "layer.1", "layer.0"]
+    x = torch.rand(1, 3, 4, 32, 32)
+    exp = explain(model, x, 0)
+    sanity = trust_check(model, x, exp, sanity_depth=2).sanity
+    assert [s["randomized"] for s in sanity] == [["model.classifier"], ["model.classifier", "layer.1"]]
+
+
+class _OwnHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Conv3d(3, 4, 1)
+        self.scores = nn.Linear(4, 2)
+        self.fc = nn.Linear(2, 2)  # not the head: a name is not enough, the spec says which
+
+    def forward(self, x):
+        return self.fc(self.scores(self.body(x).mean((2, 3, 4))))
+
+
+def test_a_users_own_head_comes_from_the_spec():
+    spec = core.ModelSpec(name="own", categories=("a", "b"), num_frames=4, input_size=(8, 8), mean=(0.0,) * 3,
+                          std=(1.0,) * 3, layers=("body",), default_layer="body", head="scores")
+    model = _OwnHead()
+    assert sanity_order(model, spec) == ["scores", "body"]
+    assert sanity_order(model) == ["fc", "scores", "body"]  # no spec: the children, a known head name first
+    with pytest.raises(core.SettingsError, match="head='nope'"):
+        sanity_order(model, dataclasses.replace(spec, head="nope"))
+
+
+def test_randomising_a_norm_layer_keeps_its_bias_near_zero_and_its_scale_near_one():
+    model = nn.Sequential(nn.Conv3d(3, 64, 1), nn.BatchNorm3d(64), nn.LayerNorm(64))
+    with torch.no_grad():
+        for norm in (model[1], model[2]):
+            norm.weight.fill_(5.0)
+            norm.bias.fill_(5.0)
+    for _ in randomize_top_down(model, ["1", "2"], seed=0):
+        pass
+    for norm in (model[1], model[2]):
+        assert abs(float(norm.weight.detach().mean()) - 1.0) < 0.1 and float(norm.weight.detach().std()) > 0.02
+        assert abs(float(norm.bias.detach().mean())) < 0.1 and float(norm.bias.detach().std()) > 0.02
+
+
+class _S3DLike(nn.Module):
+    """Like torchvision's S3D: the layers are ``features`` children offered under aliases, and
+    the head is ``classifier``, not ``fc``."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv3d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv3d(8, 8, 3, padding=1))
+        self.classifier = nn.Linear(8, n)
+
+    def forward(self, x):
+        return self.classifier(self.features(x).mean((2, 3, 4)))
+
+
+def test_evaluate_runs_the_sanity_check_on_a_model_without_fc(tmp_path):
+    from core.data import CLASSES, write_dataset
+    from core.evaluate import evaluate
+
+    write_dataset(tmp_path, n_train=0, n_val=0, n_test=1, seed=5,
+                  render_options={"size": (48, 64), "fps": 8, "duration": 1.0})
+    model = _S3DLike(len(CLASSES)).eval()
+    model.spec = core.ModelSpec(name="s3d_like", categories=tuple(CLASSES), num_frames=4, input_size=(32, 32),
+                                mean=(0.5,) * 3, std=(0.5,) * 3, layers=("mixed_a", "mixed_b"),
+                                default_layer="mixed_b", layer_paths={"mixed_a": "features.0", "mixed_b": "features.2"})
+    result = evaluate(model, tmp_path, "test", limit=1, sanity_clips=1)
+    assert [r["randomized"] for r in result["sanity"]] == [
+        ["classifier"], ["classifier", "mixed_b"], ["classifier", "mixed_b", "mixed_a"]]

@@ -1,4 +1,4 @@
-"""The Grad-CAM family on activations of any rank: one function, five methods, two poolings.
+"""The Grad-CAM family on activations of any rank: a table of five methods, two poolings.
 
 Shapes: activations ``A`` are (C, *S) for one clip (S = (T, H, W) for video layers), gradients
 ``G`` are (K, C, *S) for K targets. Pooling ``clip`` gives one weight per channel over all of S
@@ -8,12 +8,14 @@ i.e. it pools over the spatial dims only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ..errors import SettingsError
 from .settings import Method, Pooling
 
-__all__ = ["METHODS", "POOLINGS", "cam_from_gradients"]
+__all__ = ["CAM_FUNCTIONS", "METHODS", "POOLINGS", "cam_from_gradients"]
 
 METHODS = tuple(m.value for m in Method)
 POOLINGS = tuple(p.value for p in Pooling)
@@ -30,27 +32,49 @@ def _pool_dims(ndim: int, pooling: str) -> tuple[int, ...]:
     return spatial
 
 
+# One function per method: (A (1, C, *S), G (K, C, *S), the pooled dims of G) -> (K, *S) maps
+# before the ReLU. Adding a method is one member of Method and one entry here.
+
+
+def _gradcam(A: torch.Tensor, G: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    weights = G.mean(dims, keepdim=True)
+    return (weights * A).sum(1)
+
+
+def _gradcampp(A: torch.Tensor, G: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    g2, g3 = G.pow(2), G.pow(3)
+    alpha = g2 / (2 * g2 + A.sum(dims, keepdim=True) * g3 + 1e-6)  # eq. 19 of the paper
+    alpha = torch.where(G != 0, alpha, torch.zeros_like(alpha))
+    weights = (G.clamp(min=0) * alpha).sum(dims, keepdim=True)
+    return (weights * A).sum(1)
+
+
+def _xgradcam(A: torch.Tensor, G: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    weights = (G * A).sum(dims, keepdim=True) / (A.sum(dims, keepdim=True) + _EPS)
+    return (weights * A).sum(1)
+
+
+def _hirescam(A: torch.Tensor, G: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    return (G * A).sum(1)  # element-wise, no pooling
+
+
+def _layercam(A: torch.Tensor, G: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    return (G.clamp(min=0) * A).sum(1)  # element-wise positive gradients
+
+
+CAM_FUNCTIONS: dict[Method, Callable[[torch.Tensor, torch.Tensor, tuple[int, ...]], torch.Tensor]] = {
+    Method.GRADCAM: _gradcam,
+    Method.GRADCAMPP: _gradcampp,
+    Method.HIRESCAM: _hirescam,
+    Method.XGRADCAM: _xgradcam,
+    Method.LAYERCAM: _layercam,
+}
+
+
 def cam_from_gradients(A: torch.Tensor, G: torch.Tensor, method: Method | str = Method.GRADCAM,
                        pooling: Pooling | str = Pooling.CLIP) -> torch.Tensor:
     """(C, *S) activations and (K, C, *S) gradients -> (K, *S) maps after ReLU (not normalised)."""
     method, pooling = Method.parse(method, "method"), Pooling.parse(pooling, "pooling")
     A = A.float().unsqueeze(0)  # (1, C, *S), broadcasts over K
     G = G.float()
-    dims = _pool_dims(G.dim(), pooling)
-    if method == Method.GRADCAM:
-        weights = G.mean(dims, keepdim=True)
-        cam = (weights * A).sum(1)
-    elif method == Method.GRADCAMPP:
-        g2, g3 = G.pow(2), G.pow(3)
-        alpha = g2 / (2 * g2 + A.sum(dims, keepdim=True) * g3 + 1e-6)  # eq. 19 of the paper
-        alpha = torch.where(G != 0, alpha, torch.zeros_like(alpha))
-        weights = (G.clamp(min=0) * alpha).sum(dims, keepdim=True)
-        cam = (weights * A).sum(1)
-    elif method == Method.XGRADCAM:
-        weights = (G * A).sum(dims, keepdim=True) / (A.sum(dims, keepdim=True) + _EPS)
-        cam = (weights * A).sum(1)
-    elif method == Method.HIRESCAM:  # element-wise, no pooling
-        cam = (G * A).sum(1)
-    else:  # layercam: element-wise positive gradients
-        cam = (G.clamp(min=0) * A).sum(1)
-    return cam.clamp_(min=0)
+    return CAM_FUNCTIONS[method](A, G, _pool_dims(G.dim(), pooling)).clamp_(min=0)

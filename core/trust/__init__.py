@@ -10,9 +10,9 @@ from torch import nn
 
 from ..cam import Explainer, Explanation
 from .perturb import Curve, counterfactuals, deletion_insertion
-from .sanity import randomize_top_down, spearman
+from .sanity import randomize_top_down, sanity_order, spearman
 
-__all__ = ["Curve", "TrustReport", "randomize_top_down", "spearman", "trust_check", "trust_report"]
+__all__ = ["Curve", "TrustReport", "randomize_top_down", "sanity_order", "spearman", "trust_check", "trust_report"]
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,6 @@ class TrustReport:
             "sanity": self.sanity,
             "timings_ms": {k: round(v, 1) for k, v in self.timings.items()},
         }
-
-
-def _sanity_order(model: nn.Module, layers: tuple[str, ...], depth: int | None) -> list[str]:
-    """Layers to randomise, output first: the head, then the spec's layers (or the model's
-    top-level children that hold parameters) from the last to the first."""
-    if not layers:
-        layers = tuple(n for n, m in model.named_children() if any(True for _ in m.parameters()))
-    names = [n for n in ("fc", "classifier", "head") if hasattr(model, n)]
-    names += [n for n in reversed(layers) if n not in names]
-    return names[:depth] if depth else names
 
 
 def trust_check(
@@ -95,11 +85,10 @@ def trust_check(
 
     tick(0.75, "sanity check: randomising layers top-down")
     t0 = time.perf_counter()
-    layers = tuple(ex.spec.layers) if ex.spec is not None else ()
     sanity, sanity_maps = [], {"trained": exp.maps[target]}
     scratch = ex.copy_model()
     paths = ex.spec.layer_paths if ex.spec is not None else {}
-    order = _sanity_order(scratch, layers, sanity_depth)
+    order = sanity_order(scratch, ex.spec, sanity_depth)
     for names, rnd in randomize_top_down(scratch, order, seed=seed, paths=paths):
         r = Explainer(rnd, ex.spec, cache_size=1).explain(
             clip, t.index if t.minus is None else None, contrast=None if t.minus is None else (t.index, t.minus),
