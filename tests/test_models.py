@@ -163,3 +163,75 @@ def test_pickled_checkpoints_are_refused(tmp_path):
 def test_i3d_resnet_validates_arguments():
     with pytest.raises(ValueError, match="block="):
         I3DResNet(block="dense")
+
+
+_IMPORTED = ("import json, sys, core.models\n"
+             "s = core.models.get_spec('i3d_tiny14')\n"
+             "heavy = ('core.data', 'lab', 'torchvision.models', 'transformers')\n"
+             "print(json.dumps([list(s.categories), sorted(m for m in sys.modules if m.split('.')[0] == 'lab'"
+             " or m.startswith(heavy))]))")
+
+
+@pytest.mark.parametrize("checkpoints", ["shipped", "empty"])
+def test_the_shipped_models_classes_come_from_their_checkpoint_json_alone(checkpoints, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from core.models import weights
+
+    folder = weights.CHECKPOINT_DIR if checkpoints == "shipped" else tmp_path
+    env = {**os.environ, "VIDEOCAM_CHECKPOINTS": str(folder)}
+    run = subprocess.run([sys.executable, "-c", _IMPORTED], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    categories, imported = json.loads(run.stdout)
+    # the data generator, the lab and the heavy model zoos stay out of a spec look-up
+    assert imported == []
+    if checkpoints == "shipped":
+        assert categories == json.loads((folder / "i3d_tiny14.json").read_text())["categories"]
+        assert len(categories) == 13
+    else:
+        assert categories == []  # no JSON, no classes: never the generator's list
+
+
+def test_spec_options_are_enums_parsed_once_with_a_helpful_error():
+    import dataclasses
+
+    from core.cam.layouts import LAYOUTS
+    from core.errors import SettingsError
+    from core.models import Layout, ModelSpec, Sampling
+
+    assert {m.value for m in Layout} == set(LAYOUTS)  # one layout function per member
+    spec = get_spec("s3d")
+    assert spec.sampling is Sampling.UNIFORM and spec.layout is Layout.CHANNELS_FIRST and spec.head == "classifier"
+    assert spec.layer_paths["mixed_5c"] == "features.15"
+    swin = dataclasses.replace(spec, sampling="fps", layout="channels_last", sample_fps=15.0)
+    assert swin.sampling is Sampling.FPS and swin.layout is Layout.CHANNELS_LAST and swin.sampling == "fps"
+    assert swin.clip_duration == pytest.approx(32 / 15) and swin.clip_rate == pytest.approx(15.0)
+    with pytest.raises(SettingsError, match=r"layout='tokens_thw'; choose one of channels_first, .*tokens_hwt"):
+        dataclasses.replace(spec, layout="tokens_thw")
+    with pytest.raises(SettingsError, match="sampling='random'"):
+        ModelSpec(name="x", categories=("a",), num_frames=2, input_size=(8, 8), mean=(0.0,) * 3, std=(1.0,) * 3,
+                  layers=("l",), default_layer="l", sampling="random")
+
+
+def test_each_family_is_registered_where_it_is_defined():
+    from core.models import registry
+
+    builders = {n: registry._MODELS[n].build.__module__ for n in list_models()}
+    assert builders["i3d_tiny14"] == builders["i3d_resnet50"] == "core.models.i3d"
+    assert builders["r3d_18"] == builders["swin3d_t"] == "core.models.torchvision_video"
+    assert {s.describe for s in registry._SOURCES} == {"a Hugging Face Hub id (org/name) or a folder written by save_pretrained"}
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_model("r3d_18", spec=get_spec("r3d_18"))(i3d_tiny)
+
+
+def test_every_readme_section_the_code_points_to_exists():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    headings = {h.strip() for h in re.findall(r"^#+ (.+)$", (root / "README.md").read_text(), re.M)}
+    pointers = {m for p in (root / "core").rglob("*.py") for m in re.findall(r"README, '([^']+)'", p.read_text())}
+    assert pointers and pointers <= headings, pointers - headings
+    assert "does not offer these yet" not in (root / "README.md").read_text()  # the Model dropdown does
