@@ -232,6 +232,7 @@ def test_every_readme_section_the_code_points_to_exists():
 
     root = Path(__file__).resolve().parents[1]
     headings = {h.strip() for h in re.findall(r"^#+ (.+)$", (root / "README.md").read_text(), re.M)}
-    pointers = {m for p in (root / "core").rglob("*.py") for m in re.findall(r"README, '([^']+)'", p.read_text())}
+    files = [p for d in ("core", "lab", "demo") for p in (root / d).rglob("*") if p.suffix in (".py", ".md")]
+    pointers = {m for p in files for m in re.findall(r"README, '([^']+)'", p.read_text())}
     assert pointers and pointers <= headings, pointers - headings
     assert "does not offer these yet" not in (root / "README.md").read_text()  # the Model dropdown does
