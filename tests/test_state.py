@@ -136,7 +136,7 @@ def _plant_bug(monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
 
-    monkeypatch.setattr("core.cam.engine.cam_from_gradients", broken)
+    monkeypatch.setattr("core.cam.forward.cam_from_gradients", broken)
 
 
 def test_cli_reports_a_planted_bug_as_a_bug_not_as_bad_input(monkeypatch, tmp_path, capsys):
