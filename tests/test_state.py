@@ -57,7 +57,7 @@ def test_an_explainer_owns_its_cache_and_frees_it_with_itself():
     model, x = _Net(), torch.randn(1, 3, 4, 16, 16)
     ex = Explainer(model, _spec())
     assert not ex.explain(x, 0).cached_forward and ex.explain(x, 1).cached_forward
-    graph = weakref.ref(ex._cache[next(iter(ex._cache))].logits)
+    graph = weakref.ref(ex._cache[next(iter(ex._cache))].run.logits)
     alive = weakref.ref(model)
     del ex, model
     gc.collect()
