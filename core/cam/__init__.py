@@ -1,6 +1,7 @@
 """The CAM engine: capture, gradients, the Grad-CAM family, and the Explanation record."""
 
 from .engine import Explainer, explain, resolve_device
+from .forward import LayerForward, cam_maps, forward_to_layer
 from .hooks import capture_activation, resolve_layer
 from .layouts import LAYOUTS, to_cthw
 from .methods import METHODS, POOLINGS, cam_from_gradients
@@ -13,14 +14,17 @@ __all__ = [
     "POOLINGS",
     "Explainer",
     "Explanation",
+    "LayerForward",
     "Method",
     "Normalize",
     "Pooling",
     "Settings",
     "Target",
     "cam_from_gradients",
+    "cam_maps",
     "capture_activation",
     "explain",
+    "forward_to_layer",
     "resolve_device",
     "resolve_layer",
     "to_cthw",

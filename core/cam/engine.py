@@ -15,7 +15,8 @@ process-wide cache). Everything that runs the model — explanations, :meth:`Exp
 :meth:`Explainer.copy_model` — is serialised by the Explainer's lock, so the hook it puts on the
 model while explaining is never seen by another caller, and one copy of a model serves all.
 
-``explain(model, clip, ...)`` is a one-off: a throwaway Explainer, nothing kept.
+``explain(model, clip, ...)`` is a one-off: a throwaway Explainer, nothing kept. The forward
+pass and the maps are :mod:`core.cam.forward`'s, which the whole-video timeline calls too.
 """
 
 from __future__ import annotations
@@ -28,21 +29,19 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SettingsError
 from ..models.spec import ModelSpec
 from ..transforms import preprocess
-from .hooks import capture_activation, frozen, resolve_layer
-from .layouts import to_cthw
-from .methods import cam_from_gradients
+from .forward import LayerForward, batched_vjp, cam_maps, forward_to_layer, upsample_and_normalise
+from .hooks import resolve_layer
 from .result import Explanation, Target
-from .settings import Normalize, Settings
+from .settings import Settings
 
 __all__ = ["Explainer", "batched_vjp", "class_index", "explain", "resolve_device", "upsample_and_normalise"]
 
@@ -61,15 +60,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 @dataclass
 class _Forward:
-    """A cached forward pass: logits with the graph after the layer, and that layer's output."""
+    """A cached forward pass (its graph kept for more classes) and the gradients asked of it."""
 
-    logits: torch.Tensor  # (1, num_classes), graph retained
-    activation: torch.Tensor  # the layer's output as it returns it (a leaf), batch of 1
-    layout: str  # how to read it as (1, C, t, h, w): see core.cam.layouts
-    grid: tuple[int, int, int] | None  # the (t, h, w) of a token layout, when the layer says it
-    input_size: tuple[int, ...]  # (T, H, W) of the model input
-    forward_ms: float
-    grads: dict[tuple[int, int | None], torch.Tensor] = field(default_factory=dict)
+    run: LayerForward  # batch of 1
+    grads: dict[tuple[int, int | None], torch.Tensor] = field(default_factory=dict)  # (1, C, t, h, w)
 
 
 @dataclass(frozen=True)
@@ -129,10 +123,11 @@ class Explainer:
     def _prepare_frames(self, frames: torch.Tensor, indices, timestamps, t0: float) -> _Prepared:
         if self.spec is None:
             raise SettingsError("this model has no spec, so frames cannot be preprocessed; pass spec= or a (1, C, T, H, W) tensor")
+        device = self.device
         hit = self._prepared.get(id(frames))
-        if hit is not None and hit[0]() is frames:  # same frames object: reuse its model input
-            return replace(hit[1], ms=0.0)
-        x, box = preprocess(frames, self.spec, device=self.device)
+        if hit is not None and hit[0]() is frames and hit[1].x.device == device:
+            return replace(hit[1], ms=0.0)  # same frames object, model on the same device: reuse it
+        x, box = preprocess(frames, self.spec, device=device)
         prep = _Prepared(x, _digest(x), box, tuple(frames.shape[1:3]), indices, timestamps,
                          (time.perf_counter() - t0) * 1e3)
         self._prepared[id(frames)] = (weakref.ref(frames), prep)
@@ -150,30 +145,7 @@ class Explainer:
         if state is not None:
             self._cache.move_to_end(key)
             return state, True
-        t0 = time.perf_counter()
-        autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
-                    if self.amp and self.device.type == "cuda" else nullcontext())
-        head = _head(self.model, layer)
-        with frozen(self.model), autocast:
-            if head is None:  # autograd records the graph after the layer as the model runs
-                with torch.enable_grad(), capture_activation(self.model, layer) as store:
-                    logits = self.model(prep.x)
-            else:  # the model runs up to the layer; the head computes the logits from there
-                with torch.no_grad(), capture_activation(self.model, layer, stop=True) as store:
-                    self.model(prep.x)
-                if "activation" in store:
-                    with torch.enable_grad():
-                        logits = head(store["activation"])
-        act = store.get("activation")
-        if act is None:
-            raise SettingsError(f"layer {layer_name!r} did not run in the forward pass; pick another layer")
-        layout = self.spec.layout if self.spec is not None else "channels_first"
-        # the token grid: as the layer returned it (MViT), else as the model declares it (HF models)
-        grid = store.get("grid") or (self.spec.token_grid if self.spec is not None else None)
-        to_cthw(act.detach(), layout, layer_name, grid)  # checks the shape now, before any gradient
-        if logits.dim() != 2 or logits.shape[0] != 1:
-            raise ValueError(f"model returned shape {tuple(logits.shape)}; expected (1, num_classes) logits")
-        state = _Forward(logits, act, layout, grid, tuple(prep.x.shape[2:]), (time.perf_counter() - t0) * 1e3)
+        state = _Forward(forward_to_layer(self.model, prep.x, layer, layer_name, spec=self.spec, amp=self.amp))
         self._cache[key] = state
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
@@ -205,19 +177,14 @@ class Explainer:
         return chosen
 
     def _gradients(self, state: _Forward, targets: list[Target]) -> torch.Tensor:
+        """(K, 1, C, t, h, w): each target's gradients, computed once per (class, minus)."""
         keys = [(t.index, t.minus) for t in targets]
         todo = list(dict.fromkeys(k for k in keys if k not in state.grads))
         if todo:
-            rows = torch.zeros(len(todo), 1, state.logits.shape[1], device=state.logits.device, dtype=state.logits.dtype)
-            for r, (i, minus) in enumerate(todo):
-                rows[r, 0, i] = 1
-                if minus is not None:
-                    rows[r, 0, minus] -= 1
-            g = batched_vjp(state.logits, state.activation, rows, keep_graph=True)
+            g = state.run.gradients(todo, keep_graph=True)  # the graph stays for more classes
             for k, gk in zip(todo, g, strict=True):
-                state.grads[k] = gk.detach()  # (1, *layer output)
-        # (K, 1, *layer output) => (K, C, t, h, w)
-        return to_cthw(torch.cat([state.grads[k] for k in keys]), state.layout, "", state.grid)
+                state.grads[k] = gk  # (1, C, t, h, w)
+        return torch.stack([state.grads[k] for k in keys])
 
     # -- the public call --------------------------------------------------------------------------
     def explain(
@@ -258,19 +225,18 @@ class Explainer:
         with self._lock:
             prep = self._prepare(clip)
             state, cached = self._forward(prep, layer_name, module)
-            probs = state.logits.detach().float().softmax(-1)[0].cpu()
+            probs = state.run.logits.detach().float().softmax(-1)[0].cpu()
             cats = self._categories(probs.numel())
             chosen = self._targets(probs, cats, targets, top_k, contrast)
             t0 = time.perf_counter()
             grads = self._gradients(state, chosen)
             t1 = time.perf_counter()
-            act = to_cthw(state.activation.detach(), state.layout, layer_name, state.grid)[0]
-            raw = cam_from_gradients(act, grads, settings.method, settings.pooling)
-        maps, importance = upsample_and_normalise(raw, state.input_size, settings.normalize)
+            raw, maps, importance = (m[0] for m in cam_maps(state.run.activation_cthw(), grads, settings,
+                                                              state.run.input_size))
         t2 = time.perf_counter()
         timings = {
             "preprocess": prep.ms,
-            "forward": 0.0 if cached else state.forward_ms,
+            "forward": 0.0 if cached else state.run.forward_ms,
             "gradients": (t1 - t0) * 1e3,
             "cam": (t2 - t1) * 1e3,
         }
@@ -280,7 +246,7 @@ class Explainer:
             settings=settings,
             categories=cats,
             targets=tuple(chosen),
-            logits=state.logits.detach().float()[0].cpu(),
+            logits=state.run.logits.detach().float()[0].cpu(),
             probs=probs,
             raw_maps=raw.detach().cpu(),
             maps=maps.cpu(),
@@ -331,17 +297,6 @@ class Explainer:
             yield self.model
 
 
-def batched_vjp(outputs: torch.Tensor, inputs: torch.Tensor, rows: torch.Tensor, *, keep_graph: bool) -> torch.Tensor:
-    """(K, *inputs.shape): the vector-Jacobian product of ``outputs`` for each of the K ``rows``
-    (each shaped like ``outputs``), in one batched call, or one call per row where some op has no
-    batching rule. ``keep_graph`` keeps the graph for more products later."""
-    try:
-        (g,) = torch.autograd.grad(outputs, inputs, rows, retain_graph=keep_graph, is_grads_batched=True)
-    except RuntimeError:  # some ops have no batching rule: one product per row
-        g = torch.stack([torch.autograd.grad(outputs, inputs, r, retain_graph=True)[0] for r in rows])
-    return g
-
-
 def class_index(t: TargetLike, cats: Sequence[str]) -> int:
     """The index of class ``t`` (an index, or a label in any case) in ``cats``; a close-match
     hint when there is none."""
@@ -359,33 +314,6 @@ def class_index(t: TargetLike, cats: Sequence[str]) -> int:
     close = difflib.get_close_matches(t, cats, n=3)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else "; list them with `python -m core models`"
     raise SettingsError(f"unknown class {t!r}{hint}")
-
-
-def _head(model: nn.Module, layer: nn.Module):
-    """The model's ``logits_from_layer(layer)`` when it offers one: logits from the layer's output."""
-    offer = getattr(model, "logits_from_layer", None)
-    return offer(layer) if callable(offer) else None
-
-
-def upsample_and_normalise(raw: torch.Tensor, size: tuple[int, ...], normalize: Normalize) -> tuple[torch.Tensor, torch.Tensor]:
-    """(K, t, h, w) raw maps -> ((K, T, H, W) maps in [0, 1], (K, T) share of mass per frame)."""
-    if raw.shape[1] == size[0]:
-        # The layer kept every time step (I3D): trilinear would weight each frame by exactly 1,
-        # so per-frame bilinear gives the same numbers, 3-8x faster on CPU.
-        up = F.interpolate(raw, size=size[1:], mode="bilinear", align_corners=False)
-    else:  # trilinear: the time axis is interpolated too when the layer's t is shorter than T
-        up = F.interpolate(raw.unsqueeze(1), size=size, mode="trilinear", align_corners=False)[:, 0]
-    up = up.clamp_(min=0)
-    mass = up.sum((-2, -1))
-    importance = mass / mass.sum(-1, keepdim=True).clamp_min(1e-12)
-    dims = (-3, -2, -1) if normalize == Normalize.CLIP else (-2, -1)
-    lo = up.amin(dims, keepdim=True)
-    hi = up.amax(dims, keepdim=True)
-    flat = ~(hi > lo)  # constant (or NaN) maps become all zeros
-    maps = up.sub_(lo).div_((hi - lo).clamp_min_(1e-12))  # in place: `up` is not needed any more
-    if flat.any():
-        maps.masked_fill_(flat, 0.0)
-    return maps, importance
 
 
 def explain(model: nn.Module, clip, targets=None, *, spec: ModelSpec | None = None, **kwargs) -> Explanation:

@@ -1,7 +1,7 @@
 """Where and when in a long video: a class timeline over the whole clip, any moment explained.
 
 :func:`timeline` (``core.timeline``) slides the model's own clip over the whole video in one
-streamed decode and scores and explains every window (:mod:`.engine`, on the grid and windows of
+streamed decode and scores and explains every window (:mod:`.scan`, on the grid and windows of
 :mod:`.plan`); :func:`write_timeline` writes ``timeline.json``, ``timeline.csv``,
 ``timeline.png`` and ``heatmap_full.mp4`` (:mod:`.output`); :mod:`.shard` splits a list of videos
 over ``torchrun`` ranks; :mod:`.run` is ``python -m core timeline``.
@@ -13,9 +13,9 @@ over ``torchrun`` ranks; :mod:`.run` is ``python -m core timeline``.
 ...     write_timeline(result, "out/", spool=frames)
 """
 
-from .engine import ALL_CLASS_MAPS, DEFAULT_MAX_DURATION, TimelineResult, timeline
 from .output import FrameSpool, write_timeline
 from .plan import Plan, plan_windows
+from .scan import ALL_CLASS_MAPS, DEFAULT_MAX_DURATION, TimelineResult, timeline
 
 __all__ = ["ALL_CLASS_MAPS", "DEFAULT_MAX_DURATION", "FrameSpool", "Plan", "TimelineResult", "plan_windows",
            "timeline", "write_timeline"]

@@ -25,7 +25,7 @@ from PIL import Image
 
 from ..render import combined_frames, overlay, write_mp4
 from ..transforms import maps_to_frames
-from .engine import TimelineResult
+from .scan import TimelineResult
 
 __all__ = ["DISPLAY_SIDE", "FILES", "FrameSpool", "timeline_plot", "write_timeline"]
 

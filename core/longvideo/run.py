@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..cam.settings import Method, Pooling, Settings
 from ..errors import UserError
-from .engine import DEFAULT_MAX_DURATION
 from .output import DISPLAY_SIDE, FrameSpool, write_timeline
+from .scan import DEFAULT_MAX_DURATION
 from .shard import gather_records, out_dirs, read_list, this_rank, write_summary
 
 __all__ = ["add_arguments", "run"]

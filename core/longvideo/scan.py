@@ -6,7 +6,8 @@ The video is indexed (a demux pass, no decoding), the grid and windows are plann
 can, only grid frames are converted to RGB). Each grid frame is preprocessed once and kept only
 until the last window that holds it has run; windows go through the model in batches, each
 batch one forward pass with the target layer captured and one batched vector-Jacobian product
-for the classes whose maps are kept. Memory is flat in the video's length: what grows is one
+for the classes whose maps are kept: :mod:`core.cam.forward`, the Explainer's own path (with a
+model's class-token head, and amp), under the Explainer's lock when one is given. Memory is flat in the video's length: what grows is one
 row of probabilities and a few layer-sized maps per window.
 
 Which maps are kept: the ``targets`` given; else every class when the model has at most
@@ -26,16 +27,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._decode import Decoded, index_stream, iter_frames
+from .._decode import Decoded, iter_frames
 from .._limits import Budget, Limits
-from ..cam.engine import batched_vjp, class_index, upsample_and_normalise
-from ..cam.hooks import capture_activation, resolve_layer
-from ..cam.layouts import to_cthw
-from ..cam.methods import cam_from_gradients
+from ..cam.engine import Explainer, class_index
+from ..cam.forward import cam_maps, forward_to_layer
+from ..cam.hooks import resolve_layer
 from ..cam.settings import Normalize, Settings
 from ..errors import SettingsError, VideoError, VideoTooLargeError
 from ..transforms import crop_box_for, preprocess, resized_size
-from ..video import MIN_FRAMES, _check_file, _open, _too_few_frames, _video_stream, reading
+from ..video import open_video
 from .plan import Plan, nearest_positions, plan_windows
 
 __all__ = ["ALL_CLASS_MAPS", "DEFAULT_MAX_DURATION", "TimelineResult", "timeline"]
@@ -118,7 +118,7 @@ FrameSink = Callable[[int, np.ndarray], None]  # (grid frame, (H, W, 3) uint8 RG
 
 
 def timeline(
-    model: nn.Module,
+    model: nn.Module | Explainer,
     video: str | os.PathLike,
     *,
     stride: float | None = None,
@@ -129,6 +129,7 @@ def timeline(
     seconds_per_minute: float | None = None,
     on_frame: FrameSink | None = None,
     progress: Progress | None = None,
+    amp: bool | None = None,
 ) -> TimelineResult:
     """Slide the model's own clip over the whole of ``video`` and score and explain each window.
 
@@ -139,8 +140,14 @@ def timeline(
     ``seconds_per_minute``: wall-clock budget for the decode, per minute of video (None: none).
     ``on_frame`` receives every grid frame once, in order (to draw a heatmap video without
     keeping the frames); ``progress`` is called after every batch of windows.
+    ``model``: a model (from :func:`core.load_model`), or the :class:`core.Explainer` that owns
+    it: then each batch of windows runs under the Explainer's lock (other callers' explanations
+    wait for a batch, not for the whole video) and with its ``amp``. ``amp``: bf16 autocast on
+    CUDA (default: the Explainer's, else off).
     """
-    spec = getattr(model, "spec", None)
+    explainer = model if isinstance(model, Explainer) else Explainer(model, cache_size=0)
+    amp = explainer.amp if amp is None else bool(amp)
+    model, spec = explainer.model, explainer.spec
     if spec is None:
         raise SettingsError("this model has no spec (num_frames, input size, categories); load it with core.load_model")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -155,9 +162,9 @@ def timeline(
     path = os.fspath(video)
     name = os.path.basename(path) or path
     t0 = time.perf_counter()
-    line = _index(path, name, max_duration)
+    line = _index(path, max_duration)
     plan = plan_windows(line.times, line.duration, rate=spec.clip_rate, num_frames=spec.num_frames, stride=stride)
-    run = _Run(model, spec, layer, layer_name, settings, plan, batch_size, path, name, line, seconds_per_minute)
+    run = _Run(explainer, amp, spec, layer, layer_name, settings, plan, batch_size, path, name, line, seconds_per_minute)
     probs, maps = run.stream(keep or [], on_frame, progress)
     passes = 1
     if keep is None:  # many classes, none named: the top class's maps take a second pass
@@ -188,20 +195,15 @@ def convert_pixels(spec, frame_size: tuple[int, int]) -> int:
     return max(1, int(frame_size[0] * frame_size[1] * scale * scale) + 1)
 
 
-def _index(path: str, name: str, max_duration: float):
+def _index(path: str, max_duration: float):
     """The demux pass; refuses a video longer than ``max_duration`` or with too few frames."""
-    limits = Limits(max_duration=max_duration + 1.0, time_budget=_INDEX_SECONDS)
-    _check_file(path, name, limits)
-    budget = Budget(name, limits)
-    with reading(name, limits), _open(path, name, limits) as container:
-        line = index_stream(container, _video_stream(container, name, limits), budget)
+    with open_video(path, limits=Limits(max_duration=max_duration + 1.0, time_budget=_INDEX_SECONDS)) as video:
+        line = video.index()
     if line.duration > max_duration + 1e-6:
         raise VideoTooLargeError(
-            f"{name}: is longer than {_minutes(max_duration)}, the limit for a whole-video timeline; "
+            f"{video.name}: is longer than {_minutes(max_duration)}, the limit for a whole-video timeline; "
             "trim it (or split it) first"
         )
-    if line.n < MIN_FRAMES:
-        raise VideoError(_too_few_frames(name, line.n, line.declared_frames))
     return line
 
 
@@ -213,7 +215,8 @@ def _minutes(seconds: float) -> str:
 class _Run:
     """One streamed pass over the video: decode the grid, run the windows in batches."""
 
-    model: nn.Module
+    explainer: Explainer  # its lock is held while a batch runs
+    amp: bool
     spec: object
     layer: nn.Module
     layer_name: str
@@ -235,7 +238,7 @@ class _Run:
         self._last_use = plan.last_use()
         self._frames: dict[int, np.ndarray] = {}  # grid frame -> RGB, until preprocessed
         self._inputs: dict[int, torch.Tensor] = {}  # grid frame -> its (C, h, w) model input
-        self._device = next(self.model.parameters()).device
+        self._device = self.explainer.device
         self._probs = np.zeros((n_win, len(self.spec.categories)), np.float32)
         self._maps: dict[int, np.ndarray] = {}
         self._keep, self._progress = keep, progress
@@ -245,8 +248,8 @@ class _Run:
                     else max(MIN_DECODE_BUDGET_S, self.seconds_per_minute * self.line.duration / 60))
         limits = Limits(max_duration=math.inf, max_decoded_frames=self.line.n + 64, time_budget=budget_s)
         self._done = 0  # windows run so far
-        with reading(self.name, limits), _open(self.path, self.name, limits) as container:
-            stream = _video_stream(container, self.name, limits)
+        with open_video(self.path, limits=limits) as video:
+            container, stream = video.container, video.stream
             cc = stream.codec_context
             limits = replace(limits, display_pixels=convert_pixels(self.spec, (cc.height, cc.width)))
             out = Decoded()
@@ -311,7 +314,9 @@ class _Run:
         T = self.plan.num_frames
         x = torch.stack([self._inputs[g] for k in batch for g in self.plan.frames(k)])  # (B * T, C, h, w)
         x = x.view(len(batch), T, *x.shape[1:]).transpose(1, 2).contiguous()  # => (B, C, T, h, w)
-        logits, window_maps = _score(self.model, x, self.layer, self.layer_name, self.spec, self._keep, self.settings)
+        with self.explainer.exclusive() as model:
+            logits, window_maps = _score(model, x, self.layer, self.layer_name, self.spec, self._keep, self.settings,
+                                         self.amp)
         self._probs[batch] = logits.float().softmax(-1).cpu().numpy()
         for i, c in enumerate(self._keep):
             if c not in self._maps:
@@ -327,26 +332,14 @@ class _Run:
         return done
 
 
-def _score(model, x, layer, layer_name, spec, keep, settings) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _score(model, x, layer, layer_name, spec, keep, settings, amp) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Logits (B, classes) and, for the ``keep`` classes, (B, K, T, h, w) maps in [0, 1]."""
-    with torch.enable_grad(), capture_activation(model, layer) as store:
-        logits = model(x)
+    run = forward_to_layer(model, x, layer, layer_name, spec=spec, amp=amp)
     if not keep:
-        return logits.detach(), None
-    act = store.get("activation")
-    if act is None:
-        raise SettingsError(f"layer {layer_name!r} did not run in the forward pass; pick another layer")
-    grid = store.get("grid") or spec.token_grid
-    rows = torch.zeros(len(keep), *logits.shape, device=logits.device, dtype=logits.dtype)
-    for i, c in enumerate(keep):
-        rows[i, :, c] = 1
-    grads = batched_vjp(logits, act, rows, keep_graph=False)  # every kept class of every window at once
-    A = to_cthw(act.detach(), spec.layout, layer_name, grid)  # (B, C, t, h, w)
-    G = to_cthw(grads.flatten(0, 1), spec.layout, layer_name, grid)
-    G = G.view(len(keep), A.shape[0], *G.shape[1:])  # (K, B, C, t, h, w)
-    raw = torch.stack([cam_from_gradients(A[b], G[:, b], settings.method, settings.pooling) for b in range(A.shape[0])])
+        return run.logits.detach(), None
+    grads = run.gradients([(c, None) for c in keep], keep_graph=False)  # every kept class of every window at once
+    act = run.activation_cthw()
     # at the layer's spatial size, spread over the window's frames when the layer pooled time
     # (tubelets), and scaled to [0, 1] per map, as the Explainer does for a clip
-    b, k, _, h, w = raw.shape
-    maps, _ = upsample_and_normalise(raw.flatten(0, 1), (x.shape[2], h, w), Normalize.CLIP)
-    return logits.detach(), maps.view(b, k, *maps.shape[1:]).detach().cpu()
+    _, maps, _ = cam_maps(act, grads, settings, (x.shape[2], *act.shape[-2:]), normalize=Normalize.CLIP)
+    return run.logits.detach(), maps.cpu()
