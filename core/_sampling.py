@@ -6,11 +6,21 @@ import math
 from bisect import bisect_left
 from collections.abc import Sequence
 
+from .cam.settings import _Choice
 from .errors import SettingsError
 
-__all__ = ["SAMPLING_POLICIES", "check_rate", "check_sampling", "display_size", "fps_indices", "nearest", "uniform_indices"]
+__all__ = ["SAMPLING_POLICIES", "Sampling", "check_rate", "check_sampling", "display_size", "fps_indices", "nearest", "uniform_indices"]
 
-SAMPLING_POLICIES = ("uniform", "fps")
+
+class Sampling(_Choice):
+    """Which frames a clip keeps: spread over the whole clip (TSN test-time sampling), or at a
+    fixed rate from the middle of it. The page's and the CLI's choices come from here."""
+
+    UNIFORM = "uniform", "spread over the whole clip"
+    FPS = "fps", "at a fixed rate, from the middle of the clip"
+
+
+SAMPLING_POLICIES = tuple(m.value for m in Sampling)  # ("uniform", "fps")
 
 
 def check_sampling(sampling: str, num_frames: int, fps: float) -> None:
