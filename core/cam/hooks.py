@@ -45,9 +45,8 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module | None,
         if spec is not None:
             raise SettingsError(f"layer {layer!r} is not a layer of {spec.name}; its layers are "
                                 f"{', '.join(spec.layers)}") from None
-        names = ", ".join(n for n, _ in model.named_children())
-        raise SettingsError(f"layer {layer!r} is not a layer of this model; its top-level layers "
-                            f"are {names}") from None
+        names = [n for n, _ in model.named_children()]
+        raise SettingsError(f"model has no layer {layer!r}; top-level layers are {names}") from None
 
 
 def _is_grid(value) -> bool:
