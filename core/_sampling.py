@@ -13,13 +13,14 @@ __all__ = ["SAMPLING_POLICIES", "Sampling", "check_rate", "check_sampling", "dis
 
 
 class Sampling(Choice):
-    """Which frames of a video make a model's clip (see :mod:`core.video`)."""
+    """Which frames a clip keeps: spread over the whole clip (TSN test-time sampling), or at a
+    fixed rate from the middle of it. The page's and the CLI's choices come from here."""
 
-    UNIFORM = "uniform", "spread over the clip"
-    FPS = "fps", "at a fixed rate"
+    UNIFORM = "uniform", "spread over the whole clip"
+    FPS = "fps", "at a fixed rate, from the middle of the clip"
 
 
-SAMPLING_POLICIES = tuple(s.value for s in Sampling)
+SAMPLING_POLICIES = tuple(m.value for m in Sampling)  # ("uniform", "fps")
 
 
 def check_sampling(sampling: str, num_frames: int, fps: float) -> None:

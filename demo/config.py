@@ -35,6 +35,7 @@ MAX_MODELS = max(1, int(os.environ.get("VIDEOCAM_MAX_MODELS") or 3))
 REAL_MODEL = "MCG-NJU/videomae-base-finetuned-kinetics"
 REAL_MODEL_ABOUT = "VideoMAE-base, Kinetics-400: 400 everyday actions; 86.5M parameters, 346 MB"
 
+OPACITY = 0.5  # the heatmap's opacity until the user moves the slider
 GIF_MAX_SIDE = 320  # longest side of each GIF panel, in pixels
 GIF_FPS = 4.0  # playback speed of the GIFs and MP4 (the 2017 post sampled at 4 fps)
 TOP_K = 5  # the "top-5 at a glance" gallery

@@ -2,7 +2,9 @@
 
 Each handler's parameters are named like the page's components (ui.py wires inputs by those
 names) and it returns a dict of outputs by name (ui.py puts them in the order Gradio wants).
-Settings from the page become one validated :class:`core.Settings` at the top of each handler.
+Settings from the page become one validated :class:`core.Settings` at the top of each handler,
+and each request looks its model up once (``get_explainer``) and passes that Explainer down; the
+engine alone checks the layer against the model (``core.cam.resolve_layer``).
 What the user can fix (a :class:`core.UserError`) is shown as it is; anything else is a bug:
 logged with its traceback and shown as a short internal-error note.
 """
@@ -18,7 +20,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder  # Gradio's cache: what delete_cache cleans
 
 import core
-from core.errors import SettingsError
+from core._sampling import Sampling
 from core.video import DEFAULT_FPS, Limits
 
 from . import models, outputs, timeline_view, trust_panel
@@ -27,6 +29,7 @@ from .config import (
     DECODE_SECONDS,
     MAX_FILE_SIZE_MB,
     MAX_SECONDS,
+    OPACITY,
     REAL_MODEL,
     TOP_K,
 )
@@ -69,34 +72,42 @@ def _need(session: Session | None) -> Session:
     return session
 
 
-def _settings(session_model: str, method, pooling, layer) -> core.Settings:
-    """The page's method, pooling and layer as one validated record for model ``session_model``."""
-    spec = get_explainer(session_model).spec
-    settings = core.Settings(method=method, pooling=pooling, layer=layer or None)
-    if settings.layer is not None and settings.layer not in spec.layers:
-        raise SettingsError(
-            f"layer {settings.layer!r} is not a layer of {session_model} (the model this clip was "
-            f"explained with; its layers are {', '.join(spec.layers)}). Press Explain to explain "
-            "the clip with the model now selected.")
-    return settings
+def _given(value, missing: str) -> None:
+    """Nothing when ``value`` is there; else the page's note ``missing``."""
+    if not value:
+        raise gr.Error(missing, print_exception=False)
+
+
+def _load(model: str, progress) -> core.Explainer:
+    """The request's one look-up of model ``model``: its shared Explainer, passed down from here."""
+    progress(0.0, desc="Loading the model")
+    return get_explainer(model)
+
+
+def _settings(method, pooling, layer) -> core.Settings:
+    """The page's method, pooling and layer as one validated record. No layer (an API client that
+    did not give one) is the model's default; the engine checks a layer against the model."""
+    return core.Settings(method=method, pooling=pooling, layer=layer or None)
 
 
 @gpu
-def _run(model: str, clip: core.Clip, settings: core.Settings, **targets) -> core.Explanation:
+def _run(explainer: core.Explainer, clip: core.Clip, settings: core.Settings, **targets) -> core.Explanation:
     """The model work (forward pass if not cached, gradients, CAM); on a GPU where there is one."""
-    return get_explainer(model).explain(clip, settings=settings, **targets)
+    return explainer.explain(clip, settings=settings, **targets)
 
 
-def _again(session: Session | None, method, pooling, layer, **targets) -> tuple[Session, core.Explanation]:
-    """The session's clip explained for other targets or settings (its forward pass is cached)."""
+def _again(session: Session | None, method, pooling, layer,
+           **targets) -> tuple[Session, core.Explainer, core.Explanation]:
+    """The session's clip explained for other targets or settings (its forward pass is cached),
+    with the session model's Explainer that made it."""
     session = _need(session)
-    return session, _run(session.model, session.clip, _settings(session.model, method, pooling, layer),
-                         **targets)
+    explainer = get_explainer(session.model)
+    return session, explainer, _run(explainer, session.clip, _settings(method, pooling, layer), **targets)
 
 
-def _read(video: str, model: str, sampling: str) -> core.Clip:
-    spec = get_explainer(model).spec
-    clip = core.read_clip(video, spec, sampling=sampling, limits=LIMITS)
+def _read(video: str, spec: core.ModelSpec, sampling) -> core.Clip:
+    """The upload as the model ``spec`` takes it; ``sampling`` None: the model's own policy."""
+    clip = core.read_clip(video, spec, sampling=sampling or None, limits=LIMITS)
     if clip.duration > MAX_SECONDS:
         raise gr.Error(f"{os.path.basename(video)}: the clip is longer than {MAX_SECONDS:.0f} s; "
                        "trim it to the part with the action and upload that.", print_exception=False)
@@ -110,7 +121,7 @@ def sample_rate(spec: core.ModelSpec) -> float:
 
 def _info(session: Session, exp: core.Explanation) -> str:
     c = session.clip
-    how = "spread over the clip" if c.sampling == "uniform" else f"{c.sample_fps:.3g} per second"
+    how = "spread over the clip" if c.sampling == Sampling.UNIFORM else f"{c.sample_fps:.3g} per second"
     t = exp.timings
     return (f"{c.num_frames} frames {how}, from {c.duration:.1f} s of {c.source_size[1]}×"
             f"{c.source_size[0]} video at {c.source_fps:.0f} fps · {exp.model}, layer `{exp.layer}`, "
@@ -127,28 +138,28 @@ def _truth(session: Session) -> str:
 
 
 @user_errors
-def explain(video, true_label, model, method, pooling, layer, opacity, sampling,
+def explain(video, true_label, model, method, pooling, layer=None, opacity=OPACITY, sampling=None,
             progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
-    """Decode, classify and explain the clip for its top-1 class; the first page of results."""
-    if not video:
-        raise gr.Error("Upload a video or pick a sample clip first.", print_exception=False)
-    progress(0.05, desc="Loading the model")
-    get_explainer(model)
-    settings = _settings(model, method, pooling, layer)
+    """Decode, classify and explain the clip for its top-1 class; the first page of results.
+    ``layer`` and ``sampling`` None (an API client that gave only ``model``): that model's own."""
+    _given(video, "Upload a video or pick a sample clip first.")
+    explainer = _load(model, progress)
+    settings = _settings(method, pooling, layer)
     progress(0.2, desc="Decoding frames")
-    clip = _read(video, model, sampling)
-    return _first_page(clip, os.path.basename(video), (true_label or "").strip() or None, model,
-                       settings, opacity, progress)
+    clip = _read(video, explainer.spec, sampling)
+    return _first_page(explainer, clip, os.path.basename(video), (true_label or "").strip() or None,
+                       model, settings, opacity, progress)
 
 
 EXPLAINED = ("session", "original", "heatmap", "top2", "all", "truth", "target", "a", "b", "plot",
              "files", "info")
 
 
-def _first_page(clip, video_name, true_label, model, settings, opacity, progress) -> dict:
-    """Explain ``clip`` for its top-1 class: every name in :data:`EXPLAINED`."""
+def _first_page(explainer, clip, video_name, true_label, model, settings, opacity, progress) -> dict:
+    """Explain ``clip`` for its top-1 class with ``explainer`` (model ``model``'s): every name in
+    :data:`EXPLAINED`."""
     progress(0.4, desc="Running the model and Grad-CAM")
-    exp = _run(model, clip, settings)
+    exp = _run(explainer, clip, settings)
     ranked = tuple(exp.topk(len(exp.categories)))
     session = Session(model, video_name, true_label, clip, display_frames(clip.frames), ranked)
     progress(0.7, desc="Rendering GIFs")
@@ -172,22 +183,20 @@ def _first_page(clip, video_name, true_label, model, settings, opacity, progress
 
 
 @user_errors
-def scan(long_video, model, method, pooling, layer,
+def scan(long_video, model, method, pooling, layer=None,
          progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
     """The "Whole video" tab: the class timeline and the top class's heatmap over the video."""
-    if not long_video:
-        raise gr.Error("Upload a video first.", print_exception=False)
-    progress(0.0, desc="Loading the model")
-    explainer = get_explainer(model)
-    settings = _settings(model, method, pooling, layer)
-    return _scan(long_video, model, explainer, settings, request_dir(get_upload_folder()), progress)
+    _given(long_video, "Upload a video first.")
+    explainer = _load(model, progress)
+    return _scan(long_video, model, explainer, _settings(method, pooling, layer),
+                 request_dir(get_upload_folder()), progress)
 
 
 _scan = gpu(timeline_view.scan)  # the model work on a GPU where there is one, as _run
 
 
 @user_errors
-def explain_moment(long_video, timeline, moment, model, method, pooling, layer, opacity,
+def explain_moment(long_video, timeline, moment, model, method, pooling, layer=None, opacity=OPACITY,
                    progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
     """The timeline window at ``moment`` explained as the Explain tab explains a clip, shown there."""
     if not timeline or timeline["video"] != long_video:
@@ -195,38 +204,51 @@ def explain_moment(long_video, timeline, moment, model, method, pooling, layer, 
     if timeline["model"] != model:
         raise gr.Error(f"The timeline was made with {timeline['model']}; scan the video again with "
                        f"{model}, or pick {timeline['model']} again.", print_exception=False)
-    spec = get_explainer(model).spec
-    settings = _settings(model, method, pooling, layer)
+    explainer = _load(model, progress)
+    spec, settings = explainer.spec, _settings(method, pooling, layer)
     start = timeline_view.window_start(timeline, moment)
     progress(0.2, desc=f"Decoding the window at {start:.1f} s")
-    clip = core.read_clip(long_video, spec, sampling="fps", fps=spec.clip_rate, start=start,
+    clip = core.read_clip(long_video, spec, sampling=Sampling.FPS, fps=spec.clip_rate, start=start,
                           limits=timeline_view.MOMENT_LIMITS)
     name = f"{os.path.basename(long_video)} @ {start:.2f}-{clip.timestamps[-1]:.2f} s"
-    page = _first_page(working_clip(clip, spec), name, None, model, settings, opacity, progress)
+    page = _first_page(explainer, working_clip(clip, spec), name, None, model, settings, opacity, progress)
     return {**page, "tabs": gr.Tabs(selected="explain")}
 
 
 @user_errors
-def retarget(session, target, method, pooling, layer, opacity):
-    """The heatmap for another class (or method, pooling, opacity) from the cached forward pass."""
-    session, exp = _again(session, method, pooling, layer, targets=target)
+def retarget(session, target, method, pooling, layer=None, opacity=OPACITY):
+    """The heatmap for another class (or method, pooling, opacity) from the cached forward pass
+    (or a new one, when it was evicted: so it is queued with the other model work)."""
+    session, _, exp = _again(session, method, pooling, layer, targets=target)
+    return _heatmap(session, exp, opacity)
+
+
+@user_errors
+def export(session, target, method, pooling, layer=None, opacity=OPACITY):
+    """The temporal plot and the downloads for the class now shown (runs beside retarget)."""
+    session, _, exp = _again(session, method, pooling, layer, targets=target)
+    return _downloads(session, exp, opacity)
+
+
+@user_errors
+def top5(session, method, pooling, layer=None, opacity=OPACITY):
+    """Heatmap GIFs of the five most probable classes, best first."""
+    session, _, exp = _again(session, method, pooling, layer, top_k=TOP_K)
+    return _top5(session, exp, opacity)
+
+
+def _heatmap(session: Session, exp: core.Explanation, opacity) -> dict:
     out = request_dir(get_upload_folder())
     return {"heatmap": outputs.heatmap_gif(session, exp, opacity, out / "heatmap.gif"),
             "info": _info(session, exp)}
 
 
-@user_errors
-def export(session, target, method, pooling, layer, opacity):
-    """The temporal plot and the downloads for the class now shown (runs beside retarget)."""
-    session, exp = _again(session, method, pooling, layer, targets=target)
+def _downloads(session: Session, exp: core.Explanation, opacity) -> dict:
     return {"plot": outputs.plot(exp),
             "files": outputs.downloads(session, exp, opacity, request_dir(get_upload_folder()))}
 
 
-@user_errors
-def top5(session, method, pooling, layer, opacity):
-    """Heatmap GIFs of the five most probable classes, best first."""
-    session, exp = _again(session, method, pooling, layer, top_k=TOP_K)
+def _top5(session: Session, exp: core.Explanation, opacity) -> dict:
     out = request_dir(get_upload_folder())
     probs = dict(session.ranked)
     return {"top5": [
@@ -237,11 +259,11 @@ def top5(session, method, pooling, layer, opacity):
 
 
 @user_errors
-def contrast(session, a, b, method, pooling, layer, opacity):
+def contrast(session, a, b, method, pooling, layer=None, opacity=OPACITY):
     """Why A rather than B: the CAM of the logit difference A - B."""
     if _need(session) and (not a or not b or a == b):
         raise gr.Error("Pick two different classes A and B.", print_exception=False)
-    session, exp = _again(session, method, pooling, layer, contrast=(a, b))
+    session, _, exp = _again(session, method, pooling, layer, contrast=(a, b))
     out = request_dir(get_upload_folder())
     caption = (f"Red: where the evidence for **{a}** outweighs the evidence for **{b}**; "
                "blue: where it does not.")
@@ -250,27 +272,30 @@ def contrast(session, a, b, method, pooling, layer, opacity):
 
 
 @user_errors
-def trust(session, cache, target, method, pooling, layer, opacity,
+def trust(session, cache, target, method, pooling, layer=None, opacity=OPACITY,
           progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
     """Can I trust this heatmap? Faithfulness curves, counterfactuals and the sanity check for
     the class shown (the top-1 if none); kept in ``cache`` (the session's) per clip and settings."""
     top1 = _need(session).ranked[0][0]
-    session, exp = _again(session, method, pooling, layer, targets=target or top1)
-    return trust_panel.show(session, exp, cache, opacity, get_upload_folder(),
+    session, explainer, exp = _again(session, method, pooling, layer, targets=target or top1)
+    return trust_panel.show(session, explainer, exp, cache, opacity, get_upload_folder(),
                             progress=lambda fraction, what: progress(fraction, desc=what))
 
 
 REFRESHED = ("heatmap", "info", "plot", "files", "top5")
 
 
+@user_errors
 def refresh(session, target, method, pooling, layer, opacity):
-    """After a change of method, pooling, layer or opacity: everything that shows a heatmap.
-    Before the first Explain there is nothing to redraw, so nothing happens."""
+    """After a change of method, pooling, layer or opacity: everything that shows a heatmap (what
+    retarget, export and top5 show, with one look-up of the model). Before the first Explain
+    there is nothing to redraw, so nothing happens."""
     if session is None:
         return dict.fromkeys(REFRESHED, gr.skip())
-    return {**retarget(session, target, method, pooling, layer, opacity),
-            **export(session, target, method, pooling, layer, opacity),
-            **top5(session, method, pooling, layer, opacity)}
+    session, explainer, exp = _again(session, method, pooling, layer, targets=target)
+    top = _run(explainer, session.clip, exp.settings, top_k=TOP_K)
+    return {**_heatmap(session, exp, opacity), **_downloads(session, exp, opacity),
+            **_top5(session, top, opacity)}
 
 
 def switch_model(model: str) -> dict:
@@ -326,6 +351,7 @@ def add_model(hub_id, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gra
 
 
 def sampling_choices(spec: core.ModelSpec) -> list[tuple[str, str]]:
-    """The Frames-sampled choices for ``spec``, with its real rate for the ``fps`` policy."""
-    return [("spread over the whole clip", "uniform"),
-            (f"{sample_rate(spec):g} per second, from the middle of the clip", "fps")]
+    """The Frames-sampled choices (core's :class:`Sampling`) for ``spec``, with its real rate for
+    the ``fps`` policy."""
+    rate = f"{sample_rate(spec):g} per second, from the middle of the clip"
+    return [(rate if m is Sampling.FPS else m.label, m.value) for m in Sampling]

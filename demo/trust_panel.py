@@ -27,10 +27,9 @@ from PIL import Image, ImageDraw
 import core
 from core.render import label_font
 from core.transforms import resize_frames
-from core.trust import TrustReport, trust_check
+from core.trust import TrustReport, trust_check, verdicts
 
 from .config import GIF_FPS, STATE_TTL_S
-from .models import get_explainer
 from .space import gpu
 from .state import Session, request_dir
 
@@ -38,8 +37,12 @@ __all__ = ["HEADERS", "OUTPUTS", "clear", "panel", "show"]
 
 _KEEP = 4  # reports kept per session
 _PANEL_SIDE = 200  # longest side of each sanity-check GIF panel
-_TIE = 0.05  # AUCs closer than this (relative) are a tie
-_SANITY_OK = 0.5  # |Spearman| below this after randomisation: the map depends on the weights
+_MARKS = {verdicts.BETTER: "✓", verdicts.TIE: "≈", verdicts.WORSE: "✗"}  # the map's order vs random
+_FAITHFULNESS = {
+    verdicts.FAITHFUL: "the heatmap points at what the model uses",
+    verdicts.PARTLY_FAITHFUL: "the heatmap is only partly faithful",
+    verdicts.NOT_FAITHFUL: "the heatmap is no better guide than a random order here",
+}
 OUTPUTS = ("cache", "heading", "curves", "faithfulness", "table", "counterfactual", "sanity",
            "sanity_reading")  # what show() returns, by name
 HEADERS = ["clip", "top-1", "P(top-1)", "P(class)", "flipped"]
@@ -81,7 +84,7 @@ HELP_SANITY = (
 
 
 @dataclass
-class _Entry:
+class _CachedReport:
     report: TrustReport
     seconds: float
     png: str = ""  # the curves, drawn once (that takes ~1 s on a busy CPU)
@@ -91,10 +94,10 @@ class _Entry:
 # -- the model work ---------------------------------------------------------------------------
 
 @gpu
-def _check(model: str, clip: core.Clip, exp: core.Explanation, progress) -> TrustReport:
+def _check(explainer: core.Explainer, clip: core.Clip, exp: core.Explanation, progress) -> TrustReport:
     """The checks through the model's shared Explainer: its lock keeps the checks' forward passes
     and the explanations of other requests apart, so one copy of each model serves both."""
-    return trust_check(get_explainer(model), clip, exp, progress=progress)
+    return trust_check(explainer, clip, exp, progress=progress)
 
 
 def _key(session: Session, exp: core.Explanation) -> tuple:
@@ -102,17 +105,19 @@ def _key(session: Session, exp: core.Explanation) -> tuple:
     return clip, session.model, exp.targets[0].name, exp.method, exp.pooling, exp.layer
 
 
-def show(session: Session, exp: core.Explanation, cache, opacity: float, out_root, progress=None) -> dict:
-    """The panel for ``exp.targets[0]``, by output name (see :data:`OUTPUTS`). ``cache`` is the
-    session's dict of earlier reports; the report is computed only when it is not there."""
+def show(session: Session, explainer: core.Explainer, exp: core.Explanation, cache, opacity: float,
+         out_root, progress=None) -> dict:
+    """The panel for ``exp.targets[0]`` (made by ``explainer``, the session's model), by output
+    name (see :data:`OUTPUTS`). ``cache`` is the session's dict of earlier reports; the report is
+    computed only when it is not there."""
     cache = OrderedDict(cache or {})
     key = _key(session, exp)
     entry = cache.pop(key, None)
     hit = entry is not None
     if entry is None:
         t0 = time.perf_counter()
-        report = _check(session.model, session.clip, exp, progress)
-        entry = _Entry(report, time.perf_counter() - t0)
+        report = _check(explainer, session.clip, exp, progress)
+        entry = _CachedReport(report, time.perf_counter() - t0)
     cache[key] = entry
     while len(cache) > _KEEP:
         cache.popitem(last=False)
@@ -208,22 +213,15 @@ def sanity_frames(session: Session, exp: core.Explanation, report: TrustReport,
 # -- words ------------------------------------------------------------------------------------
 
 def faithfulness_reading(report: TrustReport) -> str:
-    """Whether the heatmap's order beats a random one: a smaller area under the deletion curve, a
-    larger one under the insertion curve, by more than _TIE of the larger area."""
-    c = report.curves
-    marks = {}
-    for unit in ("frames", "regions"):
-        for mode, better in (("deletion", -1), ("insertion", 1)):
-            cam, rnd = c[f"{unit}_{mode}_cam"].auc, c[f"{unit}_{mode}_random"].auc
-            gain, tie = better * (cam - rnd), _TIE * max(abs(cam), abs(rnd))
-            marks[f"{mode} by {unit[:-1]}"] = "✓" if gain > tie else "✗" if gain < -tie else "≈"
-    passed = sum(m == "✓" for m in marks.values())
-    detail = ", ".join(f"{name} {m}" for name, m in marks.items())
-    verdict = ("the heatmap points at what the model uses" if passed == 4 else
-               "the heatmap is only partly faithful" if passed >= 2 else
-               "the heatmap is no better guide than a random order here")
-    return (f"**Reading:** the heatmap's order beats a random one in {passed} of 4 tests "
-            f"({detail}; ≈: within {_TIE:.0%}): {verdict}.")
+    """Whether the heatmap's order beats a random one (core.trust.verdicts decides), in words."""
+    v = report.verdicts
+    marks = []
+    for test, mark in v.tests.items():  # "frames_deletion" -> "deletion by frame ✓"
+        unit, mode = test.split("_")
+        marks.append(f"{mode} by {unit[:-1]} {_MARKS[mark]}")
+    return (f"**Reading:** the heatmap's order beats a random one in {v.passed} of {len(v.tests)} "
+            f"tests ({', '.join(marks)}; ≈: within {verdicts.AUC_TIE:.0%}): "
+            f"{_FAITHFULNESS[v.faithfulness]}.")
 
 
 def counterfactual_rows(report: TrustReport) -> list[list]:
@@ -233,13 +231,13 @@ def counterfactual_rows(report: TrustReport) -> list[list]:
 
 
 def counterfactual_reading(report: TrustReport) -> str:
-    cf = report.counterfactuals
+    cf, flips = report.counterfactuals, report.verdicts.flips
     top0, rev = cf["original"]["top1"], cf["reversed"]
-    if rev["flipped"]:
+    if "reversed" in flips:
         first = f"Reversing time flips the prediction to *{rev['top1']}*"
     else:
         first = f"Reversing time keeps *{top0}* on top"
-    others = [_WHEN[k] for k in _WHEN if cf.get(k, {}).get("flipped")]
+    others = [_WHEN[k] for k in _WHEN if k in flips]
     rest = (f"; it also changes when {' and when '.join(others)}." if others
             else "; nothing else changes the top-1.")
     p0, p1 = cf["original"]["target_prob"], rev["target_prob"]
@@ -247,11 +245,12 @@ def counterfactual_reading(report: TrustReport) -> str:
 
 
 def sanity_reading(report: TrustReport) -> str:
-    if not report.sanity:
+    verdict = report.verdicts.sanity
+    if verdict is None:
         return "**Reading:** this model has no layers to randomise."
     last = report.sanity[-1]
     rho, names = last["spearman"], ", ".join(last["randomized"])
-    if abs(rho) < _SANITY_OK:
+    if verdict == verdicts.DEPENDS:
         return (f"**Reading:** the correlation falls from 1 to {rho:.2f} once {names} are random: "
                 "the map depends on the trained weights ✓")
     return (f"**Reading:** the correlation is still {rho:.2f} with {names} random: the map hardly "

@@ -18,6 +18,7 @@ from .config import (
     MAX_FILE_SIZE_MB,
     MAX_SECONDS,
     MAX_SESSIONS,
+    OPACITY,
     QUEUE_SIZE,
     README_URL,
     REAL_MODEL,
@@ -92,15 +93,17 @@ def build_demo() -> gr.Blocks:
                             load_btn = gr.Button("Load", scale=1, min_width=80, elem_id="load")
                         if missing:
                             gr.Markdown(_models_note(missing))
-                    opacity = gr.Slider(0, 1, value=0.5, step=0.05, label="Heatmap opacity")
+                    opacity = gr.Slider(0, 1, value=OPACITY, step=0.05, label="Heatmap opacity")
                     with gr.Accordion("Settings", open=False):
                         method = gr.Radio(core.Method.choices(), value=core.Method.GRADCAM.value,
                                           label="CAM method")
                         pooling = gr.Radio(core.Pooling.choices(), value=core.Pooling.CLIP.value,
                                            label="Channel weights")
-                        layer = gr.Radio(list(spec.layers), value=spec.default_layer,
+                        # no value here: the API's default is then None, the chosen model's
+                        # own layer and sampling; the page sets the default model's on load
+                        layer = gr.Radio(list(spec.layers), value=None,
                                          label="Target layer (deeper: coarser, more semantic)")
-                        sampling = gr.Radio(handlers.sampling_choices(spec), value=spec.sampling,
+                        sampling = gr.Radio(handlers.sampling_choices(spec), value=None,
                                             label="Frames sampled")
                 with gr.Column(scale=3, min_width=420):
                     with gr.Row(equal_height=True):
@@ -183,9 +186,10 @@ def build_demo() -> gr.Blocks:
         moment_done = on(moment_btn.click, handlers.explain_moment, (*handlers.EXPLAINED, "tabs"),
                          api_name="explain_moment", **work)
         on(moment_done.success, handlers.top5, ("top5",), api_visibility="private", **work)
-        # A new class: the heatmap straight away, unqueued (tens of ms of work, so no queue
-        # round trip), and the plot and downloads through the queue beside it.
-        on(target.select, handlers.retarget, ("heatmap", "info"), api_name="retarget", queue=False)
+        # A new class: the heatmap, and the plot and downloads beside it. Both are queued with
+        # the other model work: usually tens of ms from the cached forward pass, but a full
+        # forward pass when the cache has dropped the clip's.
+        on(target.select, handlers.retarget, ("heatmap", "info"), api_name="retarget", **work)
         on(target.select, handlers.export, ("plot", "files"), api_name="export",
            show_progress="hidden", **work)
         on(functools.partial(gr.on, [method.select, pooling.select, layer.select, opacity.release]),
@@ -200,9 +204,10 @@ def build_demo() -> gr.Blocks:
         on(model.change, handlers.switch_model, handlers.SWITCHED, api_visibility="private")
         on(load_btn.click, handlers.add_model, ("model",), api_name="load_model",
            show_progress_on=hub_id, **work)
-        # models loaded from the page since the server started, for pages opened before that
-        demo.load(lambda: gr.Dropdown(choices=models.offered()), None, model, api_visibility="private",
-                  queue=False)
+        # models loaded from the page since the server started, for pages opened before that,
+        # and the default model's layer and sampling (see the Settings above)
+        demo.load(lambda: (gr.Dropdown(choices=models.offered()), spec.default_layer, spec.sampling),
+                  None, [model, layer, sampling], api_visibility="private", queue=False)
         gr.on([video.upload, video.clear], lambda: "", None, truth_in, api_visibility="private",
               queue=False)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)

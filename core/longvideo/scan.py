@@ -153,7 +153,7 @@ def timeline(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise SettingsError(f"batch_size must be a positive int, got {batch_size!r}")
     settings = settings or Settings()
-    layer_name, layer = resolve_layer(model, settings.layer or spec.default_layer, spec.layer_paths)
+    layer_name, layer = resolve_layer(model, settings.layer, spec)
     settings = replace(settings, layer=layer_name)
     cats = tuple(spec.categories)
     keep = None if targets is None else [class_index(t, cats) for t in targets]

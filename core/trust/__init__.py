@@ -11,8 +11,10 @@ from torch import nn
 from ..cam import Explainer, Explanation
 from .perturb import Curve, counterfactuals, deletion_insertion
 from .sanity import randomize_top_down, sanity_order, spearman
+from .verdicts import Verdicts, judge
 
-__all__ = ["Curve", "TrustReport", "randomize_top_down", "sanity_order", "spearman", "trust_check", "trust_report"]
+__all__ = ["Curve", "TrustReport", "Verdicts", "judge", "randomize_top_down", "sanity_order", "spearman",
+           "trust_check", "trust_report"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,11 @@ class TrustReport:
     sanity_maps: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> (T, H, W) in [0, 1]
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def verdicts(self) -> Verdicts:
+        """What the numbers say: faithful or not, what flips, whether the map needs the weights."""
+        return judge(self)
+
     def to_dict(self) -> dict:
         aucs = {k: round(c.auc, 5) for k, c in self.curves.items()}
         return {
@@ -35,6 +42,7 @@ class TrustReport:
             "auc": aucs,
             "counterfactuals": self.counterfactuals,
             "sanity": self.sanity,
+            "verdicts": self.verdicts.to_dict(),
             "timings_ms": {k: round(v, 1) for k, v in self.timings.items()},
         }
 
