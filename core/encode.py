@@ -1,6 +1,6 @@
 """Encode RGB frames into a video file with PyAV: the one encode loop of the project.
 
-``core.render.save_mp4`` (what users download), ``core.data.ssv2.write_video`` (the data set),
+``core.render.save_mp4`` (what users download), ``lab.data.ssv2.write_video`` (the data set),
 the benchmarks' test videos and the tests' hostile files all go through :func:`encode_video`.
 Frames may be any iterable of (H, W, 3) uint8 arrays, so a long video is encoded as it is
 generated, never held whole in memory.

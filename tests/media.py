@@ -168,7 +168,7 @@ def action_sequence(path, actions=ACTIONS, *, seconds: float = 6.0, clips: int =
                     fps: float = 12.0, seed: int = 50) -> str:
     """A video of ``actions`` back to back, ``seconds`` each (``clips`` rendered clips of the
     action in a row: another object and backdrop each), drawn by the project's generator."""
-    from core.data.generator import render_clip
+    from lab.data.generator import render_clip
 
     frames = [render_clip(a, seed=seed + 10 * i + k, size=size, fps=fps, duration=seconds / clips).frames
               for i, a in enumerate(actions) for k in range(clips)]

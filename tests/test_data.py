@@ -6,11 +6,12 @@ import csv
 import hashlib
 import json
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from core.data import (
+from lab.data import (
     CLASSES,
     MIRROR_PAIRS,
     SSv2Dataset,
@@ -24,9 +25,9 @@ from core.data import (
     write_dataset,
     write_video,
 )
-from core.data.__main__ import main as data_cli
-from core.data.actions import STANDARD_SECONDS, Stretch, Tempo, plan_action
-from core.data.classes import (
+from lab.data.__main__ import main as data_cli
+from lab.data.actions import STANDARD_SECONDS, Stretch, Tempo, plan_action
+from lab.data.classes import (
     APPROACHING,
     COVERING,
     DROPPING,
@@ -40,10 +41,10 @@ from core.data.classes import (
     TURNING_RIGHT,
     UNCOVERING,
 )
-from core.data.contract import centroids
-from core.data.generator import Style
-from core.data.patterns import VARIED_PATTERNS, VARIED_SHAPES
-from core.data.sprites import ODD_BACKDROPS, ODD_SHAPES, ODD_TEXTURES
+from lab.data.contract import centroids
+from lab.data.generator import Style
+from lab.data.patterns import VARIED_PATTERNS, VARIED_SHAPES
+from lab.data.sprites import ODD_BACKDROPS, ODD_SHAPES, ODD_TEXTURES
 
 SMALL = {"size": (120, 160), "fps": 12, "duration": 2.5}  # 30 frames: quick, still a real clip
 
@@ -72,7 +73,7 @@ def test_the_generator_goes_by_class_names_not_by_position(monkeypatch):
     verdicts = {label: check_contract(clip) for label, clip in clips.items()}
     rotated = CLASSES[1:] + CLASSES[:1]  # every class at another index
     for name, module in list(sys.modules.items()):
-        if name.startswith("core.data") and hasattr(module, "CLASSES"):
+        if name.startswith("lab.data") and hasattr(module, "CLASSES"):
             monkeypatch.setattr(module, "CLASSES", rotated)
     for label, clip in clips.items():
         again = render_clip(label, seed=2, **opts)
@@ -153,21 +154,17 @@ def test_holding_jitters_under_three_percent_and_spin_turns_half_a_circle():
 
 def test_contract_catches_wrong_labels():
     lr = small(MOVING_LEFT_TO_RIGHT, 4)
-    backwards = type(lr)(lr.frames[::-1], lr.masks[::-1], lr.interval, lr.fps, lr.label,
-                         lr.placeholders, lr.params)
+    backwards = replace(lr, frames=lr.frames[::-1], masks=lr.masks[::-1])
     assert any("width" in p for p in check_contract(backwards))
     drop = small(DROPPING, 4)
-    relabeled = type(drop)(drop.frames[::-1], drop.masks[::-1], (drop.num_frames - 1 - drop.interval[1],
-                           drop.num_frames - 1 - drop.interval[0]), drop.fps, drop.label,
-                           drop.placeholders, drop.params)
+    relabeled = replace(drop, frames=drop.frames[::-1], masks=drop.masks[::-1],
+                        interval=(drop.num_frames - 1 - drop.interval[1], drop.num_frames - 1 - drop.interval[0]))
     assert check_contract(relabeled)  # a reversed drop rises and slows down
     cover = small(COVERING, 4)
-    peeking = type(cover)(cover.frames, np.ones_like(cover.masks), cover.interval, cover.fps,
-                          cover.label, cover.placeholders, cover.params)
+    peeking = replace(cover, masks=np.ones_like(cover.masks))
     assert any("hidden" in p for p in check_contract(peeking))
     pan = small(TURNING_LEFT, 4)
-    as_object_move = type(pan)(pan.frames, pan.masks, pan.interval, pan.fps, TURNING_RIGHT,
-                               pan.placeholders, pan.params)
+    as_object_move = replace(pan, label=TURNING_RIGHT)
     assert check_contract(as_object_move)
 
 

@@ -1,4 +1,4 @@
-"""python -m core.evaluate and python -m core.samples: the explanation scores on hand-made maps,
+"""python -m lab.evaluate and python -m lab.samples: the explanation scores on hand-made maps,
 then the report, the demo samples and the post's tables from a few rendered clips and the shipped
 model."""
 
@@ -11,11 +11,10 @@ import pytest
 import torch
 
 import core
-from core.data import write_dataset
-from core.evaluate import _explanation_scores
-from core.evaluate import main as evaluate_main
-from core.evaluate_layers import fuse, join_report, split_report
-from core.samples import main as samples_main
+from lab.data import write_dataset
+from lab.evaluate import explanation_scores, fuse, join_report, split_report
+from lab.evaluate.__main__ import main as evaluate_main
+from lab.samples import main as samples_main
 
 
 def _mask(T=4, H=28, W=28, box=(10, 14, 10, 14)):
@@ -29,7 +28,7 @@ def test_a_map_peaked_on_the_object_scores_every_frame():
     masks = _mask()
     maps = np.zeros(masks.shape, np.float32)
     maps[:, 12, 12] = 1.0
-    s = _explanation_scores(maps, masks, np.array([True, True, False, False]), cell=(4, 4))
+    s = explanation_scores(maps, masks, np.array([True, True, False, False]), cell=(4, 4))
     assert s["pointing"] == [True] * 4 and s["pointing_near"] == [True] * 4
     assert s["energy"] == [1.0] * 4
     assert s["energy_uniform"][0] == pytest.approx(16 / 28**2)
@@ -41,7 +40,7 @@ def test_a_peak_one_cell_away_counts_only_with_the_tolerance():
     maps = np.zeros(masks.shape, np.float32)
     maps[:, 12, 17] = 1.0  # 4 px right of the box (x 10..13): inside one 4-px cell, not the mask
     maps[3, 12, 25] = 2.0  # frame 3: 12 px away
-    s = _explanation_scores(maps, masks, np.ones(4, bool), cell=(4, 4))
+    s = explanation_scores(maps, masks, np.ones(4, bool), cell=(4, 4))
     assert s["pointing"] == [False] * 4
     assert s["pointing_near"] == [True, True, True, False]
     assert s["pointing_near_uniform"][0] == pytest.approx(12 * 12 / 28**2)  # the box grown by 4 px
@@ -50,7 +49,7 @@ def test_a_peak_one_cell_away_counts_only_with_the_tolerance():
 def test_frames_where_the_object_is_hidden_are_left_out():
     masks = _mask()
     masks[1] = False  # covered
-    s = _explanation_scores(np.ones(masks.shape, np.float32), masks, np.ones(4, bool), cell=(4, 4))
+    s = explanation_scores(np.ones(masks.shape, np.float32), masks, np.ones(4, bool), cell=(4, 4))
     assert len(s["pointing"]) == 3
 
 

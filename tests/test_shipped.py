@@ -38,6 +38,7 @@ def samples():
 
 def test_checkpoint_metadata_is_reproducible(model):
     meta = model.spec.checkpoint
+    # the commands as they were run, before the lab moved out of core (core.train is now lab.train)
     assert meta["training_command"].startswith("python -m core.train")
     assert meta["training_commands"][-1] == meta["training_command"]
     assert all(c.startswith("python -m core.train") for c in meta["training_commands"])
@@ -86,8 +87,8 @@ BASE = weights.CHECKPOINT_DIR / "i3d_tiny.safetensors"
 def test_the_default_is_i3d_tiny_dilated_and_fine_tuned_on_standard_and_varied_renders(model, samples):
     """i3d_tiny14 (issue 16) starts from i3d_tiny's weights: its lineage is i3d_tiny's, then the
     commands that fine-tuned it with the CAM localisation loss (``--cam-loss``), the last on the
-    standard data set and a varied one (``core.data --style varied``); i3d_tiny still explains at
-    16x7x7."""
+    standard data set and a varied one (``core.data --style varied``, now ``lab.data``); i3d_tiny still
+    explains at 16x7x7."""
     base = core.load_model("i3d_tiny")
     meta, first = model.spec.checkpoint, base.spec.checkpoint
     assert meta["arch"] == "i3d_tiny14" and meta["data"]["seed"] == first["data"]["seed"]

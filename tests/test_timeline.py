@@ -18,10 +18,10 @@ import torch
 import core
 from core import timeline
 from core.cli import main
-from core.data.generator import render_clip
 from core.longvideo import plan_windows
 from core.longvideo import scan as timeline_scan
 from core.video import read_clip
+from lab.data.generator import render_clip
 from tests.hostile import CASES, OK
 from tests.media import ACTIONS, action_sequence, write_video
 

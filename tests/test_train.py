@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from core.data import CLASSES
-from core.data.ssv2 import write_dataset
 from core.models import load_checkpoint, load_model
-from core.train import flip_label_map, main
+from lab.data import CLASSES
+from lab.data.ssv2 import write_dataset
+from lab.train import flip_label_map, main
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_train_export_and_resume(tiny_data, tmp_path):
     assert main([*args, "--max-steps", "2", "--export", str(tmp_path / "m")]) == 0
     _, meta = load_checkpoint(tmp_path / "m.safetensors")
     assert meta["categories"] == list(CLASSES) and meta["data"]["seed"] == 3
-    assert meta["training_command"] == "python -m core.train " + " ".join(
+    assert meta["training_command"] == "python -m lab.train " + " ".join(
         [*args, "--max-steps", "2", "--export", str(tmp_path / "m")])
     assert meta["training_commands"] == [meta["training_command"]]
     # the checkpoint records the accuracy measured on the validation clips after its last step
@@ -109,7 +109,7 @@ def test_ddp_two_gloo_processes(tiny_data, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "core.train", "--data", str(tiny_data), "--out", str(out), "--batch-size", "2",
+           "-m", "lab.train", "--data", str(tiny_data), "--out", str(out), "--batch-size", "2",
            "--max-steps", "2", "--eval-every", "2", "--cache-size", "64", "--threads", "1"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env,
                        cwd=os.path.dirname(os.path.dirname(__file__)))
@@ -124,7 +124,7 @@ def test_masks_follow_the_frames_through_crop_resize_and_flip():
     frames would train the localisation loss on the wrong pixels."""
     import torch
 
-    from core.train import _augment
+    from lab.train import _augment
 
     g = torch.Generator().manual_seed(0)
     masks = torch.zeros(8, 4, 64, 64, dtype=torch.uint8)
@@ -149,7 +149,7 @@ def test_masks_follow_the_frames_through_crop_resize_and_flip():
 def test_cam_loss_is_low_only_when_the_map_is_on_the_object_and_in_the_action():
     import torch
 
-    from core.train_masks import cam_localisation_loss
+    from lab.cam_loss import cam_localisation_loss
 
     fc = torch.eye(2, 3)  # class k's map is channel k
     masks = torch.zeros(1, 2, 8, 8)
@@ -184,8 +184,8 @@ def test_cam_loss_training_logs_the_loss_and_refuses_a_model_without_a_pooled_he
     import numpy as np
 
     from core._sampling import uniform_indices
-    from core.data import load_ground_truth
-    from core.train_masks import load_cached_ground_truth
+    from lab.cam_loss import load_cached_ground_truth
+    from lab.data import load_ground_truth
 
     entries = json.loads((tiny_data / "train.json").read_text())
     covers = ("Covering [something] with [something]", "Uncovering [something]")

@@ -10,7 +10,15 @@ from torch import nn
 
 import core
 from core.cam import explain
-from core.trust import Curve, TrustReport, randomize_top_down, sanity_order, spearman, trust_check, verdicts
+from core.trust import (
+    Curve,
+    TrustReport,
+    randomize_top_down,
+    sanity_order,
+    spearman,
+    trust_check,
+    verdicts,
+)
 
 KEY_FRAME = 5
 
@@ -174,8 +182,8 @@ class _S3DLike(nn.Module):
 
 
 def test_evaluate_runs_the_sanity_check_on_a_model_without_fc(tmp_path):
-    from core.data import CLASSES, write_dataset
-    from core.evaluate import evaluate
+    from lab.data import CLASSES, write_dataset
+    from lab.evaluate import evaluate
 
     write_dataset(tmp_path, n_train=0, n_val=0, n_test=1, seed=5,
                   render_options={"size": (48, 64), "fps": 8, "duration": 1.0})

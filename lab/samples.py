@@ -1,6 +1,6 @@
 """Build the app's sample clips and the 2017 post's positive / medium / negative tables.
 
-    python -m core.samples --data /path/to/actions13 --split test --out demo
+    python -m lab.samples --data /path/to/actions13 --split test --out demo
 
 Writes ``OUT/samples/`` (one held-out mp4 per class, ``index.json``) and ``OUT/gallery/``
 (combined "original | heatmap" GIFs, ``gallery.json``, ``gallery.md``). A sample is the first
@@ -21,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import render
-from .cam import explain
+from core import render
+from core.cam import explain
+from core.models import add_model_arguments, load_model
+from core.video import read_clip
+
 from .data.ssv2 import SSv2Dataset, read_video, write_video
-from .models import add_model_arguments, load_model
-from .video import read_clip
 
 __all__ = ["main"]
 
@@ -90,7 +91,7 @@ def build(model, root: Path, out: Path, split: str = "test", max_side: int = 240
 
 def _markdown(gallery: list[dict], model: str) -> str:
     lines = [f"# Held-out clips explained by `{model}` (the 2017 post's tables)", "",
-             "Regenerate: `python -m core.samples --data DATA --out demo` (see README, 'The shipped models and how to reproduce them').", ""]
+             "Regenerate: `python -m lab.samples --data DATA --out demo` (see README, 'The shipped models and how to reproduce them').", ""]
     for table in TABLE_SIZES:
         rows = [g for g in gallery if g["table"] == table]
         lines += [f"## {table.capitalize()}", "", "| # | original and heatmap | label |", "|:-:|:-:|:--|"]
@@ -104,7 +105,7 @@ def _markdown(gallery: list[dict], model: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.samples", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m lab.samples", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="test")
     add_model_arguments(p)

@@ -1,6 +1,6 @@
 """Every method of the Grad-CAM family at several layers, scored against the ground truth.
 
-``python -m core.evaluate --grid NAME[=WEIGHTS] ...`` (see :mod:`core.evaluate`) runs
+``python -m lab.evaluate --grid NAME[=WEIGHTS] ...`` (see :mod:`lab.evaluate.__main__`) runs
 :func:`evaluate_layers` for each model and writes the "Methods x layers" section of the report:
 pointing, energy in the mask, time mass and the sanity correlation for Grad-CAM, Grad-CAM++,
 HiResCAM and LayerCAM at ``layer3``, ``layer4``, and LayerCAM fused over both (:func:`fuse`). One
@@ -15,15 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from .cam import Explainer
-from .cam.settings import Method
-from .data import CAMERA_CLASSES
-from .data.ssv2 import DATASET_LIMITS, SSv2Dataset
-from .evaluate import _explanation_scores, _near
-from .trust import randomize_top_down, sanity_order, spearman
-from .video import read_clip
+from core.cam import Explainer
+from core.cam.settings import Method
+from core.trust import randomize_top_down, sanity_order, spearman
+
+from ..data import CAMERA_CLASSES
+from . import scores
 
 __all__ = ["FUSED", "GRID_METHODS", "SECTION", "evaluate_layers", "fuse", "join_report", "layers_markdown",
            "split_report"]
@@ -57,8 +55,7 @@ def _layer_maps(ex: Explainer, clip, y: int, layers, methods, size) -> tuple[dic
             e = ex.explain(clip, y, method=m, layer=layer)
             on_frames[m, layer] = e.maps_on_frames(size)[0]
             raw[m, layer] = e.raw_maps[0]
-            _, _, box_h, box_w = e.crop_box
-            cells[m, layer] = (max(1, round(box_h / e.raw_maps.shape[-2])), max(1, round(box_w / e.raw_maps.shape[-1])))
+            cells[m, layer] = scores.cam_cell(e)
             probs = e.probs
     if Method.LAYERCAM in methods:
         on_frames[Method.LAYERCAM, FUSED] = fuse([on_frames[Method.LAYERCAM, la] for la in layers])
@@ -72,57 +69,35 @@ def evaluate_layers(model, root: Path, split: str = "test", *, layers=("layer3",
     """Explanation scores of every method at every layer (and LayerCAM fused over ``layers``)."""
     spec = model.spec
     methods = tuple(Method.parse(m, "method") for m in methods)
-    ds = SSv2Dataset(root, split, classes=spec.categories)
-    n = len(ds) if limit is None else min(limit, len(ds))
-    rng = np.random.default_rng(seed)
-    sanity_ids = set(rng.choice(n, size=min(sanity_clips, n), replace=False).tolist())
+    n, samples = scores.held_out(spec, root, split, limit=limit, sanity_clips=sanity_clips, seed=seed,
+                                 desc=f"evaluate layers {split}")
     ex = Explainer(model, spec, cache_size=len(layers))
     order = sanity_order(model, spec)
     rows: dict = {}
     correct, t0 = 0, time.time()
-    for i in tqdm(range(n), desc=f"evaluate layers {split}"):
-        y = ds.samples[i].target
-        clip = read_clip(ds.video_path(i), spec, limits=DATASET_LIMITS)
-        gt = ds.ground_truth(i)
-        idx = np.asarray(clip.indices)
-        masks = gt.masks[idx] if gt is not None else None
+    for s in samples:
+        y, clip, masks = s.target, s.clip, s.masks
         size = tuple(masks.shape[1:]) if masks is not None else clip.frames.shape[1:3]
         on_frames, raw, cells, probs = _layer_maps(ex, clip, y, layers, methods, size)
         correct += int(probs.argmax()) == y
         is_object = spec.categories[y] not in CAMERA_CLASSES
         grown: dict[tuple[int, int], np.ndarray] = {}  # masks grown by one cell, per cell size
         for key, maps in on_frames.items():
-            r = rows.setdefault(key, {"pointing": [], "pointing_near": [], "pointing_near_uniform": [], "energy": [],
-                                      "energy_uniform": [], "interval": [], "interval_uniform": [], "sanity": {},
+            r = rows.setdefault(key, {**scores.new_record(), "sanity": {},
                                       "map_grid": "x".join(map(str, raw[key].shape[-2:]))})
             if masks is not None:
-                inside = (idx >= gt.interval[0]) & (idx <= gt.interval[1])
                 if cells[key] not in grown:
-                    grown[cells[key]] = _near(masks, cells[key])
-                s = _explanation_scores(maps.numpy(), masks, inside, cells[key], grown[cells[key]])
-                if is_object:
-                    for k in ("pointing", "pointing_near", "pointing_near_uniform", "energy", "energy_uniform"):
-                        r[k] += s[k]
-                r["interval"].append(s["interval_mass"])
-                r["interval_uniform"].append(s["interval_uniform"])
-        if i in sanity_ids:
+                    grown[cells[key]] = scores.near(masks, cells[key])
+                clip_scores = scores.explanation_scores(maps.numpy(), masks, s.inside, cells[key], grown[cells[key]])
+                scores.add_scores(r, clip_scores, spatial=is_object)
+        if s.sanity:
             for names, rnd in randomize_top_down(copy.deepcopy(model), order, seed=seed):
                 _, raw_r, _, _ = _layer_maps(Explainer(rnd, spec, cache_size=len(layers)), clip, y, layers, methods, size)
                 for key in raw:
                     rows[key]["sanity"].setdefault("+".join(names), []).append(spearman(raw[key], raw_r[key]))
         ex.clear()
-
-    def mean(v):
-        return float(np.mean(v)) if len(v) else float("nan")
-
-    grid = [{"method": m.value, "layer": layer, "map_grid": r["map_grid"], "pointing_game": mean(r["pointing"]),
-             "pointing_game_uniform": mean(r["energy_uniform"]), "pointing_game_near": mean(r["pointing_near"]),
-             "pointing_game_near_uniform": mean(r["pointing_near_uniform"]), "energy_in_mask": mean(r["energy"]),
-             "energy_in_mask_uniform": mean(r["energy_uniform"]), "mass_in_interval": mean(r["interval"]),
-             "mass_in_interval_uniform": mean(r["interval_uniform"]),
-             "sanity": [{"randomized": k.split("+"), "spearman_mean": mean(v), "clips": len(v)}
-                        for k, v in r["sanity"].items()]}
-            for (m, layer), r in rows.items()]
+    grid = [{"method": m.value, "layer": layer, "map_grid": r["map_grid"], **scores.summary(r),
+             "sanity": scores.sanity_summary(r["sanity"])} for (m, layer), r in rows.items()]
     return {"model": spec.name, "split": split, "clips": n, "top1": correct / max(n, 1),
             "seconds": round(time.time() - t0, 1), "layers": list(layers), "grid": grid}
 

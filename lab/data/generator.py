@@ -20,17 +20,17 @@ from .actions import (
     STANDARD_SECONDS,
     UNFAMILIAR_SECONDS,
     VARIED_SECONDS,
-    Plan,
+    MotionPlan,
     Stretch,
     Tempo,
     plan_action,
     smooth_jitter,
 )
 from .classes import CAMERA_CLASSES, CLASSES, COVERING, SPINNING, fill_template
-from .render import Sensor, paste, render_camera, render_still
+from .scene import Sensor, paste, render_camera, render_still
 from .sprites import Sprite, make_background, make_cover, make_object
 
-__all__ = ["FRAME_SIZES", "ActionClip", "Style", "render_clip"]
+__all__ = ["FRAME_SIZES", "ActionClip", "GroundTruth", "Style", "render_clip"]
 
 # (height, width) of phone-like clips: 4:3 and 16:9, landscape and portrait.
 FRAME_SIZES: tuple[tuple[int, int], ...] = (
@@ -45,11 +45,11 @@ class Style(str, Enum):
     """What a clip looks like. ``STANDARD`` is the training data's. ``UNFAMILIAR`` is for testing
     on clips unlike any of those: backdrops, object shapes and textures from disjoint pools
     (``sprites.ODD_*``), 4.5-8 s clips, and actions faster or slower than any standard one of their
-    class, starting anywhere (:class:`~core.data.actions.Tempo`). ``VARIED`` is for training
+    class, starting anywhere (:class:`~lab.data.actions.Tempo`). ``VARIED`` is for training
     data that does not look all alike: each clip's backdrop and objects come (each 2 times in 3)
     from the varied pools (``patterns.VARIED_*``, recoloured photos), else from the standard ones;
     clips last 1.5-6 s, and actions are stretched 0.75-1.25x and start anywhere
-    (:class:`~core.data.actions.Stretch`). In every style, frame sizes and rates, object sizes,
+    (:class:`~lab.data.actions.Stretch`). In every style, frame sizes and rates, object sizes,
     distances, lighting and sensor are drawn as in the standard one.
     """
 
@@ -69,13 +69,13 @@ class Style(str, Enum):
 
 
 @dataclass(frozen=True, eq=False)
-class ActionClip:
-    """A rendered clip and its ground truth.
+class GroundTruth:
+    """Where and when the action is, for one clip.
 
-    frames (T, H, W, 3) uint8 RGB; masks (T, H, W) bool, the acting object's visible pixels
-    (the covered object's visible part for Covering/Uncovering, the filmed object for camera
-    classes); interval (first, last) frame indices of the action, inclusive; placeholders fill
-    the template's ``[something]`` slots. ``params`` (JSON-friendly) holds what was drawn:
+    masks (T, H, W) bool, the acting object's visible pixels (the covered object's visible part
+    for Covering/Uncovering, the filmed object for camera classes); interval (first, last) frame
+    indices of the action, inclusive; placeholders fill the template's ``[something]`` slots.
+    ``params`` (JSON-friendly) holds what was drawn (a data set's files add ``crf`` and ``codec``):
 
     - per class: ``dx``/``dy`` signed displacement over the action as a fraction of the width /
       height (x right, y down); ``angle`` spin in degrees (counter-clockwise +); ``zoom`` factor
@@ -92,7 +92,6 @@ class ActionClip:
       objects' pool is "varied"); "varied" also ``pools`` (backdrop's and objects').
     """
 
-    frames: np.ndarray
     masks: np.ndarray
     interval: tuple[int, int]
     fps: float
@@ -111,12 +110,19 @@ class ActionClip:
 
     @property
     def num_frames(self) -> int:
-        return int(self.frames.shape[0])
+        return len(self.masks)
 
     @property
     def size(self) -> tuple[int, int]:
         """(height, width)."""
-        return int(self.frames.shape[1]), int(self.frames.shape[2])
+        return self.masks.shape[1], self.masks.shape[2]
+
+
+@dataclass(frozen=True, eq=False)
+class ActionClip(GroundTruth):
+    """A rendered clip: its frames (T, H, W, 3) uint8 RGB (keyword-only) and its ground truth."""
+
+    frames: np.ndarray = field(kw_only=True)
 
 
 def _resolve_label(label: str | int) -> str:
@@ -125,7 +131,7 @@ def _resolve_label(label: str | int) -> str:
             raise ValueError(f"label index {label} is out of range; use 0..{len(CLASSES) - 1}")
         return CLASSES[int(label)]
     if label not in CLASSES:
-        raise ValueError(f"unknown label {label!r}; use one of core.data.CLASSES, e.g. {CLASSES[0]!r}")
+        raise ValueError(f"unknown label {label!r}; use one of lab.data.CLASSES, e.g. {CLASSES[0]!r}")
     return label
 
 
@@ -239,11 +245,11 @@ def render_clip(label: str | int, *, seed: int, size: tuple[int, int] | None = N
         params["style"] = style.value
     if style is Style.VARIED:
         params["pools"] = list(pools)
-    return ActionClip(frames, masks, (int(plan.interval[0]), int(plan.interval[1])), fps, label,
-                      names, params)
+    return ActionClip(masks, (int(plan.interval[0]), int(plan.interval[1])), fps, label, names, params,
+                      frames=frames)
 
 
-def _still_clip(rng, label, plan: Plan, h, w, blur, shadow, sensor, pools: tuple[str, str]):
+def _still_clip(rng, label, plan: MotionPlan, h, w, blur, shadow, sensor, pools: tuple[str, str]):
     m = _MARGIN
     canvas, bg_kind = make_background(rng, h + 2 * m, w + 2 * m, blur=blur, pool=pools[0])
     keep = _boxes(plan.actor_xy + m, plan.actor_hw, 4)
@@ -273,7 +279,7 @@ def _still_clip(rng, label, plan: Plan, h, w, blur, shadow, sensor, pools: tuple
     return frames, masks, extra, names
 
 
-def _camera_clip(rng, plan: Plan, h, w, blur, shadow, sensor, pools: tuple[str, str]):
+def _camera_clip(rng, plan: MotionPlan, h, w, blur, shadow, sensor, pools: tuple[str, str]):
     hs, ws = plan.scene_hw
     scene, bg_kind = make_background(rng, hs, ws, textured=True, blur=blur, pool=pools[0])
     unit = min(h, w) * float(np.mean(plan.view[:, 2]))

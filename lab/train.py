@@ -1,9 +1,9 @@
 """Train any registered architecture on a Something-Something-v2-layout dataset.
 
-    python -m core.train --data data/actions13 --arch i3d_tiny --epochs 12 --out runs/i3d_tiny \
+    python -m lab.train --data data/actions13 --arch i3d_tiny --epochs 12 --out runs/i3d_tiny \
         --export checkpoints/i3d_tiny
-    python -m core.train --data data/actions13 data/varied13 ...   # several data sets, one pool
-    torchrun --nproc-per-node 2 -m core.train ...      # DDP (gloo on CPU, nccl on CUDA)
+    python -m lab.train --data data/actions13 data/varied13 ...   # several data sets, one pool
+    torchrun --nproc-per-node 2 -m lab.train ...      # DDP (gloo on CPU, nccl on CUDA)
 
 Clips are decoded once (T frames, squashed to ``--cache-size`` pixels) into an in-memory uint8
 cache saved beside the data, then each step augments a batch on the fly: random scale/crop,
@@ -27,12 +27,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from core.models import get_spec, load_model
+from core.models.i3d import I3DResNet
+from core.models.weights import load_checkpoint, save_checkpoint
+from core.transforms import resize_frames
+
+from .cam_loss import GroundTruthCache, cam_localisation_loss, load_cached_ground_truth
 from .data import SSv2Dataset
-from .models import get_spec, load_model
-from .models.i3d import I3DResNet
-from .models.weights import load_checkpoint, save_checkpoint
-from .train_masks import GroundTruthCache, cam_localisation_loss, load_cached_ground_truth
-from .transforms import resize_frames
 
 __all__ = ["flip_label_map", "main"]
 
@@ -49,8 +50,9 @@ def flip_label_map(categories: list[str]) -> list[int]:
 def _decode_split(ds: SSv2Dataset, num_frames: int, size: int, desc: str, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
     from tqdm import tqdm
 
+    from core.video import read_clip
+
     from .data.ssv2 import DATASET_LIMITS
-    from .video import read_clip
 
     frames = torch.empty(len(ds), num_frames, size, size, 3, dtype=torch.uint8)
     labels = torch.empty(len(ds), dtype=torch.long)
@@ -166,7 +168,7 @@ def _restore(opt, sched, tensors: dict, meta: dict) -> tuple[int, int]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m lab.train", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, nargs="+", action="extend", metavar="ROOT",
                    help="dataset root(s) in the SSv2 layout; several are trained on (and validated on) together")
     p.add_argument("--arch", default="i3d_tiny", help="registered model name")
@@ -190,7 +192,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cam-loss", type=float, default=0.0, metavar="WEIGHT",
                    help="add WEIGHT x a loss that puts the true class's activation map on the rendered object's "
                         "mask and inside the action's frames (needs ground_truth/ and an I3DResNet; see "
-                        "core.train_masks)")
+                        "lab.cam_loss)")
     p.add_argument("--cam-skip", nargs="+", default=(), metavar="CLASS",
                    help="classes whose masks --cam-loss leaves out of 'where' (camera classes always are): e.g. "
                         "'Covering [something] with [something]' 'Uncovering [something]', where the cover moves")
@@ -200,7 +202,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
-    command = "python -m core.train " + shlex.join(argv)
+    command = "python -m lab.train " + shlex.join(argv)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -235,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(str(e)) from None
         if not bool(truth.use.any()):
             raise SystemExit(f"--cam-loss: {' '.join(args.data)} has no ground_truth/ masks for object classes; "
-                             "render the data with python -m core.data, or leave --cam-loss out")
+                             "render the data with python -m lab.data, or leave --cam-loss out")
     if world > 1:
         dist.barrier()
 

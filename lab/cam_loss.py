@@ -1,4 +1,4 @@
-"""Ground-truth supervision for ``core.train --cam-loss``: the rendered masks and action intervals,
+"""Ground-truth supervision for ``lab.train --cam-loss``: the rendered masks and action intervals,
 cached like the frames, and a loss that puts the true class's activation map on the acting object
 (where) and inside the action's frames (when).
 
@@ -28,10 +28,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._sampling import uniform_indices
+from core._sampling import uniform_indices
+from core.transforms import resize_frames
+
 from .data.classes import CAMERA_CLASSES, normalize_template
 from .data.ssv2 import SSv2Dataset
-from .transforms import resize_frames
 
 __all__ = ["GroundTruthCache", "cam_localisation_loss", "load_cached_ground_truth"]
 

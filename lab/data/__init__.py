@@ -13,10 +13,9 @@ from .classes import (
     normalize_template,
 )
 from .contract import check_contract, content_shift
-from .generator import FRAME_SIZES, ActionClip, render_clip
+from .generator import FRAME_SIZES, ActionClip, GroundTruth, render_clip
 from .ssv2 import (
     SPLITS,
-    GroundTruth,
     SSv2Dataset,
     load_ground_truth,
     read_video,

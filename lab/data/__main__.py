@@ -1,4 +1,4 @@
-"""python -m core.data --out DIR --seed 0 --train N --val N --test N [--workers K]
+"""python -m lab.data --out DIR --seed 0 --train N --val N --test N [--workers K]
 
 Renders a synthetic Something-Something-style dataset in the SSv2 layout and prints a summary.
 """
@@ -22,7 +22,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.data", description=__doc__.splitlines()[2])
+    p = argparse.ArgumentParser(prog="python -m lab.data", description=__doc__.splitlines()[2])
     p.add_argument("--out", required=True, help="folder to write (labels.json, videos/, ...)")
     p.add_argument("--seed", type=int, default=0, help="dataset seed; same seed, same clips")
     p.add_argument("--train", type=int, default=13 * 40, help="training clips (balanced over classes)")

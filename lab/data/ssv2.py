@@ -28,10 +28,11 @@ import av
 import numpy as np
 import torch
 
-from .._limits import Limits
-from ..encode import encode_video
+from core._limits import Limits
+from core.encode import encode_video
+
 from .classes import CLASSES, normalize_template
-from .generator import Style, render_clip
+from .generator import GroundTruth, Style, render_clip
 
 # The upload limits' 10 s wall clock per read is for untrusted files on a quiet server; a data
 # set's clips are our own renders, often decoded at nice 19 on a busy machine: a generous cap.
@@ -49,18 +50,6 @@ _CODECS = {
     ".webm": ("libvpx-vp9", {"b": "0", "deadline": "realtime", "cpu-used": "8"}, (24, 44)),
     ".mp4": ("libx264", {"preset": "veryfast"}, (18, 32)),
 }
-
-
-@dataclass(frozen=True, eq=False)
-class GroundTruth:
-    """Where and when the action is, for one clip: masks (T, H, W) bool, interval (first, last)."""
-
-    masks: np.ndarray
-    interval: tuple[int, int]
-    fps: float
-    label: str
-    placeholders: tuple[str, ...]
-    params: dict
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float, *, crf: int | None = None) -> None:
@@ -144,7 +133,7 @@ def write_dataset(root: str | Path, *, n_train: int, n_val: int, n_test: int, se
     ``i`` of a split is rendered from a seed derived from (``seed``, split, ``i``), so the output
     is the same for any ``workers``. Ids run from 1 over train, then validation, then test.
     ``render_options`` (``size``, ``fps``, ``duration``) fix what :func:`render_clip` would draw;
-    ``style`` ("standard", "unfamiliar" or "varied", see :class:`~core.data.generator.Style`) picks its pools.
+    ``style`` ("standard", "unfamiliar" or "varied", see :class:`~lab.data.generator.Style`) picks its pools.
     A split may have 0 clips (its json file then holds an empty list).
     Returns a summary: counts per split and class, bytes written, seconds taken.
     """
@@ -191,7 +180,7 @@ def write_dataset(root: str | Path, *, n_train: int, n_val: int, n_test: int, se
     summary["seconds"] = time.perf_counter() - start
     # Our own manifest (SSv2 has none): enough to re-render the exact same folder.
     _dump(root / "dataset.json", {
-        "generator": "core.data", "seed": seed, "container": ext.lstrip("."),
+        "generator": "lab.data", "seed": seed, "container": ext.lstrip("."),
         "n_train": n_train, "n_val": n_val, "n_test": n_test,
         "render_options": {k: list(v) if isinstance(v, tuple) else v for k, v in render_options.items()},
         "classes": list(CLASSES),

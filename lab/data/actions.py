@@ -16,7 +16,7 @@ import numpy as np
 
 from . import classes
 
-__all__ = ["STANDARD_SECONDS", "UNFAMILIAR_SECONDS", "VARIED_SECONDS", "Plan", "Stretch", "Tempo", "plan_action"]
+__all__ = ["STANDARD_SECONDS", "UNFAMILIAR_SECONDS", "VARIED_SECONDS", "MotionPlan", "Stretch", "Tempo", "plan_action"]
 
 _MARGIN = 3  # px kept free at frame edges (camera shake included)
 STANDARD_SECONDS = (1.5, 4.0)  # clip lengths of the standard style
@@ -25,7 +25,11 @@ VARIED_SECONDS = (1.5, 6.0)  # and of the varied one
 
 
 @dataclass
-class Plan:
+class MotionPlan:
+    """How one clip moves, frame by frame: where the actor (and a cover) is, where the camera looks,
+    and the action's frame interval (first, last). :func:`plan_action` draws it; the scene drawer
+    (:mod:`.scene`) paints it."""
+
     interval: tuple[int, int]
     actor_hw: tuple[int, int]
     actor_xy: np.ndarray  # (T, 2) centre x, y: frame px (object classes) or scene px (camera)
@@ -192,7 +196,7 @@ _SLIDES: dict[str, _Slide] = {
 
 
 def plan_action(label: str, rng: np.random.Generator, t: int, h: int, w: int, *,
-                tempo: Tempo | Stretch | None = None) -> Plan:
+                tempo: Tempo | Stretch | None = None) -> MotionPlan:
     """Draw a plan for ``label`` on a (h, w) frame with ``t`` frames.
 
     ``tempo`` (the unfamiliar or varied style) times the action; Holding lasts the whole clip
@@ -204,7 +208,7 @@ def plan_action(label: str, rng: np.random.Generator, t: int, h: int, w: int, *,
     return plan
 
 
-def _plan(label: str, rng: np.random.Generator, t: int, h: int, w: int, tempo: Tempo | Stretch | None) -> Plan:
+def _plan(label: str, rng: np.random.Generator, t: int, h: int, w: int, tempo: Tempo | Stretch | None) -> MotionPlan:
     m = min(h, w)
     if label in _SLIDES:
         return _plan_slide(_SLIDES[label], rng, t, h, w, tempo)
@@ -215,7 +219,7 @@ def _plan(label: str, rng: np.random.Generator, t: int, h: int, w: int, tempo: T
         xy[:, 0] = rng.uniform(size[1] / 2 + 8, w - size[1] / 2 - 8) + smooth_jitter(rng, t, amp * w)
         xy[:, 1] = rng.uniform(size[0] / 2 + 8, h - size[0] / 2 - 8) + smooth_jitter(rng, t, amp * h)
         angle = smooth_jitter(rng, t, rng.uniform(0, 3))
-        return Plan((0, t - 1), size, xy, angle, params={"jitter": amp})
+        return MotionPlan((0, t - 1), size, xy, angle, params={"jitter": amp})
     if label == classes.SPINNING:
         size = _box(rng, rng.uniform(0.18, 0.45) * m, aspect=(0.35, 0.6))
         r = np.hypot(*size) * 0.6 + _MARGIN  # the spin is about the centroid, not the box centre
@@ -230,17 +234,17 @@ def _plan(label: str, rng: np.random.Generator, t: int, h: int, w: int, tempo: T
         xy = np.empty((t, 2))
         xy[:, 0] = rng.uniform(r, w - r) + smooth_jitter(rng, t, 0.003 * w)
         xy[:, 1] = rng.uniform(r, h - r) + smooth_jitter(rng, t, 0.003 * h)
-        return Plan(interval, size, xy, angle, params={"angle": float(total), "profile": kind})
+        return MotionPlan(interval, size, xy, angle, params={"angle": float(total), "profile": kind})
     if label in (classes.COVERING, classes.UNCOVERING):
         return _plan_cover(rng, t, h, w, tempo, uncover=label == classes.UNCOVERING)
     if label in (classes.APPROACHING, classes.MOVING_AWAY):
         return _plan_zoom(rng, t, h, w, tempo, zoom_in=label == classes.APPROACHING)
     if label in (classes.TURNING_LEFT, classes.TURNING_RIGHT):
         return _plan_pan(rng, t, h, w, tempo, content_right=label == classes.TURNING_LEFT)
-    raise ValueError(f"no motion plan for label {label!r}; use one of core.data.CLASSES")
+    raise ValueError(f"no motion plan for label {label!r}; use one of lab.data.CLASSES")
 
 
-def _plan_slide(slide: _Slide, rng, t, h, w, tempo) -> Plan:
+def _plan_slide(slide: _Slide, rng, t, h, w, tempo) -> MotionPlan:
     # Drawn for every slide, not only a random-direction one, so that each seed keeps its clip.
     either = int(rng.choice([-1, 1]))
     size = _box(rng, rng.uniform(0.12, 0.33) * min(h, w))
@@ -256,10 +260,10 @@ def _plan_slide(slide: _Slide, rng, t, h, w, tempo) -> Plan:
         u = _progress(t, interval, "linear", rng)
         lift = min(rng.uniform(0, 0.08) * h, xy[:, 1].min() - size[0] / 2 - _MARGIN)
         xy[:, 1] -= max(lift, 0) * np.sin(np.pi * u)
-    return Plan(interval, size, xy, angle, params=params)
+    return MotionPlan(interval, size, xy, angle, params=params)
 
 
-def _plan_cover(rng, t, h, w, tempo, *, uncover: bool) -> Plan:
+def _plan_cover(rng, t, h, w, tempo, *, uncover: bool) -> MotionPlan:
     m = min(h, w)
     size = _box(rng, rng.uniform(0.12, 0.28) * m)
     k = rng.uniform(1.25, 1.6, 2)
@@ -288,11 +292,11 @@ def _plan_cover(rng, t, h, w, tempo, *, uncover: bool) -> Plan:
     a, b = (end, start) if uncover else (start, end)
     cover_xy = a + (b - a) * s
     actor = np.tile([ax, ay], (t, 1)).astype(float)
-    return Plan(interval, size, actor, np.zeros(t), cover, cover_xy,
+    return MotionPlan(interval, size, actor, np.zeros(t), cover, cover_xy,
                 params={"cover_from": [float(v) for v in (start - end)], "profile": kind})
 
 
-def _plan_zoom(rng, t, h, w, tempo, *, zoom_in: bool) -> Plan:
+def _plan_zoom(rng, t, h, w, tempo, *, zoom_in: bool) -> MotionPlan:
     z = rng.uniform(1.45, 2.2)
     m = min(h, w)
     pad = 0.03 * z * m  # room for shake around the widest view
@@ -312,11 +316,11 @@ def _plan_zoom(rng, t, h, w, tempo, *, zoom_in: bool) -> Plan:
     view = np.empty((t, 3))
     view[:, :2] = c_wide + (c_close - c_wide) * q[:, None]
     view[:, 2] = z + (1 - z) * q
-    return Plan(interval, size, np.tile(obj, (t, 1)), np.zeros(t), scene_hw=(hs, ws), view=view,
+    return MotionPlan(interval, size, np.tile(obj, (t, 1)), np.zeros(t), scene_hw=(hs, ws), view=view,
                 params={"zoom": float(z), "scale_start": float(view[0, 2]), "scale_end": float(view[-1, 2])})
 
 
-def _plan_pan(rng, t, h, w, tempo, *, content_right: bool) -> Plan:
+def _plan_pan(rng, t, h, w, tempo, *, content_right: bool) -> MotionPlan:
     m = min(h, w)
     p = rng.uniform(0.3, 0.6)
     pad = int(0.03 * m) + 2
@@ -335,5 +339,5 @@ def _plan_pan(rng, t, h, w, tempo, *, content_right: bool) -> Plan:
     kind = str(rng.choice(["smooth", "linear", "minjerk", "trapezoid"]))
     q = _progress(t, interval, kind, rng)
     view = np.stack([x0 + (x1 - x0) * q, y0 + tilt * q, np.ones(t)], 1)
-    return Plan(interval, size, np.tile([ox, oy], (t, 1)), np.zeros(t), scene_hw=(hs, ws), view=view,
+    return MotionPlan(interval, size, np.tile([ox, oy], (t, 1)), np.zeros(t), scene_hw=(hs, ws), view=view,
                 params={"pan": float(p if content_right else -p), "tilt": float(tilt / h)})

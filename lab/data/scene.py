@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .actions import Plan
+from .actions import MotionPlan
 from .sprites import Sprite
 
 __all__ = ["Sensor", "paste", "render_camera", "render_still"]
@@ -163,7 +163,7 @@ def _smear(premult: np.ndarray, alpha: np.ndarray, vx: float, vy: float, exposur
     return acc_p / n, acc_a / n, -pad, -pad
 
 
-def render_still(plan: Plan, canvas: np.ndarray, margin: int, actor: Sprite, cover: Sprite | None,
+def render_still(plan: MotionPlan, canvas: np.ndarray, margin: int, actor: Sprite, cover: Sprite | None,
                  shake: np.ndarray, sensor: Sensor, *, exposure: float = 0.0,
                  shadow: tuple[int, int, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Object classes: a still (shaking by whole pixels) camera over ``canvas``.
@@ -211,7 +211,7 @@ def render_still(plan: Plan, canvas: np.ndarray, margin: int, actor: Sprite, cov
     return sink.out, masks
 
 
-def render_camera(plan: Plan, scene: np.ndarray, obj: tuple[np.ndarray, int, int],
+def render_camera(plan: MotionPlan, scene: np.ndarray, obj: tuple[np.ndarray, int, int],
                   out_hw: tuple[int, int], shake: np.ndarray, sensor: Sensor) -> tuple[np.ndarray, np.ndarray]:
     """Camera classes: crop-and-resize the view box of every frame out of a static ``scene``.
 
