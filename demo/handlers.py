@@ -172,11 +172,12 @@ def _first_page(clip, video_name, true_label, model, settings, opacity, progress
 
 
 @user_errors
-def scan(long_video, model, method, pooling, layer,
+def scan(long_video, timeline, model, method, pooling, layer,
          progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
-    """The "Whole video" tab: the class timeline and the top class's heatmap over the video."""
+    """The "Whole video" tab: the class timeline and the heatmap of each moment's top class."""
     if not long_video:
         raise gr.Error("Upload a video first.", print_exception=False)
+    timeline_view.forget(timeline)  # the last scan's spooled frames: this one replaces it
     progress(0.0, desc="Loading the model")
     explainer = get_explainer(model)
     settings = _settings(model, method, pooling, layer)
@@ -184,6 +185,16 @@ def scan(long_video, model, method, pooling, layer,
 
 
 _scan = gpu(timeline_view.scan)  # the model work on a GPU where there is one, as _run
+
+
+@user_errors
+def redraw(timeline, heatmap_of, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+    """The whole-video heatmap of another class (or each moment's top class again), drawn from the
+    scan's maps and frames: nothing is decoded again."""
+    if not timeline or "result" not in timeline:
+        raise gr.Error("Scan the whole video first.", print_exception=False)
+    progress(0.1, desc="Drawing the heatmap video")
+    return {"tl_video": timeline_view.redraw(timeline, heatmap_of, request_dir(get_upload_folder()))}
 
 
 @user_errors
