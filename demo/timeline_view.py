@@ -4,10 +4,11 @@
 video, one streamed decode) and shows the top classes' probabilities over time, the heatmap over
 the whole video (original | heatmap side by side, so the two play in sync; at each moment the
 evidence for that moment's top class, named in the video's label bar) and the timeline files.
-*Heatmap of* draws that video again for one class (:func:`redraw`) from what the scan kept in the
-visitor's session: the maps (:class:`core.TimelineResult`) and the frames it spooled to a file in
-the scan's request folder, so nothing is decoded again; the folder is swept with the others
-(CACHE_CLEANUP), after which a redraw asks for a new scan. A marker on the plot follows the video
+*Heatmap of* draws that video again for one class (:func:`redraw`) from what the scan kept: its
+scores in the visitor's session, its maps and the frames it spooled in files in the scan's
+request folder (tens of MB and ~0.5 GB for a 10-minute video: on disk, not in every session's
+memory), so nothing is decoded again; the folder is swept with the others (CACHE_CLEANUP), after
+which a redraw asks for a new scan. A marker on the plot follows the video
 as it plays, and the *Moment* slider (which also seeks the video). *Explain this moment* explains
 the window at that moment exactly as the Explain tab explains a short clip
 (handlers.explain_moment), and shows it there.
@@ -19,9 +20,11 @@ import base64
 import html
 import io
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 import core
 from core import timeline
@@ -43,7 +46,7 @@ MOMENT_LIMITS = Limits(max_bytes=MAX_FILE_SIZE_MB * 2**20, max_duration=TIMELINE
                        time_budget=max(DECODE_SECONDS, 10.0))
 SCANNED = ("timeline", "tl_plot", "tl_video", "heatmap_of", "moment", "tl_files", "tl_info")
 MOMENT = "Each moment's top class"  # the *Heatmap of* choice that follows the top class
-_FRAMES = "frames.rgb"  # the scan's spooled frames, in its request folder
+_FRAMES, _MAPS = "frames.rgb", "maps.npy"  # the scan's spooled frames and its maps, in its request folder
 
 # Runs once on page load: the plot's marker follows the heatmap video's time and the slider;
 # moving the slider also seeks the video. (timeupdate does not bubble: listen in the capture phase.)
@@ -129,14 +132,17 @@ def scan(video: str, model: str, explainer, settings: core.Settings, out: Path, 
             spool.close()
             spool.path.unlink(missing_ok=True)
             raise
+    kept = sorted(result.maps)
+    np.save(out / _MAPS, np.stack([result.maps[c] for c in kept]))  # (classes, windows, T, h, w) float16
     top = result.top_classes(3)
     best = int(result.probs[:, top[0][0]].argmax())
     start, end = result.plan.bounds(best)
     state = {"video": video, "model": model,
              "starts": [result.plan.bounds(k)[0] for k in range(result.num_windows)],
              "ends": [result.plan.bounds(k)[1] for k in range(result.num_windows)],
-             # for redraw(): the maps (layer-sized, float16: a few MB) and where the frames are
-             "result": result, "frames": (str(spool.path), spool.shape, spool.count)}
+             # for redraw(): the scores, and where the maps and the frames are
+             "result": replace(result, maps={}), "maps": (str(out / _MAPS), kept),
+             "frames": (str(spool.path), spool.shape, spool.count)}
     info = (f"**{name}**: {result.duration:.1f} s, {result.num_windows} windows of "
             f"{result.plan.window_s:.2f} s every {result.plan.stride_s:.2f} s "
             f"({result.plan.num_frames} frames at {result.plan.rate:.3g} per second, as {result.model} "
@@ -164,24 +170,27 @@ def heatmap_choices(result) -> list[str]:
 def redraw(state: dict, choice: str, out: Path) -> str:
     """The whole-video heatmap video for ``choice`` (a class, or MOMENT) drawn again from the scan's
     maps and spooled frames, without decoding; returns its path in ``out``."""
-    result = state["result"]
+    result, (maps, kept) = state["result"], state["maps"]
     cls = None if choice == MOMENT else result.categories.index(choice) if choice in result.categories else -1
-    if cls is not None and cls not in result.maps:
-        raise gr.Error(f"The scan kept the maps of {len(result.maps)} of the model's {len(result.categories)} "
+    if cls is not None and cls not in kept:
+        raise gr.Error(f"The scan kept the maps of {len(kept)} of the model's {len(result.categories)} "
                        f"classes (those on top at some moment); {choice!r} is not one of them. Pick one of "
                        f"those, or {MOMENT!r}.", print_exception=False)
     path, shape, count = state["frames"]
     try:
+        stack = np.load(maps, mmap_mode="r")  # read as the frames are drawn, not held
         spool = FrameSpool.reopen(path, shape, count)
     except FileNotFoundError:
         raise gr.Error("The scan's frames were cleaned up (a scan is kept for an hour); scan the video "
                        "again.", print_exception=False) from None
+    result = replace(result, maps={c: stack[i] for i, c in enumerate(kept)})
     with spool:
         return str(out / heatmap_video(result, spool, out / "heatmap_full.mp4", cls)["file"])
 
 
 def forget(state: dict | None) -> None:
-    """Delete the spooled frames of the scan in ``state`` (a new scan replaced it, or its session
-    ended); the sweeper deletes what this misses."""
-    if state and state.get("frames"):
-        Path(state["frames"][0]).unlink(missing_ok=True)
+    """Delete the spooled frames and the maps of the scan in ``state`` (a new scan replaced it, or
+    its session ended); the sweeper deletes what this misses."""
+    for key in ("frames", "maps"):
+        if state and state.get(key):
+            Path(state[key][0]).unlink(missing_ok=True)

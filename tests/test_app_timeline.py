@@ -74,4 +74,4 @@ def test_heatmap_of_redraws_the_video_from_the_scan_without_decoding_again(clien
     assert _frames(first) == _frames(pinned) == _frames(again) == 64  # 12 s at 16/3 frames per second
     assert pinned.read_bytes() != again.read_bytes()
     with pytest.raises(AppError, match="Scan the whole video first"):  # a new session has no scan
-        type(client)(client.src, verbose=False, analytics_enabled=False).predict(ACTIONS[1], api_name="/timeline_heatmap")
+        type(client)(client.src, verbose=False, analytics_enabled=False).predict(MOMENT, api_name="/timeline_heatmap")
