@@ -183,16 +183,27 @@ def _first_page(explainer, clip, video_name, true_label, model, settings, opacit
 
 
 @user_errors
-def scan(long_video, model, method, pooling, layer=None,
+def scan(long_video, timeline, model, method, pooling, layer=None,
          progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
-    """The "Whole video" tab: the class timeline and the top class's heatmap over the video."""
+    """The "Whole video" tab: the class timeline and the heatmap of each moment's top class."""
     _given(long_video, "Upload a video first.")
+    timeline_view.forget(timeline)  # the last scan's spooled frames: this one replaces it
     explainer = _load(model, progress)
     return _scan(long_video, model, explainer, _settings(method, pooling, layer),
                  request_dir(get_upload_folder()), progress)
 
 
 _scan = gpu(timeline_view.scan)  # the model work on a GPU where there is one, as _run
+
+
+@user_errors
+def redraw(timeline, heatmap_of, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+    """The whole-video heatmap of another class (or each moment's top class again), drawn from the
+    scan's maps and frames: nothing is decoded again."""
+    if not timeline or "result" not in timeline:
+        raise gr.Error("Scan the whole video first.", print_exception=False)
+    progress(0.1, desc="Drawing the heatmap video")
+    return {"tl_video": timeline_view.redraw(timeline, heatmap_of, request_dir(get_upload_folder()))}
 
 
 @user_errors

@@ -1,11 +1,17 @@
 """The "Whole video" tab: a class timeline over a long video, then any moment explained.
 
 *Scan whole video* runs :func:`core.timeline` (the model's own clip slid over the whole
-video, one streamed decode) and shows the top classes' probabilities over time, the heatmap of
-the top class over the whole video (original | heatmap side by side, so the two play in sync) and
-the timeline files. A marker on the plot follows the video as it plays, and the *Moment* slider
-(which also seeks the video). *Explain this moment* explains the window at that moment exactly
-as the Explain tab explains a short clip (handlers.explain_moment), and shows it there.
+video, one streamed decode) and shows the top classes' probabilities over time, the heatmap over
+the whole video (original | heatmap side by side, so the two play in sync; at each moment the
+evidence for that moment's top class, named in the video's label bar) and the timeline files.
+*Heatmap of* draws that video again for one class (:func:`redraw`) from what the scan kept: its
+scores in the visitor's session, its maps and the frames it spooled in files in the scan's
+request folder (tens of MB and ~0.5 GB for a 10-minute video: on disk, not in every session's
+memory), so nothing is decoded again; the folder is swept with the others (CACHE_CLEANUP), after
+which a redraw asks for a new scan. A marker on the plot follows the video
+as it plays, and the *Moment* slider (which also seeks the video). *Explain this moment* explains
+the window at that moment exactly as the Explain tab explains a short clip
+(handlers.explain_moment), and shows it there.
 """
 
 from __future__ import annotations
@@ -14,13 +20,15 @@ import base64
 import html
 import io
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 import core
 from core import timeline
-from core.longvideo.output import FrameSpool, timeline_plot, write_timeline
+from core.longvideo.output import FrameSpool, heatmap_video, timeline_plot, write_timeline
 from core.video import Limits
 
 from .config import (
@@ -30,12 +38,15 @@ from .config import (
     TIMELINE_SECONDS_PER_MINUTE,
 )
 
-__all__ = ["MOMENT_LIMITS", "SCANNED", "SYNC_JS", "intro", "plot_html", "window_start"]
+__all__ = ["MOMENT", "MOMENT_LIMITS", "SCANNED", "SYNC_JS", "forget", "heatmap_choices", "intro", "plot_html",
+           "redraw", "scan", "window_start"]
 
 # The moment's window is read like any clip, from a video up to TIMELINE_MAX_SECONDS long.
 MOMENT_LIMITS = Limits(max_bytes=MAX_FILE_SIZE_MB * 2**20, max_duration=TIMELINE_MAX_SECONDS + 1,
                        time_budget=max(DECODE_SECONDS, 10.0))
-SCANNED = ("timeline", "tl_plot", "tl_video", "moment", "tl_files", "tl_info")
+SCANNED = ("timeline", "tl_plot", "tl_video", "heatmap_of", "moment", "tl_files", "tl_info")
+MOMENT = "Each moment's top class"  # the *Heatmap of* choice that follows the top class
+_FRAMES, _MAPS = "frames.rgb", "maps.npy"  # the scan's spooled frames and its maps, in its request folder
 
 # Runs once on page load: the plot's marker follows the heatmap video's time and the slider;
 # moving the slider also seeks the video. (timeupdate does not bubble: listen in the capture phase.)
@@ -68,7 +79,8 @@ def intro() -> str:
     return (
         "**Where and when does the model see each action?** The model's own clip "
         "slides over the whole video; the plot shows the top classes' probabilities over time and "
-        "the video shows where the evidence for the top class is, moment by moment. Pick a moment "
+        "the video shows where the evidence for each moment's top class is (or, under *Heatmap of*, "
+        "for one class). Pick a moment "
         "(the slider, or play the video) and press **Explain this moment** for the full "
         "explanation of that window on the Explain tab (classes, trust checks, downloads).  \n"
         f"*Limits: videos up to {TIMELINE_MAX_SECONDS / 60:g} minutes and {MAX_FILE_SIZE_MB} MB; "
@@ -106,20 +118,31 @@ def window_start(timeline_state: dict, moment: float) -> float:
 def scan(video: str, model: str, explainer, settings: core.Settings, out: Path, progress) -> dict:
     """Run the timeline for ``video`` with the page's model and settings; outputs by name."""
     name = os.path.basename(video)
-    with FrameSpool() as spool:
-        # each batch of windows runs under the Explainer's lock: other visitors wait for a batch
-        result = timeline(explainer, video, settings=settings, max_duration=TIMELINE_MAX_SECONDS,
-                          seconds_per_minute=TIMELINE_SECONDS_PER_MINUTE, on_frame=spool,
-                          progress=lambda done, total: progress(0.05 + 0.85 * done / total,
-                                                                desc=f"Window {done} of {total}"))
-        progress(0.92, desc="Drawing the heatmap video")
-        written = write_timeline(result, out, spool=spool, extra={"video": name})
+    # the frames stay in the request folder (swept with it) for redraw(); a failed scan removes them
+    with FrameSpool(path=out / _FRAMES) as spool:
+        try:
+            # each batch of windows runs under the Explainer's lock: other visitors wait for a batch
+            result = timeline(explainer, video, settings=settings, max_duration=TIMELINE_MAX_SECONDS,
+                              seconds_per_minute=TIMELINE_SECONDS_PER_MINUTE, on_frame=spool,
+                              progress=lambda done, total: progress(0.05 + 0.85 * done / total,
+                                                                    desc=f"Window {done} of {total}"))
+            progress(0.92, desc="Drawing the heatmap video")
+            written = write_timeline(result, out, spool=spool, extra={"video": name})
+        except BaseException:
+            spool.close()
+            spool.path.unlink(missing_ok=True)
+            raise
+    kept = sorted(result.maps)
+    np.save(out / _MAPS, np.stack([result.maps[c] for c in kept]))  # (classes, windows, T, h, w) float16
     top = result.top_classes(3)
     best = int(result.probs[:, top[0][0]].argmax())
     start, end = result.plan.bounds(best)
     state = {"video": video, "model": model,
              "starts": [result.plan.bounds(k)[0] for k in range(result.num_windows)],
-             "ends": [result.plan.bounds(k)[1] for k in range(result.num_windows)]}
+             "ends": [result.plan.bounds(k)[1] for k in range(result.num_windows)],
+             # for redraw(): the scores, and where the maps and the frames are
+             "result": replace(result, maps={}), "maps": (str(out / _MAPS), kept),
+             "frames": (str(spool.path), spool.shape, spool.count)}
     info = (f"**{name}**: {result.duration:.1f} s, {result.num_windows} windows of "
             f"{result.plan.window_s:.2f} s every {result.plan.stride_s:.2f} s "
             f"({result.plan.num_frames} frames at {result.plan.rate:.3g} per second, as {result.model} "
@@ -130,8 +153,44 @@ def scan(video: str, model: str, explainer, settings: core.Settings, out: Path, 
         "timeline": state,
         "tl_plot": plot_html(result),
         "tl_video": str(written["heatmap_full.mp4"]),
+        "heatmap_of": gr.Dropdown(choices=heatmap_choices(result), value=MOMENT, interactive=True),
         "moment": gr.Slider(minimum=0, maximum=round(result.duration, 2), value=round((start + end) / 2, 2),
                             step=0.05, interactive=True),
         "tl_files": [str(written[f]) for f in ("timeline.json", "timeline.csv", "timeline.png", "heatmap_full.mp4")],
         "tl_info": info,
     }
+
+
+def heatmap_choices(result) -> list[str]:
+    """*Heatmap of*: each moment's top class, then every class whose maps the scan kept (all of
+    them, unless the model has more than core.longvideo.ALL_CLASS_MAPS classes)."""
+    return [MOMENT, *(result.categories[c] for c in sorted(result.maps))]
+
+
+def redraw(state: dict, choice: str, out: Path) -> str:
+    """The whole-video heatmap video for ``choice`` (a class, or MOMENT) drawn again from the scan's
+    maps and spooled frames, without decoding; returns its path in ``out``."""
+    result, (maps, kept) = state["result"], state["maps"]
+    cls = None if choice == MOMENT else result.categories.index(choice) if choice in result.categories else -1
+    if cls is not None and cls not in kept:
+        raise gr.Error(f"The scan kept the maps of {len(kept)} of the model's {len(result.categories)} "
+                       f"classes (those on top at some moment); {choice!r} is not one of them. Pick one of "
+                       f"those, or {MOMENT!r}.", print_exception=False)
+    path, shape, count = state["frames"]
+    try:
+        stack = np.load(maps, mmap_mode="r")  # read as the frames are drawn, not held
+        spool = FrameSpool.reopen(path, shape, count)
+    except FileNotFoundError:
+        raise gr.Error("The scan's frames were cleaned up (a scan is kept for an hour); scan the video "
+                       "again.", print_exception=False) from None
+    result = replace(result, maps={c: stack[i] for i, c in enumerate(kept)})
+    with spool:
+        return str(out / heatmap_video(result, spool, out / "heatmap_full.mp4", cls)["file"])
+
+
+def forget(state: dict | None) -> None:
+    """Delete the spooled frames and the maps of the scan in ``state`` (a new scan replaced it, or
+    its session ended); the sweeper deletes what this misses."""
+    for key in ("frames", "maps"):
+        if state and state.get(key):
+            Path(state[key][0]).unlink(missing_ok=True)

@@ -143,7 +143,7 @@ def build_demo() -> gr.Blocks:
                                             interactive=False, height=260, elem_id="contrast")
                     contrast_md = gr.Markdown(label="Contrast caption")
         with tabs, gr.Tab("Whole video", id="whole", elem_id="whole-video"):
-            timeline = gr.State(None, time_to_live=STATE_TTL_S)
+            timeline = gr.State(None, time_to_live=STATE_TTL_S, delete_callback=timeline_view.forget)
             gr.Markdown(timeline_view.intro())
             with gr.Row():
                 with gr.Column(scale=2, min_width=320):
@@ -159,7 +159,12 @@ def build_demo() -> gr.Blocks:
                 with gr.Column(scale=3, min_width=420):
                     tl_info = gr.Markdown(elem_id="timeline-info")
                     tl_plot = gr.HTML(elem_id="timeline-plot")
-                    tl_video = gr.Video(label="Original | heatmap of the top class, over the whole video",
+                    # the dropdown is the video's title: a label on the video would cover its label bar
+                    heatmap_of = gr.Dropdown([timeline_view.MOMENT], value=timeline_view.MOMENT,
+                                             label="Heatmap of", elem_id="heatmap-of",
+                                             info="Original | heatmap over the whole video; the class "
+                                                  "and its probability are written above the frames")
+                    tl_video = gr.Video(label="Original | heatmap over the whole video", show_label=False,
                                         interactive=False, height=300, elem_id="timeline-video")
         with tabs, gr.Tab("Gallery", id="gallery"):
             gallery_tab(load_gallery(GALLERY_DIR))
@@ -171,7 +176,7 @@ def build_demo() -> gr.Blocks:
              "plot": plot, "files": files, "info": info, "top5": top, "contrast": contrast_img,
              "caption": contrast_md, "model_note": model_note, "hub_id": hub_id, "tabs": tabs,
              "long_video": long_video, "timeline": timeline, "moment": moment, "tl_plot": tl_plot,
-             "tl_video": tl_video, "tl_files": tl_files, "tl_info": tl_info, **trust}
+             "tl_video": tl_video, "heatmap_of": heatmap_of, "tl_files": tl_files, "tl_info": tl_info, **trust}
         work = {"concurrency_id": "model", "concurrency_limit": CONCURRENCY}
 
         def on(trigger, fn, outputs, **kwargs):
@@ -183,6 +188,9 @@ def build_demo() -> gr.Blocks:
         on(explained.success, handlers.top5, ("top5",), api_name="top5", **work)
         on(scan_btn.click, handlers.scan, timeline_view.SCANNED, api_name="timeline",
            show_progress_on=tl_plot, **work)
+        # another class for the whole-video heatmap: drawn from the scan's maps, no model, no decoding
+        on(heatmap_of.select, handlers.redraw, ("tl_video",), api_name="timeline_heatmap",
+           show_progress_on=tl_video)
         moment_done = on(moment_btn.click, handlers.explain_moment, (*handlers.EXPLAINED, "tabs"),
                          api_name="explain_moment", **work)
         on(moment_done.success, handlers.top5, ("top5",), api_visibility="private", **work)

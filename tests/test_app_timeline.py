@@ -1,29 +1,46 @@
-"""The "Whole video" tab through the API: scan a multi-action video, then explain one moment."""
+"""The "Whole video" tab through the API: scan a multi-action video, redraw its heatmap for
+another class, then explain one moment."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import app_server
+import av
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from media import ACTIONS, action_sequence
 
+from demo.timeline_view import MOMENT
 from harness import EXPLAIN_OUTPUTS
 
 pytestmark = pytest.mark.slow
 
 
+def _value(update):
+    """A component's value from what gradio_client returns for it (the value, or an update dict)."""
+    return update.get("value", update.get("video")) if isinstance(update, dict) else update
+
+
+def _frames(path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
 def test_scan_a_long_video_then_explain_a_moment_as_a_short_clip(client, tmp_path):
     video = action_sequence(tmp_path / "four actions.mp4")
-    plot, heatmap, moment, files, info = client.predict(handle_file(video), api_name="/timeline")
+    plot, heatmap, heatmap_of, moment, files, info = client.predict(handle_file(video), api_name="/timeline")
+    assert _value(heatmap_of) == MOMENT  # the heatmap follows each moment's top class
     assert 0 < moment["value"] < moment["maximum"] == 24.0  # the surest window of the top class
     names = {Path(f).name: Path(f) for f in files}
     assert set(names) == {"timeline.json", "timeline.csv", "timeline.png", "heatmap_full.mp4"}
     doc = json.loads(names["timeline.json"].read_text())
     assert doc["video"] == "four actions.mp4"  # the upload's name, never the server's path
     assert doc["duration_s"] == pytest.approx(24.0, abs=0.1) and doc["windows"][-1]["end_s"] == pytest.approx(24.0, abs=0.2)
+    assert doc["mode"] == "moment" and len(doc["heatmap_frames"]) == doc["heatmaps"][0]["frames"] == 128
+    assert {f["label"] for f in doc["heatmap_frames"]} == set(ACTIONS)  # each action is on top somewhere
     assert "data:image/png;base64," in plot and 'class="vc-marker"' in plot
     heatmap = heatmap["video"] if isinstance(heatmap, dict) else heatmap
     assert Path(heatmap).stat().st_size > 0 and "windows of 3.00 s" in info
@@ -40,3 +57,21 @@ def test_a_moment_before_any_scan_says_what_to_do(client, tmp_path):
     video = action_sequence(tmp_path / "v.mp4", ACTIONS[:1], seconds=3.0, clips=1)
     with pytest.raises(AppError, match="Scan the whole video first"):
         client.predict(handle_file(video), 1.0, api_name="/explain_moment")
+
+
+def test_heatmap_of_redraws_the_video_from_the_scan_without_decoding_again(client, tmp_path):
+    video = action_sequence(tmp_path / "redraw me.mp4", ACTIONS[:2], seconds=6.0)
+    out = client.predict(handle_file(video), api_name="/timeline")
+    first = Path(_value(out[1]))
+    # the server's copy of the upload is deleted: a redraw that decoded the video again would fail
+    uploads = list(app_server.cache_dir().rglob("redraw me.mp4"))
+    assert uploads
+    for f in uploads:
+        f.unlink()
+    pinned = Path(_value(client.predict(ACTIONS[1], api_name="/timeline_heatmap")))
+    again = Path(_value(client.predict(MOMENT, api_name="/timeline_heatmap")))
+    assert len({str(first), str(pinned), str(again)}) == 3  # a new file each time
+    assert _frames(first) == _frames(pinned) == _frames(again) == 64  # 12 s at 16/3 frames per second
+    assert pinned.read_bytes() != again.read_bytes()
+    with pytest.raises(AppError, match="Scan the whole video first"):  # a new session has no scan
+        type(client)(client.src, verbose=False, analytics_enabled=False).predict(MOMENT, api_name="/timeline_heatmap")

@@ -160,6 +160,20 @@ def test_whole_video_timeline_then_a_moment_explained(page, tmp_path):
     page.wait_for_selector("#timeline-plot .vc-timeline img", timeout=120_000)
     page.wait_for_selector("#timeline-video video", state="attached")
     assert "windows of 3.00 s" in page.locator("#timeline-info").inner_text()
+    # the heatmap's burned-in label bar is not covered: the video has no title of its own (the
+    # *Heatmap of* dropdown above it is its title), so nothing lies over the video's top edge
+    video = page.locator("#timeline-video video").bounding_box()
+    title = page.locator("#heatmap-of").bounding_box()
+    assert title["y"] + title["height"] <= video["y"] + 1, (title, video)
+    assert not page.locator("#timeline-video [data-testid='block-label']").is_visible()
+    assert page.locator("#heatmap-of input").input_value() == "Each moment's top class"
+    # another class: the video is drawn again from the scan (a new file), then back to each moment's
+    for choice in (ACTIONS[0], "Each moment's top class"):
+        src = page.locator("#timeline-video video").get_attribute("src")
+        page.locator("#heatmap-of input").click()
+        page.get_by_role("option", name=choice, exact=True).click()
+        page.wait_for_function("(old) => { const v = document.querySelector('#timeline-video video');"
+                               " return v && v.getAttribute('src') !== old; }", arg=src, timeout=60_000)
     # playing position -> marker: seek the heatmap video and the marker moves to that time
     page.evaluate("""() => { const v = document.querySelector('#timeline-video video');
                              v.currentTime = 12.0; v.dispatchEvent(new Event('timeupdate')); }""")

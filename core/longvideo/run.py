@@ -26,7 +26,8 @@ def add_arguments(t: argparse.ArgumentParser, add_model_arguments) -> None:
     t.add_argument("--stride", type=float, default=None, metavar="SECONDS",
                    help="seconds between window starts (default: half the model's clip)")
     t.add_argument("--target", nargs="+", metavar="CLASS",
-                   help="draw heatmap_full videos for these classes (default: the top class)")
+                   help="pin the heatmap_full videos to these classes, one video each (default: one "
+                   "video that follows each moment's top class)")
     t.add_argument("--layer", default=None, help="target layer (default: the model's default layer)")
     t.add_argument("--method", default=Method.GRADCAM.value, choices=[m.value for m in Method])
     t.add_argument("--pooling", default=Pooling.CLIP.value, choices=[m.value for m in Pooling])

@@ -11,8 +11,9 @@ model's class-token head, and amp), under the Explainer's lock when one is given
 row of probabilities and a few layer-sized maps per window.
 
 Which maps are kept: the ``targets`` given; else every class when the model has at most
-:data:`ALL_CLASS_MAPS` of them (the top class is known only at the end); else a second pass,
-after scoring, for the top class alone (this re-decodes the video; give ``targets`` to avoid it).
+:data:`ALL_CLASS_MAPS` of them (the top classes are known only at the end); else a second pass,
+after scoring, for the classes that are the top class at some moment (:mod:`.moments`: the ones
+the whole-video heatmap shows; usually a few). It re-decodes the video; give ``targets`` to avoid it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ..cam.settings import Normalize, Settings
 from ..errors import SettingsError, VideoError, VideoTooLargeError
 from ..transforms import crop_box_for, preprocess, resized_size
 from ..video import open_video
+from .moments import moment_classes, top_per_frame
 from .plan import Plan, nearest_positions, plan_windows
 
 __all__ = ["ALL_CLASS_MAPS", "DEFAULT_MAX_DURATION", "TimelineResult", "timeline"]
@@ -94,6 +96,15 @@ class TimelineResult:
             raise SettingsError(f"no maps were kept for class {cls}; pass it in targets=")
         weighted = self.maps[cls].astype(np.float32) * self.probs[:, cls, None, None, None]
         return self._per_frame(weighted)
+
+    def moment_top(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each grid frame's top class (the highest mean probability over the windows holding it)
+        and that probability: ((grid frames,) int, (grid frames,) float32)."""
+        return top_per_frame(self.plan, self.probs)
+
+    def moment_classes(self) -> list[int]:
+        """The classes that are the top class at some grid frame, in index order."""
+        return moment_classes(self.plan, self.probs)
 
     def frame_probs(self, cls: int) -> np.ndarray:
         """(grid frames,): the mean probability of class ``cls`` over the windows holding each frame."""
@@ -167,9 +178,8 @@ def timeline(
     run = _Run(explainer, amp, spec, layer, layer_name, settings, plan, batch_size, path, name, line, seconds_per_minute)
     probs, maps = run.stream(keep or [], on_frame, progress)
     passes = 1
-    if keep is None:  # many classes, none named: the top class's maps take a second pass
-        top = int(np.argmax(probs.mean(0)))
-        _, maps = run.stream([top], None, progress)
+    if keep is None:  # many classes, none named: the maps of each moment's top class take a second pass
+        _, maps = run.stream(moment_classes(plan, probs), None, progress)
         passes = 2
     return TimelineResult(
         video=path, model=spec.name, categories=cats, settings=settings, plan=plan, probs=probs,
