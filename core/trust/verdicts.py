@@ -16,10 +16,7 @@ page, ``result.json`` (``python -m core explain --trust``) and a script reading 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from . import TrustReport
+from typing import Protocol
 
 __all__ = ["AUC_TIE", "SANITY_RHO", "Verdicts", "judge"]
 
@@ -30,6 +27,14 @@ BETTER, TIE, WORSE = "better", "tie", "worse"
 FAITHFUL, PARTLY_FAITHFUL, NOT_FAITHFUL = "faithful", "partly faithful", "not faithful"
 DEPENDS, INDEPENDENT = "depends on the weights", "independent of the weights"
 TESTS = ("frames_deletion", "frames_insertion", "regions_deletion", "regions_insertion")
+
+
+class _Checks(Protocol):
+    """What :func:`judge` reads of a :class:`~core.trust.TrustReport` (so this module needs none)."""
+
+    curves: dict
+    counterfactuals: dict[str, dict]
+    sanity: list[dict]
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ def _mark(cam: float, rnd: float, better: int) -> str:
     return BETTER if gain > tie else WORSE if gain < -tie else TIE
 
 
-def judge(report: TrustReport) -> Verdicts:
+def judge(report: _Checks) -> Verdicts:
     """The verdicts on ``report``'s numbers."""
     c = report.curves
     tests = {t: _mark(c[f"{t}_cam"].auc, c[f"{t}_random"].auc, -1 if t.endswith("deletion") else 1)
