@@ -13,34 +13,40 @@ explain (:mod:`core.cam`) -> render (:mod:`core.render`).
 >>> tl = core.timeline(model, "long.mp4")              # a whole video, window by window (core.longvideo)
 """
 
-from .cam import (
-    METHODS,
-    POOLINGS,
-    Explainer,
-    Explanation,
-    Method,
-    Normalize,
-    Pooling,
-    Settings,
-    Target,
-    explain,
-    resolve_device,
-)
-from .errors import SettingsError, UnknownModelError, UserError, VideoError, WeightsError
-from .longvideo import TimelineResult, timeline
-from .models import DEFAULT_MODEL, ModelSpec, get_spec, list_models, load_model, weights_status
-from .render import (
-    colorize,
-    combined_frames,
-    overlay,
-    render_explanation,
-    save_gif,
-    save_mp4,
-    save_npy,
-    temporal_plot,
-)
-from .transforms import maps_to_frames, preprocess
-from .video import Clip, read_clip
+import importlib
+
+# name -> the module that defines it. ``import core`` imports none of them: each loads on first use
+# (as torch-cam's ``__init__``), so the CLI and a script pay only for what they touch, and matplotlib,
+# torchvision's model zoo, transformers and gradio load only where they are needed.
+_WHERE = {
+    "METHODS": "cam", "POOLINGS": "cam", "Explainer": "cam", "Explanation": "cam", "Method": "cam",
+    "Normalize": "cam", "Pooling": "cam", "Settings": "cam", "Target": "cam", "explain": "cam",
+    "resolve_device": "cam",
+    "SettingsError": "errors", "UnknownModelError": "errors", "UserError": "errors",
+    "VideoError": "errors", "WeightsError": "errors",
+    "TimelineResult": "longvideo", "timeline": "longvideo",
+    "DEFAULT_MODEL": "models", "ModelSpec": "models", "get_spec": "models", "list_models": "models",
+    "load_model": "models", "weights_status": "models",
+    "colorize": "render", "combined_frames": "render", "overlay": "render",
+    "render_explanation": "render", "save_gif": "render", "save_mp4": "render", "save_npy": "render",
+    "temporal_plot": "render",
+    "maps_to_frames": "transforms", "preprocess": "transforms",
+    "Clip": "video", "read_clip": "video",
+}
+
+
+def __getattr__(name: str):
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{where}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 # The public API (sorted, as ruff wants it).
 __all__ = [

@@ -15,15 +15,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from matplotlib import colormaps
-from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
 from .encode import encode_video, h264_codec
 from .transforms import fit_frames, resize_frames
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "OUTPUT_KINDS",
@@ -113,15 +115,39 @@ def _fit(x: np.ndarray, max_side: int | None) -> np.ndarray:
     return fit_frames(x, max_side=max_side)
 
 
+# matplotlib's 'jet' (its ``_jet_data`` segments: value -> channel, linear in between), so the
+# default colormap needs no matplotlib import; a test checks it against matplotlib's table.
+_JET = {
+    "red": ((0.0, 0.0), (0.35, 0.0), (0.66, 1.0), (0.89, 1.0), (1.0, 0.5)),
+    "green": ((0.0, 0.0), (0.125, 0.0), (0.375, 1.0), (0.64, 1.0), (0.91, 0.0), (1.0, 0.0)),
+    "blue": ((0.0, 0.5), (0.11, 1.0), (0.34, 1.0), (0.65, 0.0), (1.0, 0.0)),
+}
+
+
+def _segments(points: tuple[tuple[float, float], ...], n: int = 256) -> np.ndarray:
+    """(n,) values of a piecewise-linear channel, computed as matplotlib's lookup table does."""
+    x = np.array([p[0] for p in points]) * (n - 1)
+    y = np.array([p[1] for p in points])
+    xind = (n - 1) * np.linspace(0.0, 1.0, n)
+    ind = np.searchsorted(x, xind)[1:-1]
+    distance = (xind[1:-1] - x[ind - 1]) / (x[ind] - x[ind - 1])
+    return np.clip(np.concatenate([[y[0]], distance * (y[ind] - y[ind - 1]) + y[ind - 1], [y[-1]]]), 0.0, 1.0)
+
+
 @lru_cache(maxsize=8)
 def _lut(cmap: str) -> np.ndarray:
-    """256-entry uint8 RGB lookup table for a matplotlib colormap name."""
-    try:
-        cm = colormaps[cmap]
-    except KeyError:
-        raise ValueError(f"unknown cmap {cmap!r}; use a matplotlib name such as 'jet', "
-                         "'turbo' or 'inferno'") from None
-    lut = np.rint(cm(np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
+    """256-entry uint8 RGB lookup table for a matplotlib colormap name ('jet' without matplotlib)."""
+    if cmap == "jet":
+        rgb = np.stack([_segments(_JET[c]) for c in ("red", "green", "blue")], -1)
+    else:
+        from matplotlib import colormaps
+
+        try:
+            rgb = colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3]
+        except KeyError:
+            raise ValueError(f"unknown cmap {cmap!r}; use a matplotlib name such as 'jet', "
+                             "'turbo' or 'inferno'") from None
+    lut = np.rint(rgb * 255).astype(np.uint8)
     lut.setflags(write=False)
     return lut
 
@@ -295,6 +321,8 @@ def temporal_plot(importance, *, timestamps=None, labels=None, path=None, ax=Non
         if x.shape != (t,):
             raise ValueError(f"timestamps has shape {x.shape}; need ({t},), one per frame")
     if ax is None:
+        from matplotlib.figure import Figure
+
         fig = Figure(figsize=(5.0, 2.2), dpi=100, layout="constrained")
         ax = fig.add_subplot()
     else:

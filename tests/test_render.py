@@ -209,3 +209,14 @@ def test_bad_arguments_say_what_to_fix(call, error, words, tmp_path, monkeypatch
         call(_clip(), _ramp())
     assert words in str(info.value)
     assert not list(tmp_path.iterdir())
+
+
+def test_the_jet_table_without_matplotlib_equals_matplotlibs():
+    from matplotlib import colormaps
+
+    from core.render import _lut
+
+    want = np.rint(colormaps["jet"](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
+    np.testing.assert_array_equal(_lut("jet"), want)
+    np.testing.assert_array_equal(_lut("turbo")[[0, -1]],
+                                  np.rint(colormaps["turbo"]([0.0, 1.0])[:, :3] * 255).astype(np.uint8))

@@ -135,3 +135,33 @@ def test_no_import_circle_in_core_or_lab():
 
 def test_every_import_of_core_or_lab_names_a_module():
     assert dangling() == {}
+
+
+# -- what `import core` and the CLI load (item 5 of issue 22) ------------------------------------
+
+HEAVY = ("matplotlib", "torchvision", "transformers", "gradio", "lab", "sympy")
+
+
+def _loaded(code: str) -> set[str]:
+    """The top-level packages among :data:`HEAVY` that a fresh interpreter running ``code`` loaded."""
+    import subprocess
+    import sys
+
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True)
+    return set(out.stdout.splitlines()[-1].split()) & set(HEAVY)
+
+
+def test_import_core_loads_no_heavy_package():
+    assert _loaded("import core") == set()
+    # the names are there all the same, loaded on first use
+    assert _loaded("import core; core.Explainer; core.read_clip; core.load_model") == set()
+
+
+def test_explaining_a_sample_from_the_cli_loads_no_plotting_model_zoo_or_sympy(tmp_path):
+    # matplotlib (plots), torchvision (its import loads the model zoo and torch._dynamo) and sympy
+    # (torch imports it for a backward given `grad_outputs`) cost more than the explanation itself
+    code = ("from core.cli import main\n"
+            f"assert main(['explain', 'demo/samples/dropping.mp4', '--out', {str(tmp_path)!r}]) == 0")
+    assert _loaded(code) == set()
+    assert (tmp_path / "result.json").exists()

@@ -112,14 +112,25 @@ def batched_vjp(outputs: torch.Tensor, inputs: torch.Tensor, rows: torch.Tensor,
 
     The batched call always keeps the graph: it can fail half-way through the backward pass, and
     the rows must then run on a graph whose saved tensors are still there. The graph is freed
-    when the caller drops ``outputs``, as it would be after ``retain_graph=False``."""
+    when the caller drops ``outputs``, as it would be after ``retain_graph=False``.
+
+    One row is the gradient of the scalar ``(row * outputs).sum()`` (the same product): torch's
+    check of a given ``grad_outputs`` imports sympy on first use (about 1 s, most of a one-class
+    ``python -m core explain``), and a scalar needs none."""
+    if len(rows) == 1:
+        return _vjp(outputs, inputs, rows[0], keep_graph=keep_graph).unsqueeze(0)
     try:
         (g,) = torch.autograd.grad(outputs, inputs, rows, retain_graph=True, is_grads_batched=True)
     except RuntimeError:  # some ops have no batching rule: one product per row
         last = len(rows) - 1
-        g = torch.stack([torch.autograd.grad(outputs, inputs, r, retain_graph=keep_graph or k < last)[0]
-                         for k, r in enumerate(rows)])
+        g = torch.stack([_vjp(outputs, inputs, r, keep_graph=keep_graph or k < last) for k, r in enumerate(rows)])
     return g
+
+
+def _vjp(outputs: torch.Tensor, inputs: torch.Tensor, row: torch.Tensor, *, keep_graph: bool) -> torch.Tensor:
+    """One vector-Jacobian product, as the gradient of the scalar ``(row * outputs).sum()``."""
+    scalar = (outputs * row.to(outputs.dtype)).sum()
+    return torch.autograd.grad(scalar, inputs, retain_graph=keep_graph)[0]
 
 
 def cam_maps(act: torch.Tensor, grads: torch.Tensor, settings: Settings, size: tuple[int, ...], *,

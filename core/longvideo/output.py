@@ -22,16 +22,19 @@ import time
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from PIL import Image
 
 from ..render import combined_frames, overlay, write_mp4
 from ..transforms import maps_to_frames
 from .moments import shown
 from .scan import TimelineResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["DISPLAY_SIDE", "FILES", "FrameSpool", "heatmap_video", "timeline_plot", "write_timeline"]
 
@@ -202,6 +205,8 @@ def _write_csv(result: TimelineResult, path: Path) -> Path:
 
 def timeline_plot(result: TimelineResult, *, top: int = 5, marker: float | None = None) -> Figure:
     """The top classes' probabilities over time (one point per window, at its centre)."""
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(8.0, 2.6), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     centres = [sum(result.plan.bounds(k)) / 2 for k in range(result.num_windows)]
