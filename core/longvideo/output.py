@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,7 +44,7 @@ FILES = ("timeline.json", "timeline.csv", "timeline.png", "heatmap_full.mp4")
 _CHUNK = 32  # frames drawn and encoded at a time
 
 
-class FrameSpool:
+class FrameSpool(AbstractContextManager):
     """Grid frames shrunk for display, appended in order to an unnamed temporary file.
 
     Use it as ``on_frame`` of :func:`core.timeline`; the file is gone once the spool is
@@ -100,10 +101,7 @@ class FrameSpool:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> FrameSpool:
-        return self
-
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc) -> None:  # (__enter__ returns the spool: AbstractContextManager's)
         self.close()
 
 

@@ -181,14 +181,6 @@ def _layer_paths(encoder: str, n: int) -> dict[str, str]:
     return {f"layer.{i}": f"model.{encoder}.{i}" for i in range(n)}
 
 
-def _has(model: nn.Module, path: str) -> bool:
-    try:
-        model.get_submodule(path)
-    except AttributeError:
-        return False
-    return True
-
-
 class HFVideoClassifier(nn.Module):
     """A Hugging Face video classifier behind the project's interface: (N, C, T, H, W) in, logits out."""
 
@@ -225,7 +217,8 @@ def load_hf(source: str, *, device: str | torch.device = "cpu", download: bool =
         model = AutoModelForVideoClassification.from_config(config, trust_remote_code=False)
     wrapped = HFVideoClassifier(model)
     family = _family(config, source)
-    encoder = next((e for e in family.encoder if _has(model, e)), None)
+    names = dict(model.named_modules())
+    encoder = next((e for e in family.encoder if e in names), None)
     if encoder is None:
         raise UnknownModelError(f"{source}: no encoder blocks at {' or '.join(family.encoder)}; this "
                                 "transformers version lays the model out differently")

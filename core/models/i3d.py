@@ -44,54 +44,61 @@ class Conv3dT(nn.Conv3d):
         return super().forward(x)
 
 
-class BasicBlock3d(nn.Module):
-    """Two 3x3 convolutions. ``first_dilation`` is the first one's (the one that strides, or would
-    have strided), ``dilation`` the second's (see :class:`I3DResNet`'s ``dilate``)."""
+class _Residual(nn.Module):
+    """A residual block: ``relu(body(x) + shortcut(x))``; subclasses make the body's layers
+    (``conv1``, ``bn1``, ... as torchvision names them) and :meth:`body`."""
 
     expansion = 1
 
-    def __init__(self, in_ch: int, width: int, stride: int = 1, kt: int = 3, dilation: int = 1,
-                 first_dilation: int | None = None):
+    def __init__(self, in_ch: int, width: int, stride: int, kt: int):
         super().__init__()
-        out_ch = width * self.expansion
-        self.conv1 = Conv3dT(in_ch, width, (kt, 3, 3), (1, stride, stride), first_dilation or dilation)
-        self.bn1 = nn.BatchNorm3d(width)
-        self.conv2 = Conv3dT(width, out_ch, (kt, 3, 3), dilation=dilation)
-        self.bn2 = nn.BatchNorm3d(out_ch)
+        self.out_ch = width * self.expansion
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = _downsample(in_ch, out_ch, stride, kt)
+        self.downsample = _downsample(in_ch, self.out_ch, stride, kt)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        return self.relu(self.body(x) + identity)
 
 
-class Bottleneck3d(nn.Module):
+class BasicBlock3d(_Residual):
+    """Two 3x3 convolutions. ``first_dilation`` is the first one's (the one that strides, or would
+    have strided), ``dilation`` the second's (see :class:`I3DResNet`'s ``dilate``)."""
+
+    def __init__(self, in_ch: int, width: int, stride: int = 1, kt: int = 3, dilation: int = 1,
+                 first_dilation: int | None = None):
+        super().__init__(in_ch, width, stride, kt)
+        self.conv1 = Conv3dT(in_ch, width, (kt, 3, 3), (1, stride, stride), first_dilation or dilation)
+        self.bn1 = nn.BatchNorm3d(width)
+        self.conv2 = Conv3dT(width, self.out_ch, (kt, 3, 3), dilation=dilation)
+        self.bn2 = nn.BatchNorm3d(self.out_ch)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+
+
+class Bottleneck3d(_Residual):
     """1x1, 3x3 (strided), 1x1; only the 3x3 is dilated, by ``first_dilation`` (as torchvision's)."""
 
     expansion = 4
 
     def __init__(self, in_ch: int, width: int, stride: int = 1, kt: int = 3, dilation: int = 1,
                  first_dilation: int | None = None):
-        super().__init__()
-        out_ch = width * self.expansion
+        super().__init__(in_ch, width, stride, kt)
         self.conv1 = Conv3dT(in_ch, width, (kt, 1, 1))
         self.bn1 = nn.BatchNorm3d(width)
         self.conv2 = Conv3dT(width, width, (kt, 3, 3), (1, stride, stride), first_dilation or dilation)
         self.bn2 = nn.BatchNorm3d(width)
-        self.conv3 = Conv3dT(width, out_ch, (kt, 1, 1))
-        self.bn3 = nn.BatchNorm3d(out_ch)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = _downsample(in_ch, out_ch, stride, kt)
+        self.conv3 = Conv3dT(width, self.out_ch, (kt, 1, 1))
+        self.bn3 = nn.BatchNorm3d(self.out_ch)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
+    def body(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        return self.bn3(self.conv3(out))
 
 
 def _downsample(in_ch: int, out_ch: int, stride: int, kt: int) -> nn.Module | None:

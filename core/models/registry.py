@@ -119,21 +119,22 @@ def _source(name: str) -> ModelSource | None:
     return next((s for s in _SOURCES if s.claims(name)), None)
 
 
-def _entry(name: str) -> ModelEntry:
-    if name not in _MODELS:
+def _find(name: str) -> ModelSource | ModelEntry:
+    """The registered model called ``name``, else the source that claims it."""
+    found = _MODELS.get(name) or _source(name)
+    if found is None:
         others = "".join(f", or give {s.describe}" for s in _SOURCES)
         raise UnknownModelError(f"unknown model {name!r}; choose one of {', '.join(list_models())}{others}")
-    return _MODELS[name]
+    return found
 
 
 def get_spec(name: str = DEFAULT_MODEL) -> ModelSpec:
     """The spec of a registered model (for a model with a shipped checkpoint, from the
     checkpoint's JSON when present), or of a model a registered source claims (for Hugging Face:
     a folder, or a Hub id in the cache)."""
-    source = _source(name)
-    if source is not None:
-        return source.spec(name)
-    entry = _entry(name)
+    entry = _find(name)
+    if isinstance(entry, ModelSource):
+        return entry.spec(name)
     spec = entry.spec
     if entry.checkpoint:
         meta_path = CHECKPOINT_DIR / f"{entry.checkpoint}.json"
@@ -144,10 +145,9 @@ def get_spec(name: str = DEFAULT_MODEL) -> ModelSpec:
 
 def weights_status(name: str) -> tuple[bool, str]:
     """(available offline, where or how to get them) for ``weights='default'``."""
-    source = _source(name)
-    if source is not None:
-        return source.status(name)
-    entry = _entry(name)
+    entry = _find(name)
+    if isinstance(entry, ModelSource):
+        return entry.status(name)
     if entry.checkpoint:
         path = CHECKPOINT_DIR / f"{entry.checkpoint}.safetensors"
         return path.is_file(), str(path) if path.is_file() else f"missing: {entry.spec.weights_hint}"
@@ -195,10 +195,9 @@ def load_model(
     cache only if missing and ``download``) or a ``save_pretrained`` folder; see
     :mod:`core.models.hf`. Its weights are read from safetensors only.
     """
-    source = _source(name)
-    if source is not None:
-        return source.load(name, weights=weights, device=device, download=download)
-    entry = _entry(name)
+    entry = _find(name)
+    if isinstance(entry, ModelSource):
+        return entry.load(name, weights=weights, device=device, download=download)
     spec = get_spec(name)
     if weights is not None and weights == entry.weights_alias:
         weights = "default"

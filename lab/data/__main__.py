@@ -48,14 +48,19 @@ def main(argv: list[str] | None = None) -> int:
                           render_options=options)
     except (ValueError, FileExistsError) as e:
         p.error(str(e))
+    print("\n".join(_summary(s)))
+    return 0
+
+
+def _summary(s: dict) -> list[str]:
+    """What :func:`write_dataset` wrote, a line per split."""
     total = sum(v["clips"] for v in s["splits"].values())
-    print(f"wrote {total} clips to {s['root']} in {s['seconds']:.1f} s "
-          f"({total / max(s['seconds'], 1e-9):.1f} clips/s, {s['bytes'] / 2**20:.1f} MiB of video)")
+    lines = [f"wrote {total} clips to {s['root']} in {s['seconds']:.1f} s "
+             f"({total / max(s['seconds'], 1e-9):.1f} clips/s, {s['bytes'] / 2**20:.1f} MiB of video)"]
     for split, v in s["splits"].items():
         per = sorted(v["per_class"].values())
-        print(f"  {split:<10} {v['clips']:>6} clips, {per[0]}-{per[-1]} per class")
-    print(f"  {len(CLASSES)} classes: labels.json; ground truth: ground_truth/{{id}}.npz")
-    return 0
+        lines.append(f"  {split:<10} {v['clips']:>6} clips, {per[0]}-{per[-1]} per class")
+    return [*lines, f"  {len(CLASSES)} classes: labels.json; ground truth: ground_truth/{{id}}.npz"]
 
 
 if __name__ == "__main__":

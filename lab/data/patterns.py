@@ -72,6 +72,11 @@ def varied_pattern(rng: np.random.Generator, h: int, w: int, kind: str, period: 
         return np.clip(img, 0, 255).astype(np.float32)
     else:
         raise ValueError(f"no pattern {kind!r}; use one of {', '.join(VARIED_PATTERNS)}")
+    return _mix(c1, c2, t)
+
+
+def _mix(c1: np.ndarray, c2: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(h, w, 3) float32: colour ``c1`` where ``t`` is 0, ``c2`` where it is 1, linear between."""
     t = t[..., None]
     return (c1 * (1 - t) + c2 * t).astype(np.float32)
 
@@ -119,8 +124,7 @@ def odd_pattern(rng: np.random.Generator, h: int, w: int, kind: str, period: flo
         t = np.clip((t - 0.5) * rng.uniform(2, 6) + 0.5, 0, 1)
     else:
         raise ValueError(f"no pattern {kind!r}")
-    t = t[..., None]
-    return (c1 * (1 - t) + c2 * t).astype(np.float32)
+    return _mix(c1, c2, t)
 
 
 def odd_alpha(rng: np.random.Generator, h: int, w: int, shape: str) -> np.ndarray:
