@@ -26,7 +26,7 @@ from core.cam import explain
 from core.models import add_model_arguments, load_model
 from core.video import read_clip
 
-from .data.ssv2 import SSv2Dataset, read_video, write_video
+from .data.ssv2 import SSv2Dataset, decode_video, write_video
 
 __all__ = ["main"]
 
@@ -64,7 +64,7 @@ def build(model, root: Path, out: Path, split: str = "test", max_side: int = 240
         p = exp.probs.tolist()
         if need_sample and top2[0] == y:
             name = f"{_slug(cats[y])}.mp4"
-            frames = read_video(path)
+            frames = decode_video(path)
             h, w = frames.shape[1:3]
             write_video(sample_dir / name, frames[:, : h - h % 2, : w - w % 2], clip.source_fps, crf=26)
             # the app classifies the re-encoded mp4, not the source: keep it only if that is still right

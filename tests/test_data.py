@@ -17,10 +17,10 @@ from lab.data import (
     SSv2Dataset,
     check_contract,
     content_shift,
+    decode_video,
     fill_template,
     load_ground_truth,
     normalize_template,
-    read_video,
     render_clip,
     write_dataset,
     write_video,
@@ -297,11 +297,24 @@ def test_video_round_trip_keeps_frame_count_and_rejects_odd_sizes(tmp_path):
         write_video(tmp_path / f"b{ext}", frames, 12, crf=20)
         if ext == ".webm":  # VP9 is bit-reproducible; libx264 is not on every CPU (see write_video)
             assert (tmp_path / f"a{ext}").read_bytes() == (tmp_path / f"b{ext}").read_bytes()
-        back = read_video(tmp_path / f"a{ext}")
+        back = decode_video(tmp_path / f"a{ext}")
         assert back.shape == frames.shape
         assert np.abs(back.astype(int) - frames.astype(int)).mean() < 8
     with pytest.raises(ValueError, match="even"):
         write_video(tmp_path / "c.mp4", frames[:, :119], 12)
+
+
+def test_a_data_set_video_is_read_under_core_videos_limits(tmp_path, monkeypatch):
+    from core.errors import VideoError
+    from lab.data import ssv2
+
+    (tmp_path / "bad.webm").write_bytes(b"not a video at all")
+    with pytest.raises(VideoError, match=r"bad\.webm"):  # a clear error naming the file, not PyAV's
+        decode_video(tmp_path / "bad.webm")
+    write_video(tmp_path / "a.webm", small(MOVING_LEFT_TO_RIGHT, 1).frames, 12)
+    monkeypatch.setattr(ssv2, "DATASET_LIMITS", ssv2.DATASET_LIMITS.__class__(max_bytes=100))
+    with pytest.raises(VideoError, match="over the"):  # the data set's limits apply
+        decode_video(tmp_path / "a.webm")
 
 
 def _fingerprint(clip) -> tuple:

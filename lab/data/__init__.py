@@ -17,8 +17,8 @@ from .generator import FRAME_SIZES, ActionClip, GroundTruth, render_clip
 from .ssv2 import (
     SPLITS,
     SSv2Dataset,
+    decode_video,
     load_ground_truth,
-    read_video,
     write_dataset,
     write_video,
 )
@@ -34,10 +34,10 @@ __all__ = [
     "SSv2Dataset",
     "check_contract",
     "content_shift",
+    "decode_video",
     "fill_template",
     "load_ground_truth",
     "normalize_template",
-    "read_video",
     "render_clip",
     "write_dataset",
     "write_video",

@@ -24,12 +24,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
 from core._limits import Limits
 from core.encode import encode_video
+from core.video import read_frames
 
 from .classes import CLASSES, normalize_template
 from .generator import GroundTruth, Style, render_clip
@@ -38,8 +38,16 @@ from .generator import GroundTruth, Style, render_clip
 # set's clips are our own renders, often decoded at nice 19 on a busy machine: a generous cap.
 DATASET_LIMITS = Limits(time_budget=600.0)
 
-__all__ = ["DATASET_LIMITS", "SPLITS", "GroundTruth", "SSv2Dataset", "load_ground_truth", "read_video", "write_dataset",
-           "write_video"]
+__all__ = [
+    "DATASET_LIMITS",
+    "SPLITS",
+    "GroundTruth",
+    "SSv2Dataset",
+    "decode_video",
+    "load_ground_truth",
+    "write_dataset",
+    "write_video",
+]
 
 SPLITS = ("train", "validation", "test")
 _SPLIT_CODE = {"train": 0, "validation": 1, "test": 2}
@@ -72,15 +80,10 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, *, crf: int | 
                  container_options={"fflags": "+bitexact"})  # no random ids or dates
 
 
-def read_video(path: str | Path) -> np.ndarray:
-    """Every frame of a video as (T, H, W, 3) uint8 RGB at its stored resolution."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-    if not frames:
-        raise ValueError(f"{path} has no video frames")
-    return np.stack(frames)
+def decode_video(path: str | Path) -> np.ndarray:
+    """Every frame of a data set video as (T, H, W, 3) uint8 RGB at its stored size, read by
+    :func:`core.video.read_frames` under :data:`DATASET_LIMITS` (a bad file is a VideoError)."""
+    return read_frames(path, limits=DATASET_LIMITS)
 
 
 def _save_ground_truth(path: Path, clip, extra: dict) -> None:
@@ -240,7 +243,7 @@ class SSv2Dataset(torch.utils.data.Dataset):
     ``classes`` restricts and orders the classes (templates, with or without brackets, like the
     2017 post's 40-class subset); entries of other classes are dropped and ``target`` indexes
     ``classes``. By default the classes are ``labels.json``'s names in index order. ``decode``
-    maps a video path to frames (default :func:`read_video`: (T, H, W, 3) uint8 at the stored
+    maps a video path to frames (default :func:`decode_video`: (T, H, W, 3) uint8 at the stored
     size); ``transform`` then maps those frames to what a model eats. Test entries have targets
     only where ``test-answers.csv`` is present; otherwise their target is -1 (and, with a class
     subset, they are left out, as there is no telling which class they belong to).
@@ -278,7 +281,7 @@ class SSv2Dataset(torch.utils.data.Dataset):
             self.samples.append(Sample(str(e["id"]), target, template, e.get("label"),
                                        tuple(e.get("placeholders", ()))))
         self.video_dir = next((self.root / d for d in _VIDEO_DIRS if (self.root / d).is_dir()), self.root)
-        self.transform, self.decode = transform, decode or read_video
+        self.transform, self.decode = transform, decode or decode_video
 
     def _json(self, name: str):
         for folder in (self.root, self.root / "labels"):
