@@ -135,7 +135,7 @@ def test_an_api_client_that_names_only_the_model_gets_that_models_default_layer(
     assert "layer `layer.1`" in out["info"]  # the tiny VideoMAE's default, not layer4
     _, info = client.predict("clapping", api_name="/retarget")  # the session's model's layer
     assert "layer `layer.1`" in info
-    _, _, moment, _, info = client.predict(video, model=repo_id, api_name="/timeline")
+    _, _, _, moment, _, info = client.predict(video, model=repo_id, api_name="/timeline")
     assert "waving" in info or "clapping" in info
     page = dict(zip(EXPLAIN_OUTPUTS, client.predict(video, moment["value"], model=repo_id,
                                                     api_name="/explain_moment"), strict=False))

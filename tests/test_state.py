@@ -156,7 +156,7 @@ def test_page_and_cli_choices_come_from_the_enums():
 def test_a_layer_is_checked_in_one_place_by_one_rule():
     from core.cam import resolve_layer
 
-    model, spec = _Net(), _spec(meta={"layer_paths": {"features": "conv"}})
+    model, spec = _Net(), _spec(layer_paths={"features": "conv"})
     assert resolve_layer(model, None, spec) == ("conv", model.conv)  # None: the spec's default
     assert resolve_layer(model, "features", spec) == ("features", model.conv)  # an alias
     assert resolve_layer(model, "fc", spec) == ("fc", model.fc)  # any module path of the model
