@@ -46,13 +46,16 @@ class Conv3dT(nn.Conv3d):
 
 class _Residual(nn.Module):
     """A residual block: ``relu(body(x) + shortcut(x))``; subclasses make the body's layers
-    (``conv1``, ``bn1``, ... as torchvision names them) and :meth:`body`."""
+    (``conv1``, ``bn1``, ... as torchvision names them), then :meth:`_shortcut`, and :meth:`body`.
+    The layers are made in that order, so a seed gives the weights it always gave."""
 
     expansion = 1
 
-    def __init__(self, in_ch: int, width: int, stride: int, kt: int):
+    def __init__(self, width: int):
         super().__init__()
         self.out_ch = width * self.expansion
+
+    def _shortcut(self, in_ch: int, stride: int, kt: int) -> None:
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _downsample(in_ch, self.out_ch, stride, kt)
 
@@ -70,11 +73,12 @@ class BasicBlock3d(_Residual):
 
     def __init__(self, in_ch: int, width: int, stride: int = 1, kt: int = 3, dilation: int = 1,
                  first_dilation: int | None = None):
-        super().__init__(in_ch, width, stride, kt)
+        super().__init__(width)
         self.conv1 = Conv3dT(in_ch, width, (kt, 3, 3), (1, stride, stride), first_dilation or dilation)
         self.bn1 = nn.BatchNorm3d(width)
         self.conv2 = Conv3dT(width, self.out_ch, (kt, 3, 3), dilation=dilation)
         self.bn2 = nn.BatchNorm3d(self.out_ch)
+        self._shortcut(in_ch, stride, kt)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
@@ -87,13 +91,14 @@ class Bottleneck3d(_Residual):
 
     def __init__(self, in_ch: int, width: int, stride: int = 1, kt: int = 3, dilation: int = 1,
                  first_dilation: int | None = None):
-        super().__init__(in_ch, width, stride, kt)
+        super().__init__(width)
         self.conv1 = Conv3dT(in_ch, width, (kt, 1, 1))
         self.bn1 = nn.BatchNorm3d(width)
         self.conv2 = Conv3dT(width, width, (kt, 3, 3), (1, stride, stride), first_dilation or dilation)
         self.bn2 = nn.BatchNorm3d(width)
         self.conv3 = Conv3dT(width, self.out_ch, (kt, 1, 1))
         self.bn3 = nn.BatchNorm3d(self.out_ch)
+        self._shortcut(in_ch, stride, kt)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
