@@ -13,7 +13,7 @@ explain (:mod:`core.cam`) -> render (:mod:`core.render`).
 >>> tl = core.timeline(model, "long.mp4")              # a whole video, window by window (core.longvideo)
 """
 
-import importlib
+from ._lazy import lazy_names
 
 # name -> the module that defines it. ``import core`` imports none of them: each loads on first use
 # (as torch-cam's ``__init__``), so the CLI and a script pay only for what they touch, and matplotlib,
@@ -35,18 +35,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str):
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module 'core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{where}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
 
 # The public API (sorted, as ruff wants it).
 __all__ = [

@@ -15,10 +15,16 @@ ranks; :mod:`.run` is ``python -m core timeline``.
 ...     write_timeline(result, "out/", spool=frames)
 """
 
-from .moments import Mode, Shown, shown
-from .output import FrameSpool, heatmap_video, write_timeline
-from .plan import Plan, plan_windows
-from .scan import ALL_CLASS_MAPS, DEFAULT_MAX_DURATION, TimelineResult, timeline
+from .._lazy import lazy_names
+
+# name -> its module, loaded on first use: `python -m core explain` builds the `timeline`
+# subcommand's arguments (.run) without loading the scan, the writers or torch.distributed
+_WHERE = {
+    "ALL_CLASS_MAPS": "scan", "DEFAULT_MAX_DURATION": "plan", "FrameSpool": "output", "Mode": "moments",
+    "Plan": "plan", "Shown": "moments", "TimelineResult": "scan", "heatmap_video": "output",
+    "plan_windows": "plan", "shown": "moments", "timeline": "scan", "write_timeline": "output",
+}
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
 
 __all__ = ["ALL_CLASS_MAPS", "DEFAULT_MAX_DURATION", "FrameSpool", "Mode", "Plan", "Shown", "TimelineResult",
            "heatmap_video", "plan_windows", "shown", "timeline", "write_timeline"]

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from .._sampling import nearest
 from ..errors import SettingsError
 
-__all__ = ["Plan", "nearest_positions", "plan_windows"]
+__all__ = ["DEFAULT_MAX_DURATION", "Plan", "nearest_positions", "plan_windows"]
+
+DEFAULT_MAX_DURATION = 2 * 3600.0  # seconds: longer videos are refused before decoding
 
 
 @dataclass(frozen=True)

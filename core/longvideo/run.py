@@ -9,9 +9,7 @@ from pathlib import Path
 
 from ..cam.settings import Method, Pooling, Settings
 from ..errors import UserError
-from .output import DISPLAY_SIDE, FrameSpool, write_timeline
-from .scan import DEFAULT_MAX_DURATION
-from .shard import gather_records, out_dirs, read_list, this_rank, write_summary
+from .plan import DEFAULT_MAX_DURATION
 
 __all__ = ["add_arguments", "run"]
 
@@ -42,6 +40,7 @@ def add_arguments(t: argparse.ArgumentParser, add_model_arguments) -> None:
 def run(a: argparse.Namespace) -> int:
     from ..cam import resolve_device
     from ..models import DEFAULT_MODEL, load_model
+    from .shard import gather_records, out_dirs, read_list, this_rank, write_summary
 
     rank = this_rank()
     videos = read_list(a.list) if a.list else [a.video]
@@ -67,7 +66,8 @@ def run(a: argparse.Namespace) -> int:
 def _one(model, video: str, out: Path, a: argparse.Namespace, settings: Settings) -> dict:
     from tqdm import tqdm
 
-    from . import timeline
+    from .output import DISPLAY_SIDE, FrameSpool, write_timeline
+    from .scan import timeline
 
     t0 = time.perf_counter()
     bar = tqdm(desc=Path(video).name, unit="window", leave=False, disable=None)

@@ -38,12 +38,11 @@ from ..errors import SettingsError, VideoError, VideoTooLargeError
 from ..transforms import crop_box_for, preprocess, resized_size
 from ..video import open_video
 from .moments import moment_classes, top_per_frame
-from .plan import Plan, nearest_positions, plan_windows
+from .plan import DEFAULT_MAX_DURATION, Plan, nearest_positions, plan_windows
 
 __all__ = ["ALL_CLASS_MAPS", "DEFAULT_MAX_DURATION", "TimelineResult", "timeline"]
 
 ALL_CLASS_MAPS = 64
-DEFAULT_MAX_DURATION = 2 * 3600.0
 _INDEX_SECONDS = 30.0  # wall-clock budget of the demux pass
 MIN_SHORT_SIDE = 224  # grid frames are converted at least this size (the heatmap video's panels)
 MIN_DECODE_BUDGET_S = 10.0  # the decode budget of a short video (seconds_per_minute scales it up)
