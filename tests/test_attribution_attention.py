@@ -155,7 +155,7 @@ def _independent_relevance(model, x: torch.Tensor, target: Target) -> torch.Tens
     for m in mats:
         r = r + m @ r
     row = r.mean(0) if family == "videomae" else r[0]
-    t, h, w = model.spec.meta["token_grid"]
+    t, h, w = model.spec.token_grid
     if family == "timesformer":
         return row[1:].view(h, w, t).permute(2, 0, 1).float().detach()
     return row[n - t * h * w:].view(t, h, w).float().detach()

@@ -11,6 +11,7 @@ for ``rollout`` and ``relevance``, the stride grid for ``occlusion``, the input'
 
 from __future__ import annotations
 
+from ..cam.settings import ATTENTION_METHODS
 from .attention import token_grid
 from .occlusion import forward_passes as _occlusion_passes
 from .occlusion import occlusion, occlusion_pixels
@@ -37,7 +38,6 @@ __all__ = [
 ]
 
 ATTRIBUTIONS = {"rollout": rollout, "relevance": relevance, "occlusion": occlusion, "rise": rise}
-ATTENTION_METHODS = ("rollout", "relevance")  # need a Hugging Face video transformer
 
 
 def forward_passes(method: str, params: Perturbation | None, shape) -> int:

@@ -40,7 +40,7 @@ ANY_MODEL = "occlusion or rise (any model), or a Grad-CAM method at a layer"
 
 def token_grid(spec) -> tuple[int, int, int] | None:
     """The (t, h, w) grid of a model's patch tokens, as its spec declares it."""
-    return (spec.meta or {}).get("token_grid") if spec is not None else None
+    return spec.token_grid if spec is not None else None
 
 
 @dataclass(frozen=True)
