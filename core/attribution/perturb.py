@@ -12,7 +12,7 @@ from enum import Enum
 import torch
 import torch.nn.functional as F
 
-from ..errors import SettingsError
+from ..errors import SettingsError, UserError
 
 __all__ = ["Baseline", "Cancelled", "Perturbation", "baseline_clip", "scores"]
 
@@ -28,8 +28,9 @@ class Baseline(str, Enum):
     MEAN = "mean"  # the clip's mean value per channel
 
 
-class Cancelled(Exception):
-    """The caller's cancel check returned True; the message says how far the run got."""
+class Cancelled(UserError):
+    """The caller's cancel check returned True (the page's Stop button); the message says how far
+    the run got."""
 
 
 def _triple(name: str, value, flag: str) -> Triple:
