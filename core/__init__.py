@@ -22,6 +22,7 @@ _WHERE = {
     "METHODS": "cam", "POOLINGS": "cam", "Explainer": "cam", "Explanation": "cam", "Method": "cam",
     "Normalize": "cam", "Pooling": "cam", "Settings": "cam", "Target": "cam", "explain": "cam",
     "resolve_device": "cam",
+    "Cancelled": "attribution", "Perturbation": "attribution",
     "SettingsError": "errors", "UnknownModelError": "errors", "UserError": "errors",
     "VideoError": "errors", "WeightsError": "errors",
     "TimelineResult": "longvideo", "timeline": "longvideo",
@@ -39,8 +40,8 @@ __getattr__, __dir__ = lazy_names(__name__, _WHERE)
 
 # The public API (sorted, as ruff wants it).
 __all__ = [
-    "DEFAULT_MODEL", "METHODS", "POOLINGS", "Clip", "Explainer", "Explanation", "Method",
-    "ModelSpec", "Normalize", "Pooling", "Settings", "SettingsError", "Target", "TimelineResult",
+    "DEFAULT_MODEL", "METHODS", "POOLINGS", "Cancelled", "Clip", "Explainer", "Explanation", "Method",
+    "ModelSpec", "Normalize", "Perturbation", "Pooling", "Settings", "SettingsError", "Target", "TimelineResult",
     "UnknownModelError", "UserError", "VideoError", "WeightsError", "colorize",
     "combined_frames", "explain", "get_spec", "list_models", "load_model", "maps_to_frames",
     "overlay", "preprocess", "read_clip", "render_explanation", "resolve_device", "save_gif",

@@ -14,7 +14,9 @@ import traceback
 from pathlib import Path
 
 from ._sampling import SAMPLING_POLICIES
-from .cam.settings import Method, Normalize, Pooling
+from .attribution import ATTRIBUTIONS
+from .attribution.perturb import Baseline
+from .cam.settings import PERTURBATION_METHODS, Method, Normalize, Pooling
 from .errors import UserError
 from .models.registry import add_model_arguments
 
@@ -51,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="channel weights: one per channel for the clip, or per frame")
     e.add_argument("--normalize", default=Normalize.CLIP.value, choices=[m.value for m in Normalize],
                    help="scale maps to [0, 1] over the whole clip or each frame")
+    pt = e.add_argument_group("occlusion and rise", "their window, stride, masks, baseline and seed "
+                              "(defaults: core.attribution.Perturbation's)")
+    pt.add_argument("--masks", type=int, metavar="N", help="rise: the number of random masks")
+    pt.add_argument("--window", type=int, nargs=3, metavar=("T", "H", "W"),
+                    help="occlusion's window, rise's mask cell (frames x pixels of the model input)")
+    pt.add_argument("--stride", type=int, nargs=3, metavar=("T", "H", "W"),
+                    help="occlusion's step (default: the window); must divide the window")
+    pt.add_argument("--baseline", choices=[b.value for b in Baseline], help="what hidden parts become")
+    pt.add_argument("--seed", type=int, help="rise's random masks")
     e.add_argument("--sampling", default=None, choices=SAMPLING_POLICIES, help="default: the model's")
     e.add_argument("--frames", type=int, default=None, help="frames to sample (default: the model's)")
     e.add_argument("--fps", type=float, default=None, help="sampling rate for --sampling fps (default 4)")
@@ -100,7 +111,9 @@ def _explain(a: argparse.Namespace) -> int:
 
     if a.contrast and (a.target or a.top):
         raise SettingsError("use --contrast on its own, or --target/--top on their own")
-    settings = Settings(method=a.method, pooling=a.pooling, normalize=a.normalize, layer=a.layer)
+    given = {k: getattr(a, k) for k in ("masks", "window", "stride", "baseline", "seed") if getattr(a, k) is not None}
+    settings = Settings(method=a.method, pooling=a.pooling, normalize=a.normalize, layer=a.layer,
+                        perturbation=given if given or a.method in PERTURBATION_METHODS else None)
     t0 = time.perf_counter()
     device = resolve_device(a.device)
     model = load_model(a.model or DEFAULT_MODEL, weights=a.weights, device=device)
@@ -109,7 +122,8 @@ def _explain(a: argparse.Namespace) -> int:
     t2 = time.perf_counter()
     contrast = tuple(_parse_targets(a.contrast)) if a.contrast else None
     explainer = Explainer(model, amp=a.amp and device.type == "cuda", cache_size=1)
-    exp = explainer.explain(clip, _parse_targets(a.target), top_k=a.top, contrast=contrast, settings=settings)
+    exp = explainer.explain(clip, _parse_targets(a.target), top_k=a.top, contrast=contrast, settings=settings,
+                            **_announce(explainer, clip, settings))
     t3 = time.perf_counter()
     out = Path(a.out)
     cams = exp.maps_on_frames()  # (K, T, H, W) over the sampled frames
@@ -139,6 +153,25 @@ def _explain(a: argparse.Namespace) -> int:
         print(f"{p:6.3f}  {lab}")
     print(f"wrote {', '.join(sorted(p.name for p in written))}, result.json to {out}")
     return 0
+
+
+def _announce(explainer, clip, settings) -> dict:
+    """For a method of core.attribution: print its number of forward passes before it runs, and
+    a tqdm bar over them (its ``progress=``)."""
+    if settings.method.value not in ATTRIBUTIONS:
+        return {}
+    from tqdm import tqdm
+
+    total = explainer.forward_passes(clip, settings)
+    print(f"{settings.method.value}: {total} forward passes", flush=True)
+    bar = tqdm(total=total, unit="pass", desc=settings.method.value, leave=False)
+
+    def progress(done: int, _total: int) -> None:
+        bar.update(done + 1 - bar.n)  # + the pass that predicted the classes, already run
+        if done + 1 >= total:
+            bar.close()
+
+    return {"progress": progress}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,10 +17,13 @@ import os
 import re
 
 import gradio as gr
+import torch
 from gradio.utils import get_upload_folder  # Gradio's cache: what delete_cache cleans
 
 import core
 from core._sampling import Sampling
+from core.attribution import Perturbation
+from core.cam.settings import ATTENTION_METHODS, PERTURBATION_METHODS, methods_for
 from core.video import DEFAULT_FPS, Limits
 
 from . import models, outputs, timeline_view, trust_panel
@@ -35,7 +38,7 @@ from .config import (
 )
 from .models import get_explainer
 from .space import gpu
-from .state import Session, display_frames, request_dir, working_clip
+from .state import Session, Stop, display_frames, request_dir, working_clip
 
 log = logging.getLogger(__name__)
 
@@ -84,25 +87,48 @@ def _load(model: str, progress) -> core.Explainer:
     return get_explainer(model)
 
 
-def _settings(method, pooling, layer) -> core.Settings:
-    """The page's method, pooling and layer as one validated record. No layer (an API client that
-    did not give one) is the model's default; the engine checks a layer against the model."""
-    return core.Settings(method=method, pooling=pooling, layer=layer or None)
+def _triple(text, what: str):
+    """ "4 28 28" (frames height width) -> (4, 28, 28); blank -> None; the record checks the rest."""
+    parts = str(text or "").replace(",", " ").split()
+    if not parts:
+        return None
+    try:
+        return tuple(int(v) for v in parts)
+    except ValueError:
+        raise core.SettingsError(f"{what}={text!r}; give three whole numbers: frames height width, "
+                                 "e.g. 4 28 28") from None
+
+
+def _settings(method, pooling, layer, masks=None, window=None, stride=None, baseline=None) -> core.Settings:
+    """The page's method, pooling, layer and perturbation (occlusion's window and stride, RISE's
+    masks, the baseline) as one validated record. No layer (an API client that did not give one)
+    is the model's default; the engine checks a layer against the model."""
+    given = {"masks": None if masks in (None, "") else int(masks), "window": _triple(window, "window"),
+             "stride": _triple(stride, "stride"), "baseline": baseline or None}
+    return core.Settings(method=method, pooling=pooling, layer=layer or None,
+                         perturbation={k: v for k, v in given.items() if v is not None})
 
 
 @gpu
-def _run(explainer: core.Explainer, clip: core.Clip, settings: core.Settings, **targets) -> core.Explanation:
-    """The model work (forward pass if not cached, gradients, CAM); on a GPU where there is one."""
-    return explainer.explain(clip, settings=settings, **targets)
+def _run(explainer: core.Explainer, clip: core.Clip, settings: core.Settings, stop: Stop | None = None,
+         progress=None, **targets) -> core.Explanation:
+    """The model work (forward pass if not cached, gradients, CAM, or the forward passes of an
+    attribution method, stopped by the page's Stop button); on a GPU where there is one."""
+    def passes(done: int, total: int) -> None:
+        if progress is not None:
+            progress(done / total, desc=f"{settings.method.label}: {done} of {total} forward passes")
+
+    return explainer.explain(clip, settings=settings, progress=passes,
+                             cancel=stop.start() if stop is not None else None, **targets)
 
 
-def _again(session: Session | None, method, pooling, layer,
+def _again(session: Session | None, settings: core.Settings, stop: Stop | None = None,
            **targets) -> tuple[Session, core.Explainer, core.Explanation]:
     """The session's clip explained for other targets or settings (its forward pass is cached),
     with the session model's Explainer that made it."""
     session = _need(session)
     explainer = get_explainer(session.model)
-    return session, explainer, _run(explainer, session.clip, _settings(method, pooling, layer), **targets)
+    return session, explainer, _run(explainer, session.clip, settings, stop, **targets)
 
 
 def _read(video: str, spec: core.ModelSpec, sampling) -> core.Clip:
@@ -124,8 +150,7 @@ def _info(session: Session, exp: core.Explanation) -> str:
     how = "spread over the clip" if c.sampling == Sampling.UNIFORM else f"{c.sample_fps:.3g} per second"
     t = exp.timings
     return (f"{c.num_frames} frames {how}, from {c.duration:.1f} s of {c.source_size[1]}×"
-            f"{c.source_size[0]} video at {c.source_fps:.0f} fps · {exp.model}, layer `{exp.layer}`, "
-            f"{exp.method.label}, {exp.pooling.label} · "
+            f"{c.source_size[0]} video at {c.source_fps:.0f} fps · {exp.model}, {outputs.how_explained(exp)} · "
             + ("cached forward pass" if exp.cached_forward else f"forward {t['forward']:.0f} ms"))
 
 
@@ -139,27 +164,27 @@ def _truth(session: Session) -> str:
 
 @user_errors
 def explain(video, true_label, model, method, pooling, layer=None, opacity=OPACITY, sampling=None,
-            progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+            masks=None, window=None, stride=None, baseline=None, stop=None, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
     """Decode, classify and explain the clip for its top-1 class; the first page of results.
     ``layer`` and ``sampling`` None (an API client that gave only ``model``): that model's own."""
     _given(video, "Upload a video or pick a sample clip first.")
     explainer = _load(model, progress)
-    settings = _settings(method, pooling, layer)
+    settings = _settings(method, pooling, layer, masks, window, stride, baseline)
     progress(0.2, desc="Decoding frames")
     clip = _read(video, explainer.spec, sampling)
     return _first_page(explainer, clip, os.path.basename(video), (true_label or "").strip() or None,
-                       model, settings, opacity, progress)
+                       model, settings, opacity, progress, stop)
 
 
 EXPLAINED = ("session", "original", "heatmap", "top2", "all", "truth", "target", "a", "b", "plot",
              "files", "info")
 
 
-def _first_page(explainer, clip, video_name, true_label, model, settings, opacity, progress) -> dict:
+def _first_page(explainer, clip, video_name, true_label, model, settings, opacity, progress, stop=None) -> dict:
     """Explain ``clip`` for its top-1 class with ``explainer`` (model ``model``'s): every name in
     :data:`EXPLAINED`."""
-    progress(0.4, desc="Running the model and Grad-CAM")
-    exp = _run(explainer, clip, settings)
+    progress(0.4, desc=f"Running the model and {settings.method.label}")
+    exp = _run(explainer, clip, settings, stop, progress)
     ranked = tuple(exp.topk(len(exp.categories)))
     session = Session(model, video_name, true_label, clip, display_frames(clip.frames), ranked)
     progress(0.7, desc="Rendering GIFs")
@@ -208,7 +233,7 @@ def redraw(timeline, heatmap_of, progress=gr.Progress()):  # noqa: B008 (how Gra
 
 @user_errors
 def explain_moment(long_video, timeline, moment, model, method, pooling, layer=None, opacity=OPACITY,
-                   progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+                   masks=None, window=None, stride=None, baseline=None, stop=None, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
     """The timeline window at ``moment`` explained as the Explain tab explains a clip, shown there."""
     if not timeline or timeline["video"] != long_video:
         raise gr.Error("Scan the whole video first, then pick a moment.", print_exception=False)
@@ -216,35 +241,38 @@ def explain_moment(long_video, timeline, moment, model, method, pooling, layer=N
         raise gr.Error(f"The timeline was made with {timeline['model']}; scan the video again with "
                        f"{model}, or pick {timeline['model']} again.", print_exception=False)
     explainer = _load(model, progress)
-    spec, settings = explainer.spec, _settings(method, pooling, layer)
+    spec, settings = explainer.spec, _settings(method, pooling, layer, masks, window, stride, baseline)
     start = timeline_view.window_start(timeline, moment)
     progress(0.2, desc=f"Decoding the window at {start:.1f} s")
     clip = core.read_clip(long_video, spec, sampling=Sampling.FPS, fps=spec.clip_rate, start=start,
                           limits=timeline_view.MOMENT_LIMITS)
     name = f"{os.path.basename(long_video)} @ {start:.2f}-{clip.timestamps[-1]:.2f} s"
-    page = _first_page(explainer, working_clip(clip, spec), name, None, model, settings, opacity, progress)
+    page = _first_page(explainer, working_clip(clip, spec), name, None, model, settings, opacity, progress, stop)
     return {**page, "tabs": gr.Tabs(selected="explain")}
 
 
 @user_errors
-def retarget(session, target, method, pooling, layer=None, opacity=OPACITY):
+def retarget(session, target, method, pooling, layer=None, opacity=OPACITY,
+                              masks=None, window=None, stride=None, baseline=None, stop=None):
     """The heatmap for another class (or method, pooling, opacity) from the cached forward pass
     (or a new one, when it was evicted: so it is queued with the other model work)."""
-    session, _, exp = _again(session, method, pooling, layer, targets=target)
+    session, _, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, targets=target)
     return _heatmap(session, exp, opacity)
 
 
 @user_errors
-def export(session, target, method, pooling, layer=None, opacity=OPACITY):
+def export(session, target, method, pooling, layer=None, opacity=OPACITY,
+                            masks=None, window=None, stride=None, baseline=None, stop=None):
     """The temporal plot and the downloads for the class now shown (runs beside retarget)."""
-    session, _, exp = _again(session, method, pooling, layer, targets=target)
+    session, _, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, targets=target)
     return _downloads(session, exp, opacity)
 
 
 @user_errors
-def top5(session, method, pooling, layer=None, opacity=OPACITY):
+def top5(session, method, pooling, layer=None, opacity=OPACITY,
+                  masks=None, window=None, stride=None, baseline=None, stop=None):
     """Heatmap GIFs of the five most probable classes, best first."""
-    session, _, exp = _again(session, method, pooling, layer, top_k=TOP_K)
+    session, _, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, top_k=TOP_K)
     return _top5(session, exp, opacity)
 
 
@@ -270,11 +298,12 @@ def _top5(session: Session, exp: core.Explanation, opacity) -> dict:
 
 
 @user_errors
-def contrast(session, a, b, method, pooling, layer=None, opacity=OPACITY):
+def contrast(session, a, b, method, pooling, layer=None, opacity=OPACITY,
+                            masks=None, window=None, stride=None, baseline=None, stop=None):
     """Why A rather than B: the CAM of the logit difference A - B."""
     if _need(session) and (not a or not b or a == b):
         raise gr.Error("Pick two different classes A and B.", print_exception=False)
-    session, _, exp = _again(session, method, pooling, layer, contrast=(a, b))
+    session, _, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, contrast=(a, b))
     out = request_dir(get_upload_folder())
     caption = (f"Red: where the evidence for **{a}** outweighs the evidence for **{b}**; "
                "blue: where it does not.")
@@ -284,11 +313,11 @@ def contrast(session, a, b, method, pooling, layer=None, opacity=OPACITY):
 
 @user_errors
 def trust(session, cache, target, method, pooling, layer=None, opacity=OPACITY,
-          progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+          masks=None, window=None, stride=None, baseline=None, stop=None, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
     """Can I trust this heatmap? Faithfulness curves, counterfactuals and the sanity check for
     the class shown (the top-1 if none); kept in ``cache`` (the session's) per clip and settings."""
     top1 = _need(session).ranked[0][0]
-    session, explainer, exp = _again(session, method, pooling, layer, targets=target or top1)
+    session, explainer, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, targets=target or top1)
     return trust_panel.show(session, explainer, exp, cache, opacity, get_upload_folder(),
                             progress=lambda fraction, what: progress(fraction, desc=what))
 
@@ -297,19 +326,19 @@ REFRESHED = ("heatmap", "info", "plot", "files", "top5")
 
 
 @user_errors
-def refresh(session, target, method, pooling, layer, opacity):
+def refresh(session, target, method, pooling, layer, opacity, masks=None, window=None, stride=None, baseline=None, stop=None):
     """After a change of method, pooling, layer or opacity: everything that shows a heatmap (what
     retarget, export and top5 show, with one look-up of the model). Before the first Explain
     there is nothing to redraw, so nothing happens."""
     if session is None:
         return dict.fromkeys(REFRESHED, gr.skip())
-    session, explainer, exp = _again(session, method, pooling, layer, targets=target)
+    session, explainer, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, targets=target)
     top = _run(explainer, session.clip, exp.settings, top_k=TOP_K)
     return {**_heatmap(session, exp, opacity), **_downloads(session, exp, opacity),
             **_top5(session, top, opacity)}
 
 
-def switch_model(model: str) -> dict:
+def switch_model(model: str, method=None) -> dict:
     """A new model was picked: its layers, sampling and classes; the last clip's results and
     checks are dropped (they were the old model's, and the session must not pair its clip with
     the new model's layers). Returns every name in :data:`SWITCHED`."""
@@ -323,12 +352,13 @@ def switch_model(model: str) -> dict:
         **trust_panel.clear(),
     }
     if spec is None:
-        return {**out, **dict.fromkeys(("layer", "sampling", "target", "a", "b"), gr.skip()),
+        return {**out, **dict.fromkeys(("method", "layer", "sampling", "target", "a", "b"), gr.skip()),
                 "model_note": f"**{model}**: {problem}",
                 "info": f"**{model}** cannot be used yet: {problem}"}
     classes = gr.Dropdown(choices=list(spec.categories), value=None)
     return {
         **out,
+        "method": method_choice(spec, method),
         "model_note": models.note(model, spec),  # the spec read above, not read again
         "layer": gr.Radio(choices=list(spec.layers), value=spec.default_layer),
         "sampling": gr.Radio(choices=sampling_choices(spec), value=spec.sampling),
@@ -337,8 +367,42 @@ def switch_model(model: str) -> dict:
     }
 
 
-SWITCHED = ("session", "layer", "sampling", "target", "a", "b", "heatmap", "original", "top2", "all",
+SWITCHED = ("session", "method", "layer", "sampling", "target", "a", "b", "heatmap", "original", "top2", "all",
             "plot", "files", "top5", "contrast", "info", "model_note", *trust_panel.clear())
+
+
+def method_choice(spec: core.ModelSpec, method=None) -> gr.Radio:
+    """The methods that apply to the model (the attention methods only for a Hugging Face video
+    transformer), keeping ``method`` when it still applies."""
+    allowed = methods_for(spec)
+    keep = method if method in allowed else core.Method.GRADCAM.value
+    return gr.Radio(choices=[(m.label, m.value) for m in allowed], value=keep)
+
+
+def cost(model, method, masks=None, window=None, stride=None, baseline=None) -> dict:
+    """What pressing Explain will cost, shown next to the button: the number of forward passes and,
+    for occlusion and RISE, the time they take at this model's measured speed."""
+    try:
+        settings = _settings(method, "clip", None, masks, window, stride, baseline)
+        if settings.method not in (*ATTENTION_METHODS, *PERTURBATION_METHODS):
+            return {"cost": ""}
+        explainer = get_explainer(model)
+        spec = explainer.spec
+        passes = explainer.forward_passes(torch.zeros(1, 3, spec.num_frames, *spec.input_size), settings)
+    except core.UserError as e:
+        return {"cost": f"⚠ {e}"}
+    if settings.method in ATTENTION_METHODS:
+        note = outputs.CLASS_AGNOSTIC if settings.method == core.Method.ROLLOUT else "plus one backward pass per class."
+        return {"cost": f"**{passes} forward passes** (one to classify). {note}"}
+    each = explainer.clip_seconds((settings.perturbation or Perturbation()).batch_size)
+    return {"cost": f"**{passes} forward passes**, about {passes * each:.0f} s here "
+                    f"({each * 1e3:.0f} ms per clip, measured). **Stop** ends it."}
+
+
+def stop_run(stop: Stop | None) -> None:
+    """The Stop button: the running occlusion or RISE of this session stops before its next batch."""
+    if stop is not None:
+        stop.requested = True
 
 
 @user_errors

@@ -59,3 +59,14 @@ def downloads(session: Session, exp: core.Explanation, opacity: float, out: Path
         cams_at={"at": "the GIF frames", "frame_size": list(session.display.shape[1:3])},
         files=[p.name for p in files.values()], true_label=session.true_label, opacity=opacity)
     return [*map(str, files.values()), str(result)]
+
+
+CLASS_AGNOSTIC = ("Rollout is class-agnostic: it follows the attention, not a class, so every class "
+                  "gets the same map, and it does not change when the head is randomised.")
+
+
+def how_explained(exp: core.Explanation) -> str:
+    """``layer `layer4`, Grad-CAM, one weight per channel ...``, or ``Occlusion, 66 forward passes``."""
+    if exp.layer is not None:
+        return f"layer `{exp.layer}`, {exp.method.label}, {exp.pooling.label}"
+    return f"{exp.method.label}, {exp.method_info.get('forward_passes', 1)} forward passes"

@@ -33,6 +33,19 @@ from .config import GIF_MAX_SIDE
 log = logging.getLogger(__name__)
 
 
+class Stop:
+    """The page's Stop button, one per session (in a ``gr.State``): a running occlusion or RISE
+    checks it between batches of forward passes (``Explainer.explain(cancel=...)``)."""
+
+    def __init__(self):
+        self.requested = False
+
+    def start(self):
+        """A new run: forget an earlier Stop; the run's cancel check."""
+        self.requested = False
+        return lambda: self.requested
+
+
 @dataclass(frozen=True)
 class Session:
     model: str

@@ -29,6 +29,7 @@ from core.render import label_font
 from core.transforms import resize_frames
 from core.trust import TrustReport, trust_check, verdicts
 
+from . import outputs
 from .config import GIF_FPS, STATE_TTL_S
 from .space import gpu
 from .state import Session, request_dir
@@ -102,7 +103,7 @@ def _check(explainer: core.Explainer, clip: core.Clip, exp: core.Explanation, pr
 
 def _key(session: Session, exp: core.Explanation) -> tuple:
     clip = hashlib.blake2b(session.clip.frames.numpy().tobytes(), digest_size=16).hexdigest()
-    return clip, session.model, exp.targets[0].name, exp.method, exp.pooling, exp.layer
+    return clip, session.model, exp.targets[0].name, exp.settings
 
 
 def show(session: Session, explainer: core.Explainer, exp: core.Explanation, cache, opacity: float,
@@ -135,8 +136,9 @@ def show(session: Session, explainer: core.Explainer, exp: core.Explanation, cac
         gif = entry.gifs[opacity] = str(core.save_gif(frames, out / "sanity.gif", fps=GIF_FPS))
     r = entry.report
     how = "from this session's cache" if hit else f"computed in {entry.seconds:.1f} s"
-    heading = (f"Checks for **{r.target}** · {exp.method.label}, layer `{exp.layer}`, "
-               f"{exp.pooling.label} · {how}")
+    heading = f"Checks for **{r.target}** · {outputs.how_explained(exp)} · {how}"
+    if exp.method == core.Method.ROLLOUT:
+        heading += f"  \n{outputs.CLASS_AGNOSTIC} The sanity check below shows it."
     return {"cache": cache, "heading": heading, "curves": entry.png,
             "faithfulness": faithfulness_reading(r), "table": counterfactual_rows(r),
             "counterfactual": counterfactual_reading(r), "sanity": gif, "sanity_reading": sanity_reading(r)}

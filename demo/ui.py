@@ -8,6 +8,7 @@ import inspect
 import gradio as gr
 
 import core
+from core.attribution import Baseline, Perturbation
 
 from . import handlers, models, timeline_view, trust_panel
 from .catalog import load_gallery, load_samples
@@ -28,6 +29,9 @@ from .config import (
 )
 from .gallery_tab import gallery_tab
 from .models import model_choices
+from .state import Stop
+
+PERTURBATION = Perturbation()  # the page's defaults for occlusion and RISE
 
 CSS = """
 #original img, #heatmap img, #contrast img { width: 100%; height: 100%; object-fit: contain; }
@@ -64,6 +68,7 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="videocam: why did the video model decide that?",
                    delete_cache=CACHE_CLEANUP) as demo:
         session = gr.State(None, time_to_live=STATE_TTL_S)
+        stop = gr.State(Stop(), time_to_live=STATE_TTL_S)  # one per session: Gradio copies it
         gr.Markdown(_intro())
         tabs = gr.Tabs(elem_id="tabs")
         with tabs, gr.Tab("Explain", id="explain"):
@@ -75,6 +80,8 @@ def build_demo() -> gr.Blocks:
                                             elem_id="model", scale=3)
                         explain_btn = gr.Button("Explain", variant="primary", elem_id="explain",
                                                 scale=1, min_width=100)
+                        stop_btn = gr.Button("Stop", variant="stop", elem_id="stop", scale=0, min_width=60)
+                    cost = gr.Markdown("", elem_id="cost")  # occlusion/RISE: passes and time, before the run
                     model_note = gr.Markdown(models.note(default), elem_id="model-note")
                     truth_in = gr.Textbox("", label="True label (if you know it)", max_lines=1,
                                           placeholder="filled in for the sample clips")
@@ -105,6 +112,13 @@ def build_demo() -> gr.Blocks:
                                          label="Target layer (deeper: coarser, more semantic)")
                         sampling = gr.Radio(handlers.sampling_choices(spec), value=None,
                                             label="Frames sampled")
+                        with gr.Row():  # occlusion and RISE (core.attribution.Perturbation)
+                            masks = gr.Number(PERTURBATION.masks, precision=0, minimum=1, label="RISE masks")
+                            window = gr.Textbox(" ".join(map(str, PERTURBATION.window)), max_lines=1,
+                                                label="Window (frames height width)")
+                            stride = gr.Textbox("", max_lines=1, label="Occlusion stride (blank: the window)")
+                            baseline = gr.Radio([b.value for b in Baseline], value=PERTURBATION.baseline.value,
+                                                label="Hidden parts become")
                 with gr.Column(scale=3, min_width=420):
                     with gr.Row(equal_height=True):
                         original = gr.Image(label="Original", type="filepath", interactive=False,
@@ -176,7 +190,9 @@ def build_demo() -> gr.Blocks:
              "plot": plot, "files": files, "info": info, "top5": top, "contrast": contrast_img,
              "caption": contrast_md, "model_note": model_note, "hub_id": hub_id, "tabs": tabs,
              "long_video": long_video, "timeline": timeline, "moment": moment, "tl_plot": tl_plot,
-             "tl_video": tl_video, "heatmap_of": heatmap_of, "tl_files": tl_files, "tl_info": tl_info, **trust}
+             "tl_video": tl_video, "heatmap_of": heatmap_of, "tl_files": tl_files, "tl_info": tl_info,
+             "masks": masks, "window": window, "stride": stride, "baseline": baseline, "stop": stop, "cost": cost,
+             **trust}
         work = {"concurrency_id": "model", "concurrency_limit": CONCURRENCY}
 
         def on(trigger, fn, outputs, **kwargs):
@@ -185,6 +201,9 @@ def build_demo() -> gr.Blocks:
             return trigger(_by_name(fn, outputs), _inputs(fn, c), [c[n] for n in outputs], **kwargs)
 
         explained = on(explain_btn.click, handlers.explain, handlers.EXPLAINED, api_name="explain", **work)
+        on(functools.partial(gr.on, [model.change, method.change, masks.change, window.change, stride.change]),
+           handlers.cost, ("cost",), api_visibility="private", trigger_mode="always_last", show_progress="hidden",
+           **work)
         on(explained.success, handlers.top5, ("top5",), api_name="top5", **work)
         on(scan_btn.click, handlers.scan, timeline_view.SCANNED, api_name="timeline",
            show_progress_on=tl_plot, **work)
@@ -200,22 +219,27 @@ def build_demo() -> gr.Blocks:
         on(target.select, handlers.retarget, ("heatmap", "info"), api_name="retarget", **work)
         on(target.select, handlers.export, ("plot", "files"), api_name="export",
            show_progress="hidden", **work)
-        on(functools.partial(gr.on, [method.select, pooling.select, layer.select, opacity.release]),
-           handlers.refresh, handlers.REFRESHED, api_visibility="private",
-           trigger_mode="always_last", **work)
+        refreshed = on(functools.partial(gr.on, [method.select, pooling.select, layer.select, opacity.release]),
+                       handlers.refresh, handlers.REFRESHED, api_visibility="private",
+                       trigger_mode="always_last", **work)
         on(contrast_btn.click, handlers.contrast, ("contrast", "caption"), api_name="contrast", **work)
-        on(trust["button"].click, handlers.trust, trust_panel.OUTPUTS, api_name="trust",
-           show_progress_on=trust["curves"], **work)
+        checked = on(trust["button"].click, handlers.trust, trust_panel.OUTPUTS, api_name="trust",
+                     show_progress_on=trust["curves"], **work)
         cleared = tuple(n for n in trust_panel.OUTPUTS if n != "cache")
         for button in (explain_btn, moment_btn):  # the panel described the last clip
             on(button.click, trust_panel.clear, cleared, api_visibility="private", queue=False)
         on(model.change, handlers.switch_model, handlers.SWITCHED, api_visibility="private")
+        # Stop: the running occlusion or RISE of this session checks the flag between batches,
+        # and Gradio drops the events' results
+        stop_btn.click(handlers.stop_run, stop, None, cancels=[explained, refreshed, checked, moment_done],
+                       queue=False, api_name="stop")
         on(load_btn.click, handlers.add_model, ("model",), api_name="load_model",
            show_progress_on=hub_id, **work)
         # models loaded from the page since the server started, for pages opened before that,
         # and the default model's layer and sampling (see the Settings above)
-        demo.load(lambda: (gr.Dropdown(choices=models.offered()), spec.default_layer, spec.sampling),
-                  None, [model, layer, sampling], api_visibility="private", queue=False)
+        demo.load(lambda: (gr.Dropdown(choices=models.offered()), spec.default_layer, spec.sampling,
+                           handlers.method_choice(spec)),
+                  None, [model, layer, sampling, method], api_visibility="private", queue=False)
         gr.on([video.upload, video.clear], lambda: "", None, truth_in, api_visibility="private",
               queue=False)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)

@@ -28,7 +28,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -39,7 +39,8 @@ from ..errors import SettingsError
 from ..models.spec import ModelSpec
 from ..transforms import preprocess
 from .forward import LayerForward, batched_vjp, cam_maps, forward_to_layer, upsample_and_normalise
-from .hooks import resolve_layer
+from .hooks import frozen, resolve_layer
+from .methods import CAM_FUNCTIONS
 from .result import Explanation, Target
 from .settings import Settings
 
@@ -94,6 +95,8 @@ class Explainer:
         self.amp = bool(amp)
         self._cache: OrderedDict[tuple, _Forward] = OrderedDict()
         self._prepared: OrderedDict[int, tuple[weakref.ref, _Prepared]] = OrderedDict()
+        self._attributed: OrderedDict[tuple, Explanation] = OrderedDict()  # core.attribution's, by clip+settings
+        self._clip_seconds: dict[tuple, float] = {}
         self._lock = threading.RLock()
 
     # -- inputs ---------------------------------------------------------------------------------
@@ -196,6 +199,8 @@ class Explainer:
         contrast: tuple[TargetLike, TargetLike] | None = None,
         settings: Settings | None = None,
         layer: str | nn.Module | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
         **options,
     ) -> Explanation:
         """Explain ``clip`` (a :class:`core.Clip`, uint8 frames, or a model-input tensor).
@@ -206,23 +211,39 @@ class Explainer:
         keywords (``method="layercam"``, ``pooling="frame"``, ``normalize="frame"``,
         ``layer="layer3"``), validated the same way. ``layer`` may also be a module of the model.
         Defaults: Grad-CAM, one weight per channel for the clip, maps scaled per clip, and the
-        spec's ``default_layer``.
+        spec's ``default_layer``. The methods of :mod:`core.attribution` (``rollout``,
+        ``relevance``, ``occlusion``, ``rise``) need no layer; the perturbation methods report
+        ``progress(done, total)`` forward passes after each batch and stop with
+        :class:`core.attribution.Cancelled` before the next one when ``cancel()`` returns True.
         """
         module_layer = layer if isinstance(layer, nn.Module) else None
         if settings is None:
             settings = Settings(layer=None if module_layer is not None else layer, **options)
         elif options or layer is not None:
             raise SettingsError("give either settings= or its fields as keywords, not both")
+        # The method's family: the Grad-CAM table at a layer, or core.attribution's table
+        run = self._cam if settings.method in CAM_FUNCTIONS else self._attribute
+        return run(clip, (targets, top_k, contrast), settings, module_layer, progress, cancel)
+
+    def forward_passes(self, clip, settings: Settings) -> int:
+        """How many forward passes explaining ``clip`` with ``settings`` runs (before it runs):
+        1 for the Grad-CAM family (0 when cached), the method's count plus one for the others."""
+        if settings.method in CAM_FUNCTIONS:
+            return 1
+        from ..attribution.maps import passes, resolve  # here: core.attribution imports core.cam
+
+        return passes(resolve(self, settings), self.model_input(clip).shape)
+
+    def _cam(self, clip, asked, settings: Settings, module_layer, progress, cancel) -> Explanation:
         t_start = time.perf_counter()
         which = module_layer if module_layer is not None else settings.layer
         layer_name, module = resolve_layer(self.model, which, self.spec)
-        settings = replace(settings, layer=layer_name)
+        settings = replace(settings, layer=layer_name, perturbation=None)
         with self._lock:
             prep = self._prepare(clip)
             state, cached = self._forward(prep, layer_name, module)
-            probs = state.run.logits.detach().float().softmax(-1)[0].cpu()
-            cats = self._categories(probs.numel())
-            chosen = self._targets(probs, cats, targets, top_k, contrast)
+            logits = state.run.logits.detach().float()[0].cpu()
+            chosen, cats = self._chosen(logits, asked)
             t0 = time.perf_counter()
             grads = self._gradients(state, chosen)
             t1 = time.perf_counter()
@@ -234,17 +255,59 @@ class Explainer:
             "forward": 0.0 if cached else state.run.forward_ms,
             "gradients": (t1 - t0) * 1e3,
             "cam": (t2 - t1) * 1e3,
+            "total": (t2 - t_start) * 1e3,
         }
-        timings["total"] = (t2 - t_start) * 1e3
+        info = {"forward_passes": 0 if cached else 1}
+        return self._explanation(prep, settings, cats, chosen, logits, (raw, maps, importance), timings, cached, info)
+
+    def _attribute(self, clip, asked, settings: Settings, module_layer, progress, cancel) -> Explanation:
+        """A method of :mod:`core.attribution`: one no-grad forward pass for the classes, then the
+        method's own passes (perturbation methods through :meth:`predict`, batch by batch, so
+        other callers of the model interleave with them)."""
+        # imported here: core.attribution imports core.cam
+        from ..attribution.maps import attribution_maps, resolve
+
+        t_start = time.perf_counter()
+        settings = resolve(self, settings)
+        with self._lock, frozen(self.model), torch.no_grad():
+            prep = self._prepare(clip)
+            t0 = time.perf_counter()
+            logits = self.model(prep.x).detach().float()[0].cpu()
+            t1 = time.perf_counter()
+        chosen, cats = self._chosen(logits, asked)
+        # the same clip, settings and targets again (the page's class change and downloads): kept
+        key = (prep.key, settings, tuple(chosen), self._weights_version(), str(self.device))
+        with self._lock:
+            hit = self._attributed.get(key)
+        if hit is not None:
+            return replace(hit, cached_forward=True)
+        raw, maps, importance, info = attribution_maps(self, prep.x, chosen, settings, progress=progress, cancel=cancel)
+        t2 = time.perf_counter()
+        timings = {"preprocess": prep.ms, "forward": (t1 - t0) * 1e3, "attribution": (t2 - t1) * 1e3,
+                   "total": (t2 - t_start) * 1e3}
+        exp = self._explanation(prep, settings, cats, chosen, logits, (raw, maps, importance), timings, False, info)
+        with self._lock:
+            self._attributed[key] = exp
+            while len(self._attributed) > self.cache_size:
+                self._attributed.popitem(last=False)
+        return exp
+
+    def _chosen(self, logits: torch.Tensor, asked) -> tuple[list[Target], tuple[str, ...]]:
+        probs = logits.softmax(-1)
+        cats = self._categories(probs.numel())
+        return self._targets(probs, cats, *asked), cats
+
+    def _explanation(self, prep: _Prepared, settings, cats, chosen, logits, maps, timings, cached, info) -> Explanation:
+        raw, on_input, importance = maps
         return Explanation(
             model=self.spec.name if self.spec is not None else type(self.model).__name__,
             settings=settings,
             categories=cats,
             targets=tuple(chosen),
-            logits=state.run.logits.detach().float()[0].cpu(),
-            probs=probs,
+            logits=logits,
+            probs=logits.softmax(-1),
             raw_maps=raw.detach().cpu(),
-            maps=maps.cpu(),
+            maps=on_input.cpu(),
             temporal_importance=importance.cpu(),
             crop_box=prep.crop_box,
             frame_size=prep.frame_size,
@@ -252,6 +315,7 @@ class Explainer:
             timestamps=prep.timestamps,
             timings=timings,
             cached_forward=cached,
+            method_info=info,
         )
 
     # -- other work on the same model, under the same lock -------------------------------------------
@@ -269,6 +333,23 @@ class Explainer:
                 self.model.train(was)
         return torch.cat(out)
 
+    def clip_seconds(self, batch_size: int = 16) -> float:
+        """Seconds per clip of a no-grad forward pass in batches of ``batch_size`` at the spec's
+        input size: measured on the first call (a warm-up batch, then the faster of two), kept
+        by this Explainer. What the page's time estimate of a perturbation method is made from."""
+        key = (batch_size, str(self.device))
+        if key not in self._clip_seconds:
+            if self.spec is None:
+                raise SettingsError("this model has no spec, so its input size is unknown; pass spec=")
+            x = torch.zeros(batch_size, 3, self.spec.num_frames, *self.spec.input_size)
+            runs = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                self.predict(x, batch_size=batch_size)
+                runs.append(time.perf_counter() - t0)
+            self._clip_seconds[key] = min(runs[1:]) / batch_size
+        return self._clip_seconds[key]
+
     def copy_model(self) -> nn.Module:
         """A private deep copy of the model (e.g. to randomise its weights for a sanity check)."""
         with self._lock:
@@ -283,6 +364,7 @@ class Explainer:
         with self._lock:
             self._cache.clear()
             self._prepared.clear()
+            self._attributed.clear()
 
     @contextmanager
     def exclusive(self) -> Iterator[nn.Module]:

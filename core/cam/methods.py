@@ -17,7 +17,6 @@ from .settings import Method, Pooling
 
 __all__ = ["CAM_FUNCTIONS", "METHODS", "POOLINGS", "cam_from_gradients"]
 
-METHODS = tuple(m.value for m in Method)
 POOLINGS = tuple(p.value for p in Pooling)
 _EPS = 1e-7
 
@@ -69,12 +68,16 @@ CAM_FUNCTIONS: dict[Method, Callable[[torch.Tensor, torch.Tensor, tuple[int, ...
     Method.XGRADCAM: _xgradcam,
     Method.LAYERCAM: _layercam,
 }
+METHODS = tuple(m.value for m in CAM_FUNCTIONS)  # the Grad-CAM family (the other methods: core.attribution)
 
 
 def cam_from_gradients(A: torch.Tensor, G: torch.Tensor, method: Method | str = Method.GRADCAM,
                        pooling: Pooling | str = Pooling.CLIP) -> torch.Tensor:
     """(C, *S) activations and (K, C, *S) gradients -> (K, *S) maps after ReLU (not normalised)."""
     method, pooling = Method.parse(method, "method"), Pooling.parse(pooling, "pooling")
+    if method not in CAM_FUNCTIONS:
+        raise SettingsError(f"method={method.value!r} needs no layer and is not a Grad-CAM method; here, "
+                            f"use one of {', '.join(m.value for m in CAM_FUNCTIONS)}")
     A = A.float().unsqueeze(0)  # (1, C, *S), broadcasts over K
     G = G.float()
     return CAM_FUNCTIONS[method](A, G, _pool_dims(G.dim(), pooling)).clamp_(min=0)

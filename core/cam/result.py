@@ -31,8 +31,10 @@ class Explanation:
     """One clip explained for one or more targets.
 
     Tensors are detached, on the CPU, float32:
-    ``logits``/``probs`` (num_classes,); ``raw_maps`` (K, t, h', w') at the layer's resolution
-    after ReLU, not normalised; ``maps`` (K, T, h, w) over the model input, normalised to [0, 1];
+    ``logits``/``probs`` (num_classes,); ``raw_maps`` (K, t, h', w') on the method's own grid, not
+    normalised (the Grad-CAM family: the layer's, after ReLU; ``rollout``/``relevance``: the
+    token grid; ``occlusion``: the stride grid, a window's drop in score, which may be negative;
+    ``rise``: the model input's, may be negative); ``maps`` (K, T, h, w) over the model input, normalised to [0, 1];
     ``temporal_importance`` (K, T): each target's share of CAM mass per sampled frame (sums to 1).
     """
 
@@ -51,6 +53,9 @@ class Explanation:
     timestamps: tuple[float, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     cached_forward: bool = False
+    # what the method ran: ``forward_passes`` (0 when the forward pass was cached) and its
+    # parameters (occlusion's window and stride, RISE's masks and seed, what rollout reads, ...)
+    method_info: dict = field(default_factory=dict)
 
     # The settings' fields, read straight off the explanation (``exp.layer``, ``exp.method``, ...)
     layer = property(lambda self: self.settings.layer, doc="the layer explained (its name)")
@@ -98,4 +103,7 @@ class Explanation:
             "temporal_importance": [[round(v, 5) for v in row] for row in self.temporal_importance.tolist()],
             "timings_ms": {k: round(v, 2) for k, v in self.timings.items()},
             "cached_forward": self.cached_forward,
+            "forward_passes": self.method_info.get("forward_passes", 0 if self.cached_forward else 1),
+            "method_params": {k: list(v) if isinstance(v, tuple) else v
+                              for k, v in self.method_info.items() if k != "forward_passes"},
         }

@@ -8,21 +8,43 @@ carried unchanged into the engine and stored in the :class:`~core.cam.result.Exp
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from .._choice import Choice as _Choice
 from ..errors import SettingsError
 
-__all__ = ["Method", "Normalize", "Pooling", "Settings"]
+if TYPE_CHECKING:
+    from ..attribution.perturb import Perturbation
+
+__all__ = ["ATTENTION_METHODS", "PERTURBATION_METHODS", "Method", "Normalize", "Pooling", "Settings", "methods_for"]
 
 
 class Method(_Choice):
-    """The Grad-CAM family (see :func:`core.cam.methods.cam_from_gradients`)."""
+    """The Grad-CAM family at a layer (see :func:`core.cam.methods.cam_from_gradients`), then the
+    methods of :mod:`core.attribution`, which need no layer: a video transformer's own attention
+    (``rollout``, ``relevance``) and perturbations of the clip that any model answers
+    (``occlusion``, ``rise``)."""
 
     GRADCAM = "gradcam", "Grad-CAM"
     GRADCAMPP = "gradcampp", "Grad-CAM++"
     HIRESCAM = "hirescam", "HiResCAM"
     XGRADCAM = "xgradcam", "XGrad-CAM"
     LAYERCAM = "layercam", "LayerCAM"
+    ROLLOUT = "rollout", "Attention rollout (class-agnostic)"
+    RELEVANCE = "relevance", "Attention relevance"
+    OCCLUSION = "occlusion", "Occlusion"
+    RISE = "rise", "RISE"
+
+
+ATTENTION_METHODS = (Method.ROLLOUT, Method.RELEVANCE)  # read a Hugging Face video transformer's attention
+PERTURBATION_METHODS = (Method.OCCLUSION, Method.RISE)  # any model: many forward passes of changed clips
+
+
+def methods_for(spec) -> list[Method]:
+    """The methods that apply to a model with this :class:`core.ModelSpec`: the attention methods
+    only where the spec declares a token grid (the Hugging Face video transformers)."""
+    attention = spec is not None and spec.token_grid is not None
+    return [m for m in Method if attention or m not in ATTENTION_METHODS]
 
 
 class Pooling(_Choice):
@@ -45,24 +67,40 @@ _KINDS = {"method": Method, "pooling": Pooling, "normalize": Normalize}
 
 @dataclass(frozen=True)
 class Settings:
-    """Method, pooling, normalisation and target layer of an explanation, validated on creation.
+    """Method, pooling, normalisation, target layer and perturbation of an explanation, validated
+    on creation.
 
     Strings are accepted and turned into the enums (``Settings(method="layercam")``); anything
     else raises :class:`~core.errors.SettingsError`. ``layer`` is a layer name of the model (or
     ``None``: the model's default layer); the engine checks it against the model.
+    ``perturbation``: occlusion's and RISE's window, stride, masks, baseline and seed, a
+    :class:`core.attribution.Perturbation` or a dict of its fields (``None``: its defaults).
+    The engine stores what it used: the layer's name for the Grad-CAM family, ``layer=None`` for
+    the methods that need none, and ``perturbation=None`` for the methods that take none.
     """
 
     method: Method = Method.GRADCAM
     pooling: Pooling = Pooling.CLIP
     normalize: Normalize = Normalize.CLIP
     layer: str | None = None
+    perturbation: Perturbation | None = None
 
     def __post_init__(self):
         for name, kind in _KINDS.items():
             object.__setattr__(self, name, kind.parse(getattr(self, name), name))
         if self.layer is not None and (not isinstance(self.layer, str) or not self.layer.strip()):
             raise SettingsError(f"layer={self.layer!r}; give a layer name, or None for the model's default")
+        if self.perturbation is not None:
+            from ..attribution.perturb import Perturbation
+
+            p = self.perturbation
+            if isinstance(p, dict):
+                p = Perturbation(**p)
+            elif not isinstance(p, Perturbation):
+                raise SettingsError(f"perturbation={p!r}; give a core.attribution.Perturbation or a dict of its fields")
+            object.__setattr__(self, "perturbation", p)
 
     def to_dict(self) -> dict:
+        """The enums and the layer as strings (the perturbation is recorded by the explanation)."""
         return {f.name: str(getattr(self, f.name)) if getattr(self, f.name) is not None else None
-                for f in fields(self)}
+                for f in fields(self) if f.name != "perturbation"}

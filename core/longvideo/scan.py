@@ -33,6 +33,7 @@ from .._limits import Budget, Limits
 from ..cam.engine import Explainer, class_index
 from ..cam.forward import cam_maps, forward_to_layer
 from ..cam.hooks import resolve_layer
+from ..cam.methods import CAM_FUNCTIONS, METHODS
 from ..cam.settings import Normalize, Settings
 from ..errors import SettingsError, VideoError, VideoTooLargeError
 from ..transforms import crop_box_for, preprocess, resized_size
@@ -163,6 +164,9 @@ def timeline(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise SettingsError(f"batch_size must be a positive int, got {batch_size!r}")
     settings = settings or Settings()
+    if settings.method not in CAM_FUNCTIONS:
+        raise SettingsError(f"the whole-video timeline runs the Grad-CAM family ({', '.join(METHODS)}); "
+                            f"method={settings.method.value!r} explains one clip: use it with explain")
     layer_name, layer = resolve_layer(model, settings.layer, spec)
     settings = replace(settings, layer=layer_name)
     cats = tuple(spec.categories)

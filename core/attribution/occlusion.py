@@ -1,0 +1,79 @@
+"""Space-time occlusion: slide a (frames x pixels) window over the clip, replace what it covers by
+a baseline, and score the drop of each target.
+
+Windows start at multiples of the stride along each axis, as captum's ``Occlusion`` places them:
+``ceil((size - window) / stride) + 1`` starts per axis, the last window cut at the clip's edge.
+The drop of window w is ``score(clip) - score(clip with w hidden)``: a class's probability, or
+``logit A - logit B`` for a contrast (see :func:`core.attribution.perturb.scores`).
+
+The map is on the stride grid, ``ceil(size / stride)`` cells per axis: a cell's value is the
+mean drop of the windows that cover it. Because the stride divides the window, every pixel of a
+cell is covered by the same windows, so the cell's value is exactly captum's per-pixel
+attribution (the sum of the covering windows' drops over their count) at each of its pixels:
+:func:`occlusion_pixels` repeats each cell over its pixels and gives captum's map.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .perturb import Perturbation, baseline_clip, batches, scores
+
+__all__ = ["forward_passes", "occlusion", "occlusion_pixels"]
+
+
+def _starts(size: tuple[int, int, int], p: Perturbation) -> list[int]:
+    return [math.ceil((s - w) / st) + 1 for s, w, st in zip(size, p.window, p.stride, strict=True)]
+
+
+def forward_passes(params: Perturbation, shape) -> int:
+    """Forward passes occlusion will run on a model input of ``shape`` (..., T, H, W): one for
+    the clip, one per window."""
+    size = tuple(shape[-3:])
+    params.check_input(size, "occlusion")
+    return 1 + math.prod(_starts(size, params))
+
+
+def occlusion(explainer, x: torch.Tensor, targets, params: Perturbation, *, progress=None, cancel=None):
+    """(K, ceil(T/st), ceil(H/sh), ceil(W/sw)) occlusion maps for the K targets, and info.
+    ``x``: the (1, C, T, H, W) model input; ``progress(done, total)`` after each batch;
+    ``cancel()`` returning True stops before the next batch with :class:`Cancelled`."""
+    size = tuple(x.shape[-3:])
+    total = forward_passes(params, x.shape)
+    counts = _starts(size, params)
+    x = x.to(explainer.device)
+    fill = baseline_clip(x, params.baseline)
+    base = scores(explainer.predict(x, batch_size=1), targets)[0]  # (K,)
+    if progress is not None:
+        progress(1, total)
+    (wt, wh, ww), (st, sh, sw) = params.window, params.stride
+    drops = torch.empty(len(targets), total - 1, dtype=torch.float64)
+    for idx in batches(total - 1, params.batch_size, "occlusion", progress, cancel, 1, total):
+        xb = x.expand(len(idx), *x.shape[1:]).clone()
+        for j, n in enumerate(idx):
+            a, rest = divmod(n, counts[1] * counts[2])
+            b, c = divmod(rest, counts[2])
+            region = (slice(None), slice(a * st, a * st + wt), slice(b * sh, b * sh + wh),
+                      slice(c * sw, c * sw + ww))
+            xb[j][region] = fill[0][region]
+        drops[:, idx.start:idx.stop] = base[:, None] - scores(explainer.predict(xb, batch_size=len(idx)), targets).T
+    # the windows' drops on the grid of window starts, spread onto the cells each covers
+    grid = drops.view(len(targets), 1, *counts)  # (K, n_windows) => (K, 1, nt, nh, nw)
+    kernel = torch.ones(1, 1, wt // st, wh // sh, ww // sw, dtype=grid.dtype)
+    total_drop = F.conv_transpose3d(grid, kernel)
+    covered = F.conv_transpose3d(torch.ones_like(grid[:1]), kernel)
+    maps = (total_drop / covered)[:, 0].float()
+    return maps, {"forward_passes": total, "window": params.window, "stride": params.stride,
+                  "baseline": params.baseline.value, "batch_size": params.batch_size}
+
+
+def occlusion_pixels(maps: torch.Tensor, stride, size) -> torch.Tensor:
+    """(K, T, H, W): each cell of an occlusion map repeated over its pixels (the last cells cut at
+    the clip's edge); equal to captum's ``Occlusion`` attribution with the same windows."""
+    out = maps
+    for dim, (s, n) in enumerate(zip(stride, size, strict=True), start=1):
+        out = out.repeat_interleave(s, dim).narrow(dim, 0, n)
+    return out

@@ -1,0 +1,63 @@
+"""Gradient-weighted attention relevance (Chefer, Gur & Wolf, "Generic Attention-model
+Explainability for Interpreting Bi-Modal and Encoder-Decoder Transformers", ICCV 2021).
+
+For a score y (a class logit, or logit A - logit B for a contrast), per attention layer l with
+weights ``A_l`` (heads, q, k) and their gradient ``dA_l = dy/dA_l``:
+
+    Ā_l = mean_heads((dA_l ⊙ A_l)^+)
+    R  <- R + Ā_l R,   R = I before the first layer, layers in forward order
+    map = v^T R, restricted to the patch tokens
+
+so ``R = (I + Ā_L) ... (I + Ā_1)``, read from the class token (``v = e_cls``) or, for VideoMAE,
+the mean over tokens (see :mod:`core.attribution.rollout`). TimeSformer's temporal and spatial
+attention are two layers per block, temporal first, each with its own Ā, embedded in the full
+token set as :mod:`core.attribution.attention` describes (the class token's spatial row sums its
+T per-frame copies: the gradient already carries the mean's 1/T).
+
+One forward pass with eager attention and autograd, then one backward pass per target, to the
+attention weights only (no parameter gradients); ``v^T R`` is computed right to left as a row
+vector, ``v <- v + v Ā_l``, never an (L x L) product.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..cam.hooks import frozen
+from ..cam.layouts import to_cthw
+from .attention import attention_steps, mix, start_vector, transformer_info
+
+__all__ = ["relevance", "relevance_vector"]
+
+
+def relevance_vector(steps, cams, v: torch.Tensor) -> torch.Tensor:
+    """``v^T (I + Ā_L) ... (I + Ā_1)`` for ``cams`` (the Ā of each step, forward order)."""
+    for step, cam in zip(reversed(steps), reversed(cams), strict=True):
+        v = v + mix(step, cam, v, cls_self=0.0, cls_weight=1.0)
+    return v
+
+
+def relevance(explainer, x: torch.Tensor, targets, params=None, *, progress=None, cancel=None):
+    """(K, t, h, w) relevance maps on the token grid, one per target (a :class:`core.cam.Target`:
+    its class, or its class minus ``minus``), and info. ``x``: the (1, C, T, H, W) model input."""
+    info = transformer_info(explainer, "relevance")
+    maps = []
+    with explainer.exclusive() as model, frozen(model):
+        xg = x.detach().to(explainer.device).requires_grad_(True)  # a graph without parameter grads
+        with torch.enable_grad(), attention_steps(info, head_mean=False) as steps:
+            logits = model(xg)
+        weights = [s.weights for s in steps]
+        for k, target in enumerate(targets):
+            score = logits[0, target.index]
+            if target.minus is not None:
+                score = score - logits[0, target.minus]
+            grads = torch.autograd.grad(score, weights, retain_graph=k < len(targets) - 1)
+            cams = [(g * a).clamp(min=0).mean(1).double() for g, a in zip(grads, weights, strict=True)]
+            length = cams[0].shape[-1] if info.family != "timesformer" else (
+                1 + cams[0].shape[0] * cams[0].shape[-1])
+            v = relevance_vector(steps, cams, start_vector(info, length, cams[0].device, torch.float64))
+            # (L,) => (1, L, 1) tokens => (1, 1, t, h, w)
+            maps.append(to_cthw(v.float().view(1, -1, 1), info.layout, "relevance", info.grid)[0, 0])
+    return torch.stack(maps).detach().cpu(), {
+        "forward_passes": 1, "backward_passes": len(targets), "reads": info.read,
+        "attention_layers": len(weights)}

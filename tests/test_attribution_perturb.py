@@ -1,0 +1,155 @@
+"""Space-time occlusion and RISE (core.attribution): against captum's ``Occlusion``, on a
+hand-built model whose logit sees one space-time region only, and their batching, progress,
+cancelling and settings."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from core.attribution import (
+    Cancelled,
+    Perturbation,
+    baseline_clip,
+    forward_passes,
+    occlusion,
+    occlusion_pixels,
+    rise,
+)
+from core.cam import Explainer, Target
+from core.errors import SettingsError
+
+REGION = (slice(4, 8), slice(0, 16), slice(16, 32))  # the last 4 of 8 frames, the top-right quarter
+
+
+class Counting(nn.Module):
+    """A model that records how many clips each forward pass took."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net, self.batches = net, []
+
+    def forward(self, x):
+        self.batches.append(len(x))
+        return self.net(x)
+
+
+class RegionModel(nn.Module):
+    """Logit 0 is 8 x (the mean of REGION's pixels - 0.5); the others are 0: nothing outside
+    REGION can change any score."""
+
+    def forward(self, x):
+        z = 8 * (x[:, :, REGION[0], REGION[1], REGION[2]].mean((1, 2, 3, 4)) - 0.5)
+        return torch.stack([z, torch.zeros_like(z), torch.zeros_like(z)], 1)
+
+
+def _conv(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv3d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv3d(8, 8, 3, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
+
+
+@pytest.mark.parametrize(("window", "stride", "baseline", "contrast"), [
+    ((2, 4, 4), (1, 2, 2), "blur", False),  # overlapping, the last windows cut at the edges
+    ((2, 4, 4), (2, 4, 4), "mean", False),  # tiling
+    ((2, 4, 4), (1, 2, 2), "mean", True),  # a contrast: logit 1 - logit 3
+])
+def test_occlusion_equals_captum(window, stride, baseline, contrast):
+    """captum puts each window's drop on every pixel it covers and divides by the windows covering
+    the pixel; ours keeps one value per stride cell (all its pixels are covered by the same
+    windows, since the stride divides the window) and occlusion_pixels repeats it over them."""
+    from captum.attr import Occlusion
+
+    model = _conv()
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, 5, 13, 11)
+    params = Perturbation(window=window, stride=stride, baseline=baseline, batch_size=7)
+    target = Target(1, "b", 3, "d") if contrast else Target(1, "b")
+    maps, info = occlusion(Explainer(model), x, [target], params)
+    assert info["forward_passes"] == forward_passes("occlusion", params, x.shape)
+
+    def probs(z):
+        p = model(z).softmax(-1)
+        return (p[:, 1].log() - p[:, 3].log()).unsqueeze(1) if contrast else p
+
+    with torch.no_grad():
+        expected = Occlusion(probs).attribute(
+            x, sliding_window_shapes=(3, *window), strides=(1, *stride), target=0 if contrast else 1,
+            baselines=baseline_clip(x, params.baseline), perturbations_per_eval=7)
+    pixels = occlusion_pixels(maps, stride, x.shape[2:])
+    for c in range(3):
+        torch.testing.assert_close(pixels[0], expected[0, c], rtol=0, atol=1e-5)
+
+
+def _mass_in_region(m: torch.Tensor) -> float:
+    m = m.clamp(min=0)
+    return float(m[REGION].sum() / m.sum())
+
+
+def test_occlusion_and_rise_put_the_mass_where_the_model_looks():
+    """Occlusion: all of it (no window outside REGION changes the score). RISE: its map is the
+    true one blurred by its smooth masks (about one cell of spill) plus a noise floor that falls
+    as 1/sqrt(N); with cells of 2x4x4 and N = 2000 about two thirds of the mass is in REGION
+    (0.68 measured), and REGION's mean is many times the rest's. The issue asks 90% for RISE
+    too: not reached with smooth masks; see the report of issue 23."""
+    explainer = Explainer(RegionModel())
+    torch.manual_seed(3)
+    x = 0.3 * torch.rand(1, 3, 8, 32, 32)
+    x[:, :, REGION[0], REGION[1], REGION[2]] = 1.0  # the evidence: a bright block in REGION
+    target = [Target(0, "a")]
+    occ, _ = occlusion(explainer, x, target, Perturbation(window=(2, 4, 4), baseline="mean"))
+    pixels = occlusion_pixels(occ, (2, 4, 4), (8, 32, 32))[0]
+    assert _mass_in_region(pixels) >= 0.9
+    maps, _ = rise(explainer, x, target, Perturbation(masks=2000, window=(2, 4, 4), baseline="mean", batch_size=250))
+    m = maps[0].clamp(min=0)
+    inside = torch.zeros_like(m, dtype=torch.bool)
+    inside[REGION] = True
+    assert _mass_in_region(m) >= 0.6
+    assert float(m[inside].mean()) >= 10 * float(m[~inside].mean())
+
+
+def test_rise_is_reproducible_across_seeds_and_independent_of_batch_size():
+    explainer = Explainer(_conv(4))
+    torch.manual_seed(5)
+    x = torch.rand(1, 3, 4, 16, 16)
+    target = [Target(2, "c")]
+    a, info = rise(explainer, x, target, Perturbation(masks=2000, window=(2, 8, 8), seed=1, batch_size=500))
+    b, _ = rise(explainer, x, target, Perturbation(masks=2000, window=(2, 8, 8), seed=2, batch_size=500))
+    assert info["forward_passes"] == 2000
+    corr = torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1]
+    assert corr >= 0.9, f"two seeds correlate {float(corr):.3f}"
+    small = Perturbation(masks=60, window=(2, 8, 8), seed=1, batch_size=7)
+    c, _ = rise(explainer, x, target, small)
+    d, _ = rise(explainer, x, target, Perturbation(masks=60, window=(2, 8, 8), seed=1, batch_size=60))
+    torch.testing.assert_close(c, d, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["occlusion", "rise"])
+def test_batches_progress_and_cancel(method):
+    model = Counting(_conv())
+    explainer = Explainer(model)
+    x = torch.rand(1, 3, 4, 8, 8)
+    params = Perturbation(masks=23, window=(2, 4, 4), stride=(1, 2, 2), batch_size=5)
+    total = forward_passes(method, params, x.shape)
+    seen = []
+    run = occlusion if method == "occlusion" else rise
+    run(explainer, x, [Target(0, "a")], params, progress=lambda done, n: seen.append((done, n)))
+    assert sum(model.batches) == total and max(model.batches) <= 5, "memory is bounded by the batch"
+    assert seen[-1] == (total, total) and all(n == total for _, n in seen)
+    calls = iter(range(100))
+    with pytest.raises(Cancelled, match=f"of {total} forward passes"):
+        run(explainer, x, [Target(0, "a")], params, cancel=lambda: next(calls) >= 2)
+
+
+def test_settings_are_checked_once_with_a_fix():
+    with pytest.raises(SettingsError, match="does not divide"):
+        Perturbation(window=(2, 8, 8), stride=(2, 3, 4))
+    with pytest.raises(SettingsError, match="blur, mean"):
+        Perturbation(baseline="zeros")
+    with pytest.raises(SettingsError, match="three positive whole numbers"):
+        Perturbation(window=(2, 8))
+    with pytest.raises(SettingsError, match="masks"):
+        Perturbation(masks=0)
+    with pytest.raises(SettingsError, match="--window 4 16 16"):
+        forward_passes("occlusion", Perturbation(window=(8, 28, 28)), (1, 3, 4, 16, 16))
