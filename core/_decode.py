@@ -53,6 +53,7 @@ class Timeline:
 
     @property
     def n(self) -> int:
+        """How many frames the stream holds (what the demux pass listed)."""
         return len(self.times)
 
 

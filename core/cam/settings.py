@@ -25,13 +25,16 @@ class Method(_Choice):
     (``rollout``, ``relevance``) and perturbations of the clip that any model answers
     (``occlusion``, ``rise``)."""
 
+    # the Grad-CAM family, at a layer
     GRADCAM = "gradcam", "Grad-CAM"
     GRADCAMPP = "gradcampp", "Grad-CAM++"
     HIRESCAM = "hirescam", "HiResCAM"
     XGRADCAM = "xgradcam", "XGrad-CAM"
     LAYERCAM = "layercam", "LayerCAM"
+    # a video transformer's own attention
     ROLLOUT = "rollout", "Attention rollout (class-agnostic)"
     RELEVANCE = "relevance", "Attention relevance"
+    # perturbations of the clip, which any model answers
     OCCLUSION = "occlusion", "Occlusion"
     RISE = "rise", "RISE"
 

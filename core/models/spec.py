@@ -82,6 +82,7 @@ class ModelSpec:
 
     @property
     def num_classes(self) -> int:
+        """How many classes the model tells apart (its logits' length)."""
         return len(self.categories)
 
     @property
