@@ -59,6 +59,10 @@ def table(times: dict[str, dict[str, list[float]]]) -> list[str]:
         for name, s in cmds.items():
             ratio = statistics.median(a / b for a, b in zip(s, base, strict=True))
             rows.append(f"| {tree} | `{name}` | {statistics.median(s):.2f} s | {ratio:.2f}x |")
+    rows.append("")
+    for tree, cmds in times.items():
+        for name, s in cmds.items():
+            rows.append(f"{tree} `{name}` each round, s: {', '.join(f'{v:.2f}' for v in s)}")
     return rows
 
 
