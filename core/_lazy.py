@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable, Mapping
 
@@ -17,8 +18,10 @@ def lazy_names(package: str, where: Mapping[str, str]) -> tuple[Callable[[str], 
 
     def __getattr__(name: str):
         sub = where.get(name)
-        if sub is None:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        if sub is None:  # a submodule, as an eager package would have it (``core.video.read_frames``)
+            if name.startswith("_") or importlib.util.find_spec(f"{package}.{name}") is None:
+                raise AttributeError(f"module {package!r} has no attribute {name!r}")
+            return importlib.import_module(f".{name}", package)
         value = getattr(importlib.import_module(f".{sub}", package), name)
         setattr(module, name, value)  # later look-ups skip this function
         return value

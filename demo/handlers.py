@@ -333,7 +333,7 @@ def refresh(session, target, method, pooling, layer, opacity, masks=None, window
     if session is None:
         return dict.fromkeys(REFRESHED, gr.skip())
     session, explainer, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, targets=target)
-    top = _run(explainer, session.clip, exp.settings, top_k=TOP_K)
+    top = _run(explainer, session.clip, exp.settings, stop, top_k=TOP_K)  # Stop ends this run too
     return {**_heatmap(session, exp, opacity), **_downloads(session, exp, opacity),
             **_top5(session, top, opacity)}
 

@@ -213,11 +213,12 @@ def build_demo() -> gr.Blocks:
         moment_done = on(moment_btn.click, handlers.explain_moment, (*handlers.EXPLAINED, "tabs"),
                          api_name="explain_moment", **work)
         on(moment_done.success, handlers.top5, ("top5",), api_visibility="private", **work)
-        # A new class: the heatmap, and the plot and downloads beside it. Both are queued with
+        # A new class: the heatmap, then the plot and downloads beside it. Both are queued with
         # the other model work: usually tens of ms from the cached forward pass, but a full
-        # forward pass when the cache has dropped the clip's.
-        on(target.select, handlers.retarget, ("heatmap", "info"), api_name="retarget", **work)
-        on(target.select, handlers.export, ("plot", "files"), api_name="export",
+        # forward pass when the cache has dropped the clip's, and all of an occlusion's or RISE's
+        # passes: the downloads follow the heatmap so that they find its result kept, not run it twice.
+        retargeted = on(target.select, handlers.retarget, ("heatmap", "info"), api_name="retarget", **work)
+        on(retargeted.success, handlers.export, ("plot", "files"), api_name="export",
            show_progress="hidden", **work)
         refreshed = on(functools.partial(gr.on, [method.select, pooling.select, layer.select, opacity.release]),
                        handlers.refresh, handlers.REFRESHED, api_visibility="private",

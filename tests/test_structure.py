@@ -156,6 +156,8 @@ def test_import_core_loads_no_heavy_package():
     assert _loaded("import core") == set()
     # the names are there all the same, loaded on first use
     assert _loaded("import core; core.Explainer; core.read_clip; core.load_model") == set()
+    # and its submodules, as an eager package has them
+    assert _loaded("import core; core.video.read_frames; core.render.save_gif; core.longvideo.scan") == set()
 
 
 def test_explaining_a_sample_from_the_cli_loads_no_plotting_model_zoo_or_sympy(tmp_path):

@@ -279,8 +279,9 @@ class Explainer:
         key = (prep.key, settings, tuple(chosen), self._weights_version(), str(self.device))
         with self._lock:
             hit = self._attributed.get(key)
-        if hit is not None:
-            return replace(hit, cached_forward=True)
+        if hit is not None:  # the maps are the input's; where the frames came from is this clip's
+            return replace(hit, cached_forward=True, crop_box=prep.crop_box, frame_size=prep.frame_size,
+                           frame_indices=prep.indices, timestamps=prep.timestamps)
         raw, maps, importance, info = attribution_maps(self, prep.x, chosen, settings, progress=progress, cancel=cancel)
         t2 = time.perf_counter()
         timings = {"preprocess": prep.ms, "forward": (t1 - t0) * 1e3, "attribution": (t2 - t1) * 1e3,

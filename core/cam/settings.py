@@ -98,7 +98,11 @@ class Settings:
 
             p = self.perturbation
             if isinstance(p, dict):
-                p = Perturbation(**p)
+                try:
+                    p = Perturbation(**p)
+                except TypeError:
+                    known = ", ".join(f.name for f in fields(Perturbation))
+                    raise SettingsError(f"perturbation={p!r}; its fields are {known}") from None
             elif not isinstance(p, Perturbation):
                 raise SettingsError(f"perturbation={p!r}; give a core.attribution.Perturbation or a dict of its fields")
             object.__setattr__(self, "perturbation", p)
