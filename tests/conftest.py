@@ -48,3 +48,12 @@ def client(app_url, tmp_path):
     from gradio_client import Client
 
     return Client(app_url, verbose=False, analytics_enabled=False, download_files=tmp_path)
+
+
+@pytest.fixture
+def hf_offline(monkeypatch, tmp_path):
+    """Never the network: Hugging Face offline, with an empty cache of this test's own."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))

@@ -16,11 +16,7 @@ from demo.config import REAL_MODEL
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+def _isolated(monkeypatch, hf_offline):
     monkeypatch.setattr(models, "_explainers", OrderedDict())
     monkeypatch.setattr(models, "_added", [])
 

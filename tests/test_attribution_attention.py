@@ -8,6 +8,7 @@ import copy
 
 import pytest
 import torch
+from tiny_hf import FAMILIES, saved
 from torch import nn
 
 import core
@@ -17,28 +18,11 @@ from core.attribution.rollout import rollout_vector
 from core.cam import Explainer, Target
 from core.errors import SettingsError
 
-transformers = pytest.importorskip("transformers")
-
-SMALL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 37,
-         "num_frames": 4, "image_size": 32, "num_labels": 3}
-FAMILIES = ("videomae", "timesformer", "vivit")
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path):
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+pytestmark = pytest.mark.usefixtures("hf_offline")
 
 
 def _load(tmp_path, family: str, seed: int = 0):
-    torch.manual_seed(seed)
-    config = {"videomae": lambda: transformers.VideoMAEConfig(patch_size=16, tubelet_size=2, **SMALL),
-              "timesformer": lambda: transformers.TimesformerConfig(patch_size=16, **SMALL),
-              "vivit": lambda: transformers.VivitConfig(tubelet_size=[2, 16, 16], **SMALL)}[family]()
-    transformers.AutoModelForVideoClassification.from_config(config).save_pretrained(tmp_path / family)
-    return core.load_model(str(tmp_path / family))
+    return core.load_model(str(saved(tmp_path, family, seed)))
 
 
 def _stochastic(*shape) -> torch.Tensor:

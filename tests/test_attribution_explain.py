@@ -92,11 +92,7 @@ def test_perturbation_methods_stop_when_cancelled():
 
 
 @pytest.fixture
-def videomae(tmp_path, monkeypatch):
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+def videomae(tmp_path, hf_offline):
     torch.manual_seed(0)
     config = transformers.VideoMAEConfig(patch_size=16, tubelet_size=2, hidden_size=32, num_hidden_layers=2,
                                          num_attention_heads=2, intermediate_size=37, num_frames=4,

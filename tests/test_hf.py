@@ -7,45 +7,15 @@ import json
 
 import pytest
 import torch
+from tiny_hf import FAMILIES
+from tiny_hf import config as _config
+from tiny_hf import saved as _saved
 
 import core
 from core.cam.layouts import to_cthw
 from core.cli import main as cli
 
-transformers = pytest.importorskip("transformers")
-
-LABELS = {0: "waving", 1: "clapping", 2: "jumping"}
-SMALL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 37,
-         "num_frames": 4, "image_size": 32, "num_labels": 3, "id2label": LABELS,
-         "label2id": {v: k for k, v in LABELS.items()}}
-
-
-def _config(family: str):
-    if family == "videomae":
-        return transformers.VideoMAEConfig(patch_size=16, tubelet_size=2, use_mean_pooling=True, **SMALL)
-    if family == "timesformer":
-        return transformers.TimesformerConfig(patch_size=16, **SMALL)
-    return transformers.VivitConfig(tubelet_size=[2, 16, 16], **SMALL)
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path):
-    """Never the network: offline, and an empty Hugging Face cache of this test's own."""
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-
-
-def _saved(tmp_path, family: str, seed: int = 0):
-    torch.manual_seed(seed)
-    model = transformers.AutoModelForVideoClassification.from_config(_config(family))
-    folder = tmp_path / family
-    model.save_pretrained(folder)
-    return folder
-
-
-FAMILIES = ("videomae", "timesformer", "vivit")
+pytestmark = pytest.mark.usefixtures("hf_offline")
 
 
 @pytest.mark.parametrize("family", FAMILIES)
