@@ -38,7 +38,7 @@ from ..cam.settings import Normalize, Settings
 from ..errors import SettingsError, VideoError, VideoTooLargeError
 from ..transforms import crop_box_for, preprocess, resized_size
 from ..video import open_video
-from .moments import moment_classes, top_per_frame
+from .moments import frame_means, moment_classes, top_per_frame
 from .plan import DEFAULT_MAX_DURATION, Plan, nearest_positions, plan_windows
 
 __all__ = ["ALL_CLASS_MAPS", "DEFAULT_MAX_DURATION", "TimelineResult", "timeline"]
@@ -108,7 +108,7 @@ class TimelineResult:
 
     def frame_probs(self, cls: int) -> np.ndarray:
         """(grid frames,): the mean probability of class ``cls`` over the windows holding each frame."""
-        return self._per_frame(np.repeat(self.probs[:, cls, None], self.plan.num_frames, axis=1))
+        return frame_means(self.plan, self.probs[:, [cls]])[:, 0]  # as moment_top averages them
 
     def _per_frame(self, values: np.ndarray) -> np.ndarray:
         """(windows, num_frames, ...) values of each window's frames -> (grid frames, ...): per grid
