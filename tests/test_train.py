@@ -202,3 +202,27 @@ def test_cam_loss_training_logs_the_loss_and_refuses_a_model_without_a_pooled_he
         main([*args, "--out", str(tmp_path / "typo"), "--cam-skip", "Covering something"])
     with pytest.raises(SystemExit, match="average pool and one linear layer"):
         main([*args, "--arch", "r2plus1d_18", "--out", str(tmp_path / "r2")])
+
+
+def test_a_hugging_face_transformer_trains_exports_and_explains(tiny_data, tmp_path, hf_offline):
+    """``--arch videomae_tiny`` (transformers' own VideoMAE, built from the config in
+    core/models/hf_shipped.py) trains, exports a checkpoint that loads under its registered name,
+    and is explained by Grad-CAM on its token grid and by the attention methods."""
+    import torch
+
+    import core
+
+    out, ckpt = tmp_path / "run", tmp_path / "videomae"
+    assert main(["--data", str(tiny_data), "--arch", "videomae_tiny", "--out", str(out), "--batch-size", "4",
+                 "--max-steps", "2", "--eval-every", "2", "--cache-size", "64", "--threads", "1",
+                 "--export", str(ckpt)]) == 0
+    _, meta = load_checkpoint(ckpt.with_suffix(".safetensors"))
+    assert meta["arch"] == "videomae_tiny" and meta["default_layer"] == "layer.5"
+    model = load_model("videomae_tiny", weights=ckpt.with_suffix(".safetensors"))
+    assert model.spec.categories == CLASSES and model.spec.token_grid == (8, 7, 7)
+    explainer = core.Explainer(model)
+    frames = torch.randn(1, 3, 16, 112, 112, generator=torch.Generator().manual_seed(0))
+    for method in ("gradcam", "rollout", "relevance"):
+        e = explainer.explain(frames, settings=core.Settings(method=method))
+        assert e.maps.shape[1] == 16 and e.raw_maps.shape[-3:] == (8, 7, 7), method
+

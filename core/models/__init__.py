@@ -4,7 +4,7 @@ Each family registers itself in its own module (:func:`register_model`); the mod
 here are imported so that their models are registered.
 """
 
-from . import hf, torchvision_video  # noqa: F401  (families that register themselves)
+from . import hf, hf_shipped, torchvision_video  # noqa: F401  (families that register themselves)
 from .i3d import I3DResNet, i3d_resnet, i3d_resnet50, i3d_tiny, i3d_tiny14, inflate_state_dict
 from .registry import (
     DEFAULT_MODEL,
