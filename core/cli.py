@@ -16,7 +16,7 @@ from pathlib import Path
 from ._sampling import SAMPLING_POLICIES
 from .attribution import ATTRIBUTIONS
 from .attribution.perturb import Baseline
-from .cam.settings import PERTURBATION_METHODS, Method, Normalize, Pooling
+from .cam.settings import Method, Normalize, Pooling
 from .errors import UserError
 from .models.registry import add_model_arguments
 
@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     tg.add_argument("--top", type=int, metavar="K", help="explain the K most probable classes")
     e.add_argument("--contrast", nargs=2, metavar=("A", "B"), help="explain 'why A rather than B'")
     e.add_argument("--layer", default=None, help="target layer (default: the model's default layer)")
-    e.add_argument("--method", default=Method.GRADCAM.value, choices=[m.value for m in Method])
+    e.add_argument("--method", default=None, choices=[m.value for m in Method],
+                   help="default: the model's measured default (python -m core models; docs/evaluation.md)")
     e.add_argument("--pooling", default=Pooling.CLIP.value, choices=[m.value for m in Pooling],
                    help="channel weights: one per channel for the clip, or per frame")
     e.add_argument("--normalize", default=Normalize.CLIP.value, choices=[m.value for m in Normalize],
@@ -78,14 +79,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _models() -> int:
+    from .cam.methods import METHODS
     from .models import get_spec, list_models, weights_status
 
     for name in list_models():
         spec = get_spec(name)
         ok, where = weights_status(name)
         t, (h, w) = spec.num_frames, spec.input_size
+        default = spec.default_method + (f" at {spec.default_layer}" if spec.default_method in METHODS else "")
         print(f"{name:13s} {len(spec.categories):4d} classes  {t}x{h}x{w}  layers={','.join(spec.layers)} "
-              f"(default {spec.default_layer})  weights: {'yes ' + where if ok else where}")
+              f"(default {default})  weights: {'yes ' + where if ok else where}")
     return 0
 
 
@@ -112,8 +115,8 @@ def _explain(a: argparse.Namespace) -> int:
     if a.contrast and (a.target or a.top):
         raise SettingsError("use --contrast on its own, or --target/--top on their own")
     given = {k: getattr(a, k) for k in ("masks", "window", "stride", "baseline", "seed") if getattr(a, k) is not None}
-    settings = Settings(method=a.method, pooling=a.pooling, normalize=a.normalize, layer=a.layer,
-                        perturbation=given if given or a.method in PERTURBATION_METHODS else None)
+    options = {"pooling": a.pooling, "normalize": a.normalize, "layer": a.layer, "perturbation": given or None}
+    Settings(method=a.method or Method.GRADCAM.value, **options)  # refuse bad settings before loading anything
     t0 = time.perf_counter()
     device = resolve_device(a.device)
     model = load_model(a.model or DEFAULT_MODEL, weights=a.weights, device=device)
@@ -122,8 +125,9 @@ def _explain(a: argparse.Namespace) -> int:
     t2 = time.perf_counter()
     contrast = tuple(_parse_targets(a.contrast)) if a.contrast else None
     explainer = Explainer(model, amp=a.amp and device.type == "cuda", cache_size=1)
-    exp = explainer.explain(clip, _parse_targets(a.target), top_k=a.top, contrast=contrast, settings=settings,
-                            **_announce(explainer, clip, settings))
+    settings, _ = explainer.settings_for(method=a.method, **options)  # a method left out: the model's default
+    exp = explainer.explain(clip, _parse_targets(a.target), top_k=a.top, contrast=contrast, method=a.method,
+                            **options, **_announce(explainer, clip, settings))
     t3 = time.perf_counter()
     out = Path(a.out)
     cams = exp.maps_on_frames()  # (K, T, H, W) over the sampled frames

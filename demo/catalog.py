@@ -75,3 +75,16 @@ def load_gallery(folder: Path) -> dict[str, list[GalleryItem]]:
         else:
             log.warning("skipping gallery entry %r: unknown table or missing GIF", row)
     return tables
+
+
+def load_model_galleries(folder: Path) -> dict[str, dict[str, list[GalleryItem]]]:
+    """The other shipped models' tables: ``folder/MODEL/gallery.json`` for each subfolder that has
+    one (``python -m lab.samples --gallery-only --model MODEL``), by model name."""
+    if not folder.is_dir():
+        return {}
+    out = {}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "gallery.json").is_file()):
+        tables = load_gallery(sub)
+        if any(tables.values()):
+            out[sub.name] = tables
+    return out

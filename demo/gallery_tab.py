@@ -19,14 +19,24 @@ def _label_md(n: int, item: GalleryItem) -> str:
     return f"**#{n}**<br><br>**True**<br>{item.true}<br><br>**Predictions**<br>{preds}"
 
 
-def gallery_tab(tables: dict[str, list[GalleryItem]]) -> None:
-    """Lay out the tab inside the current Blocks context."""
-    if not any(tables.values()):
+def gallery_tab(tables: dict[str, list[GalleryItem]], others: dict[str, dict[str, list[GalleryItem]]] | None = None,
+                default_model: str = "") -> None:
+    """Lay out the tab inside the current Blocks context: the default model's tables, then each
+    other shipped model's (``others``, by name) in its own accordion."""
+    if not any(tables.values()) and not others:
         gr.Markdown("The gallery has not been generated on this machine yet: it appears here once "
                     "`demo/gallery/gallery.json` and its GIFs exist (see the README).")
         return
     gr.Markdown("Held-out clips explained for their top-1 class, as in the 2017 post: the original "
-                "clip and its heatmap side by side, the true label and the top-2 predictions.")
+                "clip and its heatmap side by side, the true label and the top-2 predictions"
+                + (f" (`{default_model}`, the default model; the other shipped models below)." if others else "."))
+    _tables(tables)
+    for name, its in (others or {}).items():
+        with gr.Accordion(f"{name}: the same tables, with its default method", open=False):
+            _tables(its)
+
+
+def _tables(tables: dict[str, list[GalleryItem]]) -> None:
     for table in TABLES:
         if not tables[table]:
             continue

@@ -24,6 +24,7 @@ import core
 from core._sampling import Sampling
 from core.attribution import Perturbation
 from core.cam.settings import ATTENTION_METHODS, PERTURBATION_METHODS, methods_for
+from core.models.measured import measured_line
 from core.video import DEFAULT_FPS, Limits
 
 from . import models, outputs, timeline_view, trust_panel
@@ -338,10 +339,10 @@ def refresh(session, target, method, pooling, layer, opacity, masks=None, window
             **_top5(session, top, opacity)}
 
 
-def switch_model(model: str, method=None) -> dict:
-    """A new model was picked: its layers, sampling and classes; the last clip's results and
-    checks are dropped (they were the old model's, and the session must not pair its clip with
-    the new model's layers). Returns every name in :data:`SWITCHED`."""
+def switch_model(model: str) -> dict:
+    """A new model was picked: its layers, sampling, classes and measured default method; the
+    last clip's results and checks are dropped (they were the old model's, and the session must
+    not pair its clip with the new model's layers). Returns every name in :data:`SWITCHED`."""
     try:
         spec = core.get_spec(model)
     except core.UserError as e:  # e.g. a Hub id that is not cached: Explain will say so again
@@ -352,13 +353,14 @@ def switch_model(model: str, method=None) -> dict:
         **trust_panel.clear(),
     }
     if spec is None:
-        return {**out, **dict.fromkeys(("method", "layer", "sampling", "target", "a", "b"), gr.skip()),
+        return {**out, **dict.fromkeys(("method", "layer", "sampling", "target", "a", "b", "measured"), gr.skip()),
                 "model_note": f"**{model}**: {problem}",
                 "info": f"**{model}** cannot be used yet: {problem}"}
     classes = gr.Dropdown(choices=list(spec.categories), value=None)
     return {
         **out,
-        "method": method_choice(spec, method),
+        "method": method_choice(spec),
+        "measured": measured_line(spec, spec.default_method, spec.default_layer),
         "model_note": models.note(model, spec),  # the spec read above, not read again
         "layer": gr.Radio(choices=list(spec.layers), value=spec.default_layer),
         "sampling": gr.Radio(choices=sampling_choices(spec), value=spec.sampling),
@@ -367,16 +369,25 @@ def switch_model(model: str, method=None) -> dict:
     }
 
 
-SWITCHED = ("session", "method", "layer", "sampling", "target", "a", "b", "heatmap", "original", "top2", "all",
+SWITCHED = ("session", "method", "measured", "layer", "sampling", "target", "a", "b", "heatmap", "original", "top2", "all",
             "plot", "files", "top5", "contrast", "info", "model_note", *trust_panel.clear())
 
 
-def method_choice(spec: core.ModelSpec, method=None) -> gr.Radio:
+def method_choice(spec: core.ModelSpec) -> gr.Radio:
     """The methods that apply to the model (the attention methods only for a Hugging Face video
-    transformer), keeping ``method`` when it still applies."""
+    transformer), its measured default chosen."""
     allowed = methods_for(spec)
-    keep = method if method in allowed else core.Method.GRADCAM.value
-    return gr.Radio(choices=[(m.label, m.value) for m in allowed], value=keep)
+    value = spec.default_method if spec.default_method in allowed else core.Method.GRADCAM.value
+    return gr.Radio(choices=[(m.label, m.value) for m in allowed], value=value)
+
+
+def measured(model, method, layer=None) -> dict:
+    """The line under the method choice: what was measured for this architecture with this method."""
+    try:
+        spec = core.get_spec(model)
+    except core.UserError:
+        return {"measured": ""}
+    return {"measured": measured_line(spec, method, layer or spec.default_layer)}
 
 
 def cost(model, method, masks=None, window=None, stride=None, baseline=None) -> dict:

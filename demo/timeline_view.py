@@ -28,6 +28,7 @@ import numpy as np
 
 import core
 from core import timeline
+from core.cam.methods import CAM_FUNCTIONS
 from core.longvideo.output import FrameSpool, heatmap_video, timeline_plot, write_timeline
 from core.video import Limits
 
@@ -118,6 +119,11 @@ def window_start(timeline_state: dict, moment: float) -> float:
 def scan(video: str, model: str, explainer, settings: core.Settings, out: Path, progress) -> dict:
     """Run the timeline for ``video`` with the page's model and settings; outputs by name."""
     name = os.path.basename(video)
+    note = ""
+    if settings.method not in CAM_FUNCTIONS:  # rollout, relevance, occlusion, rise: one clip at a time
+        note = (f" · the timeline runs the Grad-CAM family, so Grad-CAM here ({settings.method.label} "
+                "explains one clip: use it on a moment)")
+        settings = replace(settings, method=core.Method.GRADCAM, perturbation=None)
     # the frames stay in the request folder (swept with it) for redraw(); a failed scan removes them
     with FrameSpool(path=out / _FRAMES) as spool:
         try:
@@ -148,7 +154,7 @@ def scan(video: str, model: str, explainer, settings: core.Settings, out: Path, 
             f"({result.plan.num_frames} frames at {result.plan.rate:.3g} per second, as {result.model} "
             f"was made for) · top classes by mean probability: "
             + "; ".join(f"{result.categories[c]} {p:.2f}" for c, p in top)
-            + f" · scanned in {result.timings['total_s']:.1f} s")
+            + f" · scanned in {result.timings['total_s']:.1f} s" + note)
     return {
         "timeline": state,
         "tl_plot": plot_html(result),

@@ -11,7 +11,7 @@ import core
 from core.attribution import Baseline, Perturbation
 
 from . import handlers, models, timeline_view, trust_panel
-from .catalog import load_gallery, load_samples
+from .catalog import load_gallery, load_model_galleries, load_samples
 from .config import (
     CACHE_CLEANUP,
     CONCURRENCY,
@@ -102,8 +102,10 @@ def build_demo() -> gr.Blocks:
                             gr.Markdown(_models_note(missing))
                     opacity = gr.Slider(0, 1, value=OPACITY, step=0.05, label="Heatmap opacity")
                     with gr.Accordion("Settings", open=False):
-                        method = gr.Radio(core.Method.choices(), value=core.Method.GRADCAM.value,
+                        method = gr.Radio(core.Method.choices(), value=spec.default_method,
                                           label="CAM method")
+                        measured = gr.Markdown(handlers.measured_line(spec, spec.default_method, spec.default_layer),
+                                               elem_id="measured")  # what was measured for this architecture
                         pooling = gr.Radio(core.Pooling.choices(), value=core.Pooling.CLIP.value,
                                            label="Channel weights")
                         # no value here: the API's default is then None, the chosen model's
@@ -181,7 +183,7 @@ def build_demo() -> gr.Blocks:
                     tl_video = gr.Video(label="Original | heatmap over the whole video", show_label=False,
                                         interactive=False, height=300, elem_id="timeline-video")
         with tabs, gr.Tab("Gallery", id="gallery"):
-            gallery_tab(load_gallery(GALLERY_DIR))
+            gallery_tab(load_gallery(GALLERY_DIR), load_model_galleries(GALLERY_DIR), core.DEFAULT_MODEL)
 
         c = {"video": video, "true_label": truth_in, "model": model, "method": method,
              "pooling": pooling, "layer": layer, "opacity": opacity, "sampling": sampling,
@@ -192,6 +194,7 @@ def build_demo() -> gr.Blocks:
              "long_video": long_video, "timeline": timeline, "moment": moment, "tl_plot": tl_plot,
              "tl_video": tl_video, "heatmap_of": heatmap_of, "tl_files": tl_files, "tl_info": tl_info,
              "masks": masks, "window": window, "stride": stride, "baseline": baseline, "stop": stop, "cost": cost,
+             "measured": measured,
              **trust}
         work = {"concurrency_id": "model", "concurrency_limit": CONCURRENCY}
 
@@ -230,6 +233,8 @@ def build_demo() -> gr.Blocks:
         for button in (explain_btn, moment_btn):  # the panel described the last clip
             on(button.click, trust_panel.clear, cleared, api_visibility="private", queue=False)
         on(model.change, handlers.switch_model, handlers.SWITCHED, api_visibility="private")
+        on(functools.partial(gr.on, [method.select, layer.select]), handlers.measured, ("measured",),
+           api_visibility="private", queue=False)
         # Stop: the running occlusion or RISE of this session checks the flag between batches,
         # and Gradio drops the events' results
         stop_btn.click(handlers.stop_run, stop, None, cancels=[explained, refreshed, checked, moment_done],

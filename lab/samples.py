@@ -43,20 +43,25 @@ def _table(true: int, top2: list[int], p1: float) -> str:
     return "medium" if true in top2 else "negative"
 
 
-def build(model, root: Path, out: Path, split: str = "test", max_side: int = 240) -> dict:
+def build(model, root: Path, out: Path, split: str = "test", max_side: int = 240, gallery_only: bool = False) -> dict:
+    """The samples and the gallery; ``gallery_only``: only the tables, in ``OUT/gallery/MODEL/``
+    (another shipped model's, shown beside the default's)."""
     spec = model.spec
     cats = list(spec.categories)
     ds = SSv2Dataset(root, split, classes=cats)
     sample_dir, gallery_dir = out / "samples", out / "gallery"
-    sample_dir.mkdir(parents=True, exist_ok=True)
+    if gallery_only:
+        gallery_dir = gallery_dir / spec.name
+    else:
+        sample_dir.mkdir(parents=True, exist_ok=True)
     gallery_dir.mkdir(parents=True, exist_ok=True)
     samples, gallery = {}, []
     counts = dict.fromkeys(TABLE_SIZES, 0)
     for i in range(len(ds)):
         y = ds.samples[i].target
-        if len(samples) == len(cats) and all(counts[t] >= n for t, n in TABLE_SIZES.items()):
+        if (gallery_only or len(samples) == len(cats)) and all(counts[t] >= n for t, n in TABLE_SIZES.items()):
             break
-        need_sample = cats[y] not in samples
+        need_sample = cats[y] not in samples and not gallery_only
         path = ds.video_path(i)
         clip = read_clip(path, spec)
         exp = explain(model, clip, y)
@@ -83,7 +88,8 @@ def build(model, root: Path, out: Path, split: str = "test", max_side: int = 240
     for g in gallery:
         g.pop("_y")
     index = [samples[c] for c in cats if c in samples]
-    (sample_dir / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+    if not gallery_only:
+        (sample_dir / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     (gallery_dir / "gallery.json").write_text(json.dumps(gallery, indent=1) + "\n")
     (gallery_dir / "gallery.md").write_text(_markdown(gallery, spec.name))
     return {"samples": len(index), "gallery": counts}
@@ -110,9 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default="test")
     add_model_arguments(p)
     p.add_argument("--out", default="demo")
+    p.add_argument("--gallery-only", action="store_true",
+                   help="only the post's tables, in OUT/gallery/MODEL/ (another model's, beside the default's)")
     a = p.parse_args(argv)
     np.random.seed(0)
-    summary = build(load_model(a.model, weights=a.weights), Path(a.data), Path(a.out), a.split)
+    summary = build(load_model(a.model, weights=a.weights), Path(a.data), Path(a.out), a.split,
+                    gallery_only=a.gallery_only)
     print(json.dumps(summary))
     return 0
 

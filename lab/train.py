@@ -193,6 +193,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="add WEIGHT x a loss that puts the true class's activation map on the rendered object's "
                         "mask and inside the action's frames (needs ground_truth/ and an I3DResNet; see "
                         "lab.cam_loss)")
+    p.add_argument("--distill", default=None, metavar="TEACHER",
+                   help="also learn the class probabilities of this model (a registered name, or NAME=CHECKPOINT) "
+                        "on the same augmented clips (knowledge distillation, Hinton et al. 2015; DeiT)")
+    p.add_argument("--distill-weight", type=float, default=0.5, metavar="W",
+                   help="loss = (1 - W) * cross-entropy + W * KL(teacher || student)")
     p.add_argument("--cam-skip", nargs="+", default=(), metavar="CLASS",
                    help="classes whose masks --cam-loss leaves out of 'where' (camera classes always are): e.g. "
                         "'Covering [something] with [something]' 'Uncovering [something]', where the cover moves")
@@ -252,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"(i3d_tiny, i3d_tiny14, i3d_resnet50); {args.arch} does not")
     model = model.to(device).train()
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    teacher = _teacher(args.distill, spec, categories, device) if args.distill else None
 
     steps_per_epoch = max(1, len(train_x) // (args.batch_size * world))
     total = args.max_steps or math.ceil(args.epochs * steps_per_epoch)
@@ -288,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                 x, y, m = _augment(train_x[idx], train_y[idx], flip_map, S, gen, masks=truth.masks[idx])
             else:
                 x, y = _augment(train_x[idx], train_y[idx], flip_map, S, gen)
+            x_raw = x
             x, y = _normalise(x, spec.mean, spec.std).to(device), y.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp and device.type == "cuda"):
                 if args.cam_loss:
@@ -296,7 +303,13 @@ def main(argv: list[str] | None = None) -> int:
                                                         truth.use[idx].to(device), truth.inside[idx].to(device))
                     loss = crit(logits.float(), y) + args.cam_loss * (where + when)
                 else:
-                    loss = crit(net(x).float(), y)
+                    logits = net(x).float()
+                    loss = crit(logits, y)
+                    if teacher is not None:
+                        with torch.no_grad():
+                            target = teacher[0](_normalise(x_raw, *teacher[1]).to(device)).float().softmax(-1)
+                        kl = nn.functional.kl_div(logits.log_softmax(-1), target, reduction="batchmean")
+                        loss = (1 - args.distill_weight) * loss + args.distill_weight * kl
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -335,6 +348,22 @@ def main(argv: list[str] | None = None) -> int:
         dist.barrier()
         dist.destroy_process_group()
     return 0
+
+
+def _teacher(which: str, spec, categories: list[str], device):
+    """(the teacher model in eval mode, its (mean, std)) for ``--distill NAME[=CHECKPOINT]``; it must
+    know the same classes and take clips of the same frames and size."""
+    name, _, weights = which.partition("=")
+    teacher = load_model(name, weights=weights or "default", device=device).eval()
+    t = teacher.spec
+    if list(t.categories) != list(categories):
+        raise SystemExit(f"--distill {which}: its classes differ from the data's; distil from a model of the same classes")
+    if (t.num_frames, tuple(t.input_size)) != (spec.num_frames, tuple(spec.input_size)):
+        raise SystemExit(f"--distill {which}: it takes {t.num_frames}x{t.input_size[0]}x{t.input_size[1]} clips, "
+                         f"the student {spec.num_frames}x{spec.input_size[0]}x{spec.input_size[1]}")
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher, (t.mean, t.std)
 
 
 def _joined(parts: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:

@@ -58,17 +58,20 @@ def test_the_cost_is_said_before_the_run_and_stop_ends_it():
                          window="4 28 28", stop=stop, progress=press_stop)
 
 
-def test_the_method_choice_follows_the_model():
-    cnn = core.get_spec(core.DEFAULT_MODEL)
-    shown = [v for _, v in handlers.method_choice(cnn, "rollout").choices]
-    assert not set(shown) & set(ATTENTION_METHODS) and handlers.method_choice(cnn, "rollout").value == "gradcam"
-    assert handlers.method_choice(cnn, "rise").value == "rise"
+def test_the_method_choice_follows_the_model_and_its_measured_default():
     from dataclasses import replace
 
-    transformer = replace(cnn, token_grid=(8, 7, 7))
-    assert [v for _, v in handlers.method_choice(transformer, "rollout").choices] == [m.value for m in core.Method]
-    switched = handlers.switch_model(core.DEFAULT_MODEL, "relevance")
-    assert switched["method"].value == "gradcam"
+    cnn = core.get_spec(core.DEFAULT_MODEL)
+    shown = [v for _, v in handlers.method_choice(cnn).choices]
+    assert not set(shown) & set(ATTENTION_METHODS) and handlers.method_choice(cnn).value == cnn.default_method
+    transformer = replace(cnn, token_grid=(8, 7, 7), default_method="relevance")
+    assert [v for _, v in handlers.method_choice(transformer).choices] == [m.value for m in core.Method]
+    assert handlers.method_choice(transformer).value == "relevance"
+    # a default that does not apply to the model (a stale record) falls back to Grad-CAM
+    assert handlers.method_choice(replace(cnn, default_method="rollout")).value == "gradcam"
+    switched = handlers.switch_model(core.DEFAULT_MODEL)
+    assert switched["method"].value == cnn.default_method
+    assert switched["measured"] == handlers.measured(core.DEFAULT_MODEL, cnn.default_method)["measured"]
 
 
 def test_the_stop_button_cancels_the_model_work():

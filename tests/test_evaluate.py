@@ -126,6 +126,15 @@ def test_samples_and_the_posts_tables(default_checkpoint, rendered, tmp_path):
         assert (g["table"] == "positive") <= right and (g["table"] == "negative") <= (g["true"] not in dict(g["top2"]))
         assert (tmp_path / "gallery" / g["gif"]).is_file()
     assert "## Positive" in (tmp_path / "gallery" / "gallery.md").read_text()
+    # another shipped model's tables go beside the default's, and the samples stay as they were
+    index_before = (tmp_path / "samples" / "index.json").read_text()
+    assert samples_main(["--data", str(rendered), "--out", str(tmp_path), "--model", "i3d_tiny", "--gallery-only"]) == 0
+    assert (tmp_path / "samples" / "index.json").read_text() == index_before
+    from demo.catalog import load_gallery, load_model_galleries
+
+    others = load_model_galleries(tmp_path / "gallery")
+    assert list(others) == ["i3d_tiny"] and any(others["i3d_tiny"].values())
+    assert load_gallery(tmp_path / "gallery") != others["i3d_tiny"]
 
 
 @pytest.mark.slow
@@ -145,3 +154,54 @@ def test_methods_x_layers_grid_on_rendered_clips(default_checkpoint, rendered, t
     text = out.with_suffix(".md").read_text()
     assert text.startswith("# Evaluation of `i3d_tiny`\n\nkept\n") and "## Methods x layers" in text
     assert text.count("| `i3d_tiny` (") == 9
+
+
+def test_the_default_rule_takes_the_best_pointing_among_sane_maps():
+    from lab.evaluate.methods import best_default
+
+    def row(method, layer, near, sanity, passes=1):
+        return {"method": method, "layer": layer, "pointing_game": near / 2, "pointing_game_near": near,
+                "sanity_head": sanity, "forward_passes": passes}
+
+    rows = [row("gradcam", "layer3", 0.50, 0.1), row("gradcampp", "layer4", 0.90, 0.8),  # insane: ignored
+            row("gradcam", "layer4", 0.70, 0.1), row("hirescam", "layer4", 0.702, 0.1),  # a tie: row order
+            row("rise", None, 0.703, 0.0, passes=251), row("rollout", None, 0.95, float("nan"))]
+    d = best_default(rows)
+    assert (d["method"], d["layer"]) == ("gradcam", "layer4")
+    assert best_default([row("gradcam", "layer4", 0.7, 0.9)], core.get_spec("i3d_tiny"))["rule"] == "no row passed the sanity bar"
+
+
+def test_the_methods_section_is_replaced_and_what_follows_kept():
+    from lab.evaluate.methods import replace_section
+
+    doc = "# E\n\n## Methods x architectures\n\nold\n\n## Notes\n\nkept\n"
+    new = replace_section(doc, "## Methods x architectures\n\nnew\n")
+    assert new == "# E\n\n## Methods x architectures\n\nnew\n\n## Notes\n\nkept\n"
+    assert replace_section("# E\n", "## Methods x architectures\n\nx\n") == "# E\n\n## Methods x architectures\n\nx\n"
+
+
+@pytest.mark.slow
+def test_methods_x_architectures_on_rendered_clips(default_checkpoint, rendered, tmp_path):
+    """Every method that applies, scored on rendered clips: the CNN gets no attention rows, every
+    row has its deletion and sanity numbers and its cost, and the default follows the rule."""
+    out = tmp_path / "evaluation"
+    out.with_suffix(".md").write_text("# Evaluation\n\nkept\n")
+    assert evaluate_main(["--data", str(rendered), "--split", "test", "--methods", "i3d_tiny", "--limit", "2",
+                          "--checks-per-class", "3", "--masks", "4", "--perturbation-sanity-clips", "1", "--out", str(out)]) == 0
+    (res,) = json.loads((tmp_path / "evaluation_methods.json").read_text())
+    rows = {(r["method"], r["layer"]): r for r in res["rows"]}
+    assert ("rollout", None) not in rows and ("occlusion", None) in rows and ("rise", None) in rows
+    assert {la for _, la in rows} == {"stem", "layer1", "layer2", "layer3", "layer4", "fused", None}
+    for r in res["rows"]:
+        assert r["clips"] == 2 and r["deletion_clips"] == 2, r
+        assert 0 <= r["deletion_auc"] <= 1 and 0 <= r["deletion_auc_random"] <= 1
+        assert r["sanity_clips"] == (1 if r["method"] in ("occlusion", "rise") else 2)
+        assert r["forward_passes"] >= 1 and r["seconds"] > 0
+    # the method's passes and the one that classified the clip, as result.json counts them
+    assert rows["occlusion", None]["forward_passes"] == 64 + 1 + 1 and rows["rise", None]["forward_passes"] == 4 + 1
+    # a global-average-pooled head: HiResCAM == Grad-CAM, so the rule (row order) keeps Grad-CAM
+    assert rows["hirescam", "layer4"]["pointing_game"] == pytest.approx(rows["gradcam", "layer4"]["pointing_game"])
+    assert res["default"]["method"] != "hirescam" or res["default"]["layer"] != "layer4"
+    text = out.with_suffix(".md").read_text()
+    assert text.startswith("# Evaluation\n\nkept\n") and "## Methods x architectures" in text
+    assert "rollout, relevance | does not apply" in text and "Default by the rule" in text

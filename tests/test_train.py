@@ -206,8 +206,9 @@ def test_cam_loss_training_logs_the_loss_and_refuses_a_model_without_a_pooled_he
 
 def test_a_hugging_face_transformer_trains_exports_and_explains(tiny_data, tmp_path, hf_offline):
     """``--arch videomae_tiny`` (transformers' own VideoMAE, built from the config in
-    core/models/hf_shipped.py) trains, exports a checkpoint that loads under its registered name,
-    and is explained by Grad-CAM on its token grid and by the attention methods."""
+    core/models/hf_shipped.py) trains, distilling a shipped CNN's probabilities, exports a
+    checkpoint that loads under its registered name, and is explained by Grad-CAM on its token
+    grid and by the attention methods."""
     import torch
 
     import core
@@ -215,9 +216,9 @@ def test_a_hugging_face_transformer_trains_exports_and_explains(tiny_data, tmp_p
     out, ckpt = tmp_path / "run", tmp_path / "videomae"
     assert main(["--data", str(tiny_data), "--arch", "videomae_tiny", "--out", str(out), "--batch-size", "4",
                  "--max-steps", "2", "--eval-every", "2", "--cache-size", "64", "--threads", "1",
-                 "--export", str(ckpt)]) == 0
+                 "--distill", "i3d_tiny", "--export", str(ckpt)]) == 0
     _, meta = load_checkpoint(ckpt.with_suffix(".safetensors"))
-    assert meta["arch"] == "videomae_tiny" and meta["default_layer"] == "layer.5"
+    assert meta["arch"] == "videomae_tiny" and meta["training_args"]["distill"] == "i3d_tiny"
     model = load_model("videomae_tiny", weights=ckpt.with_suffix(".safetensors"))
     assert model.spec.categories == CLASSES and model.spec.token_grid == (8, 7, 7)
     explainer = core.Explainer(model)

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ..errors import SettingsError
+from ..models.measured import TABLE_LINK
 from ..models.spec import ModelSpec
 from ..transforms import preprocess
 from .forward import LayerForward, batched_vjp, cam_maps, forward_to_layer, upsample_and_normalise
@@ -217,13 +218,29 @@ class Explainer:
         :class:`core.attribution.Cancelled` before the next one when ``cancel()`` returns True.
         """
         module_layer = layer if isinstance(layer, nn.Module) else None
-        if settings is None:
-            settings = Settings(layer=None if module_layer is not None else layer, **options)
-        elif options or layer is not None:
+        if settings is not None and (options or layer is not None):
             raise SettingsError("give either settings= or its fields as keywords, not both")
+        settings, defaults = self.settings_for(settings, layer=None if module_layer is not None else layer, **options)
         # The method's family: the Grad-CAM table at a layer, or core.attribution's table
         run = self._cam if settings.method in CAM_FUNCTIONS else self._attribute
-        return run(clip, (targets, top_k, contrast), settings, module_layer, progress, cancel)
+        exp = run(clip, (targets, top_k, contrast), settings, module_layer, progress, cancel)
+        return replace(exp, defaults=defaults) if defaults else exp
+
+    def settings_for(self, settings: Settings | None = None, **options) -> tuple[Settings, dict]:
+        """(the :class:`Settings` an explanation with these arguments uses, the model defaults it
+        applied). ``settings`` is used as given; without it, ``options`` are its fields, and a
+        method left out is the model's measured default (``spec.default_method``, with its
+        ``default_layer``: :mod:`core.models.measured`), recorded in the returned dict."""
+        if settings is not None:
+            return settings, {}
+        if options.get("method") is not None or self.spec is None:
+            return Settings(**{k: v for k, v in options.items() if k != "method" or v is not None}), {}
+        method = self.spec.default_method
+        options = {k: v for k, v in options.items() if k != "method"}
+        defaults = {"method": method, "source": TABLE_LINK}
+        if method in {m.value for m in CAM_FUNCTIONS} and options.get("layer") is None:
+            defaults["layer"] = self.spec.default_layer
+        return Settings(method=method, **options), defaults
 
     def forward_passes(self, clip, settings: Settings) -> int:
         """How many forward passes explaining ``clip`` with ``settings`` runs (before it runs):

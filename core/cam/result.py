@@ -56,6 +56,9 @@ class Explanation:
     # what the method ran: ``forward_passes`` (0 when the forward pass was cached) and its
     # parameters (occlusion's window and stride, RISE's masks and seed, what rollout reads, ...)
     method_info: dict = field(default_factory=dict)
+    # the model's defaults the explanation applied because the caller left them out: ``method``
+    # (and ``layer``) and ``source``, the table they were measured in (core.models.measured)
+    defaults: dict = field(default_factory=dict)
 
     # The settings' fields, read straight off the explanation (``exp.layer``, ``exp.method``, ...)
     layer = property(lambda self: self.settings.layer, doc="the layer explained (its name)")
@@ -106,4 +109,5 @@ class Explanation:
             "forward_passes": self.method_info.get("forward_passes", 0 if self.cached_forward else 1),
             "method_params": {k: list(v) if isinstance(v, tuple) else v
                               for k, v in self.method_info.items() if k != "forward_passes"},
+            "defaults_applied": dict(self.defaults),
         }

@@ -25,6 +25,7 @@ from torch import nn
 
 from ..errors import SettingsError, UnknownModelError, WeightsError
 from .hf_heads import class_token_head
+from .measured import apply_measured
 from .registry import ModelSource, register_source
 from .spec import IMAGENET_MEAN, IMAGENET_STD, Layout, ModelSpec
 
@@ -166,14 +167,14 @@ def hf_spec(path: Path, source: str, config=None) -> ModelSpec:
     crop = config.image_size if isinstance(config.image_size, int) else config.image_size[0]
     id2label = getattr(config, "id2label", None) or {}
     categories = tuple(id2label.get(i, id2label.get(str(i), f"class {i}")) for i in range(config.num_labels))
-    return ModelSpec(
+    return apply_measured(ModelSpec(
         name=source, categories=categories, num_frames=config.num_frames,
         layers=layers, default_layer=default, layout=family.layout,
         description=f"Hugging Face {config.model_type} ({len(categories)} classes)",
         weights_hint=f"`python -m core download {source}` puts it in the Hugging Face cache",
         layer_paths=_layer_paths(family.encoder[0], n), token_grid=_grid(config), head="model.classifier",
         **_preprocessing(path, family, crop),
-    )
+    ), config.model_type)
 
 
 def _layer_paths(encoder: str, n: int) -> dict[str, str]:

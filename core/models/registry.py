@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..errors import SettingsError, UnknownModelError
+from .measured import apply_measured
 from .spec import ModelSpec
 from .weights import (
     CHECKPOINT_DIR,
@@ -140,7 +141,7 @@ def get_spec(name: str = DEFAULT_MODEL) -> ModelSpec:
         meta_path = CHECKPOINT_DIR / f"{entry.checkpoint}.json"
         if meta_path.is_file():
             spec = _spec_from_meta(spec, json.loads(meta_path.read_text()))
-    return spec
+    return apply_measured(spec)
 
 
 def weights_status(name: str) -> tuple[bool, str]:

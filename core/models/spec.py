@@ -50,6 +50,9 @@ class ModelSpec:
       ``model.classifier``): the first module the sanity check re-initialises.
     - ``clip_seconds``: how long one training clip of a uniformly sampled model lasted, if known.
     - ``checkpoint``: the JSON record of the checkpoint the weights came from, if any.
+    - ``default_method``: the method an explanation uses when none is given (a
+      :class:`core.Method` value); with ``default_layer``, the best *measured* one for the shipped
+      models and their families (:mod:`core.models.measured`).
     """
 
     name: str
@@ -71,6 +74,7 @@ class ModelSpec:
     head: str | None = None
     clip_seconds: float | None = None
     checkpoint: Mapping | None = field(default=None, compare=False, hash=False, repr=False)
+    default_method: str = "gradcam"
 
     def __post_init__(self):
         what = f"ModelSpec {self.name!r}:"

