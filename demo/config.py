@@ -51,3 +51,5 @@ _space = os.environ.get("SPACE_ID")
 README_URL = os.environ.get("VIDEOCAM_README_URL") or (
     f"https://huggingface.co/spaces/{_space}/blob/main/README.md" if _space else None
 )
+# the measured methods x architectures table, beside the README
+TABLE_URL = README_URL.rsplit("/", 1)[0] + "/docs/evaluation.md#methods-x-architectures" if README_URL else None

@@ -35,6 +35,7 @@ from .config import (
     MAX_SECONDS,
     OPACITY,
     REAL_MODEL,
+    TABLE_URL,
     TOP_K,
 )
 from .models import get_explainer
@@ -360,7 +361,7 @@ def switch_model(model: str) -> dict:
     return {
         **out,
         "method": method_choice(spec),
-        "measured": measured_line(spec, spec.default_method, spec.default_layer),
+        "measured": measured_line(spec, spec.default_method, spec.default_layer, TABLE_URL),
         "model_note": models.note(model, spec),  # the spec read above, not read again
         "layer": gr.Radio(choices=list(spec.layers), value=spec.default_layer),
         "sampling": gr.Radio(choices=sampling_choices(spec), value=spec.sampling),
@@ -387,7 +388,7 @@ def measured(model, method, layer=None) -> dict:
         spec = core.get_spec(model)
     except core.UserError:
         return {"measured": ""}
-    return {"measured": measured_line(spec, method, layer or spec.default_layer)}
+    return {"measured": measured_line(spec, method, layer or spec.default_layer, TABLE_URL)}
 
 
 def cost(model, method, masks=None, window=None, stride=None, baseline=None) -> dict:

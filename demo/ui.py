@@ -25,6 +25,7 @@ from .config import (
     REAL_MODEL,
     SAMPLES_DIR,
     STATE_TTL_S,
+    TABLE_URL,
     VIDEO_TYPES,
 )
 from .gallery_tab import gallery_tab
@@ -104,7 +105,7 @@ def build_demo() -> gr.Blocks:
                     with gr.Accordion("Settings", open=False):
                         method = gr.Radio(core.Method.choices(), value=spec.default_method,
                                           label="CAM method")
-                        measured = gr.Markdown(handlers.measured_line(spec, spec.default_method, spec.default_layer),
+                        measured = gr.Markdown(handlers.measured_line(spec, spec.default_method, spec.default_layer, TABLE_URL),
                                                elem_id="measured")  # what was measured for this architecture
                         pooling = gr.Radio(core.Pooling.choices(), value=core.Pooling.CLIP.value,
                                            label="Channel weights")

@@ -49,7 +49,7 @@ def test_a_recorded_default_is_what_an_explanation_without_a_method_uses(measure
     assert core.explain(model, x, settings=core.Settings()).defaults == {}
     line = measured.measured_line(spec, "hirescam", "layer3")
     assert "30% of frames (60% within one cell)" in line and "Grad-CAM at `layer3`: 20% (40%)" in line
-    assert measured.TABLE_LINK in line
+    assert measured.TABLE_LINK in line and "[table](https://x/t)" in measured.measured_line(spec, "gradcam", "layer3", "https://x/t")
 
 
 def test_a_hugging_face_model_of_a_measured_family_takes_its_method_and_layer_position(measured_file, tmp_path,

@@ -57,9 +57,10 @@ def apply_measured(spec: ModelSpec, family: str | None = None) -> ModelSpec:
     return replace(spec, default_method=rec["method"], default_layer=layer or spec.default_layer)
 
 
-def measured_line(spec: ModelSpec, method: str, layer: str | None) -> str:
+def measured_line(spec: ModelSpec, method: str, layer: str | None, link: str | None = None) -> str:
     """One sentence: what was measured for this architecture with ``method`` (at ``layer``), next
-    to Grad-CAM at the default layer; empty when nothing was measured."""
+    to Grad-CAM at the default layer; empty when nothing was measured. ``link``: a URL of the
+    table (else its path in the repository is named)."""
     family = spec.description.split()[2] if spec.description.startswith("Hugging Face ") else None
     rec = measured(spec.name, family)
     if rec is None:
@@ -69,7 +70,8 @@ def measured_line(spec: ModelSpec, method: str, layer: str | None) -> str:
     key = f"{method}@{layer}" if f"{method}@{layer}" in rows else method
     base_layer = rec.get("gradcam_layer")
     base = rows.get(f"gradcam@{base_layer}")
-    head = (f"Measured on rendered clips with ground truth ({which}; [table]({TABLE_LINK})): ")
+    table = f"[table]({link})" if link else f"`{TABLE_LINK}`"
+    head = f"Measured on rendered clips with ground truth ({which}; {table}): "
     if key in rows:
         exact, near = rows[key]
         said = (f"this method's peak lands on the acting object in {exact:.0%} of frames "

@@ -320,7 +320,8 @@ def methods_markdown(results: list[dict], command: str) -> str:
         f"{first['deletion_steps']} steps (random cell order in parentheses; lower is more faithful). Sanity: Spearman "
         "correlation of the map with the map after re-initialising the head, and the head and top block "
         "(near 0 is right; a map that ignores the weights stays near 1). Cost: forward passes and seconds "
-        "per clip, uncached, on this machine's 2 cores. \"does not apply\": rollout and relevance read "
+        "per clip, uncached, on this machine's 2 cores (timed on each run's first clips, with whatever else "
+        "the machine ran at the time: compare them within a table). \"does not apply\": rollout and relevance read "
         "attention, which a 3D CNN has none of.", "",
         f"**Default rule** (what the page, the CLI and the API use when no method is given; written to "
         f"`core/models/measured.json`): among the interactive rows (not `occlusion` or `rise`, whose hundreds of "
