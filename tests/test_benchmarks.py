@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+import core
+
 pytest.importorskip("pytorch_grad_cam")
 
 
@@ -33,7 +35,8 @@ def test_quick_benchmark_writes_the_report(tmp_path, capsys):
     timing = text.split("## Explanation time")[1].split("\n## ")[0]
     tiny = next(r for r in timing.splitlines() if r.startswith("| i3d_tiny"))
     cells = [c.strip() for c in tiny.strip("|").split("|")]
-    assert cells[2] == "1x3x8x32x32" and cells[3] == "layer4"
+    # timed at the model's default layer, the measured one (core/models/measured.json)
+    assert cells[2] == "1x3x8x32x32" and cells[3] == core.get_spec("i3d_tiny").default_layer
     assert all(re.fullmatch(r"[\d.]+ (ms|s)", c) for c in cells[4:4 + len(OPS)]), cells
     assert re.search(r"\| i3d_tiny \| \d+ MB \| \d+ MB \| [\d.]+x \|", text)  # peak memory
     assert re.search(r"`read_clip` \(1 s 320x180", text)

@@ -159,13 +159,14 @@ def test_methods_x_layers_grid_on_rendered_clips(default_checkpoint, rendered, t
 def test_the_default_rule_takes_the_best_pointing_among_sane_maps():
     from lab.evaluate.methods import best_default
 
-    def row(method, layer, near, sanity, passes=1):
-        return {"method": method, "layer": layer, "pointing_game": near / 2, "pointing_game_near": near,
+    def row(method, layer, exact, sanity, passes=1, near=0.5):
+        return {"method": method, "layer": layer, "pointing_game": exact, "pointing_game_near": near,
                 "sanity_head": sanity, "forward_passes": passes}
 
-    rows = [row("gradcam", "layer3", 0.50, 0.1), row("gradcampp", "layer4", 0.90, 0.8),  # insane: ignored
-            row("gradcam", "layer4", 0.70, 0.1), row("hirescam", "layer4", 0.702, 0.1),  # a tie: row order
-            row("rise", None, 0.703, 0.0, passes=251), row("rollout", None, 0.95, float("nan"))]
+    rows = [row("gradcam", "layer3", 0.25, 0.1), row("gradcampp", "layer4", 0.45, 0.8),  # insane: ignored
+            row("gradcam", "layer4", 0.35, 0.1), row("hirescam", "layer4", 0.351, 0.1),  # a tie: row order
+            row("layercam", "layer4", 0.1, 0.1, near=0.9),  # a coarse map's wide target does not rank it
+            row("rise", None, 0.36, 0.0, passes=251), row("rollout", None, 0.5, float("nan"))]
     d = best_default(rows)
     assert (d["method"], d["layer"]) == ("gradcam", "layer4")
     assert best_default([row("gradcam", "layer4", 0.7, 0.9)], core.get_spec("i3d_tiny"))["rule"] == "no row passed the sanity bar"

@@ -102,7 +102,7 @@ def test_the_default_is_i3d_tiny_dilated_and_fine_tuned_on_standard_and_varied_r
     assert varied["seed"] != standard["seed"]
     assert meta["metrics"]["train_clips"] == standard["n_train"] + varied["n_train"]
     clip = core.read_clip(SAMPLES / samples[0]["file"], base.spec)
-    assert core.explain(base, clip).raw_maps.shape[1:] == (16, 7, 7)
+    assert core.explain(base, clip, layer="layer4").raw_maps.shape[1:] == (16, 7, 7)
 
 
 TRANSFORMER = weights.CHECKPOINT_DIR / "videomae_tiny.safetensors"
