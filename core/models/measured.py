@@ -73,9 +73,13 @@ def measured_line(spec: ModelSpec, method: str, layer: str | None, link: str | N
     table = f"[table]({link})" if link else f"`{TABLE_LINK}`"
     head = f"Measured on rendered clips with ground truth ({which}; {table}): "
     if key in rows:
-        exact, near = rows[key]
+        exact, near, *rest = rows[key]
         said = (f"this method's peak lands on the acting object in {exact:.0%} of frames "
                 f"({near:.0%} within one cell)")
+        sanity, bar = (rest[0] if rest else None), rec.get("sanity_max", 0.3)
+        if sanity is not None and sanity > bar:
+            said += (f", but it fails the sanity check: its map keeps a rank correlation of {sanity:.2f} with "
+                     "itself when the classifier head is randomised")
     else:
         said = "this method was not measured here"
     if base is not None and key != f"gradcam@{base_layer}":

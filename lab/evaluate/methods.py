@@ -286,8 +286,12 @@ def record_default(res: dict, *, families: str | None = None, path: Path | None 
         "method": d["method"], "layer": d.get("layer") if d["method"] in cam_family else None,
         "layers": spec_layers,
         "gradcam_layer": d.get("layer") if d["method"] in cam_family and d.get("layer") in spec_layers else spec_layers[-1],
-        "rows": {_key(Method(r["method"]), r["layer"]): [round(r["pointing_game"], 4), round(r["pointing_game_near"], 4)]
+        # per row: exact pointing, pointing within one cell, sanity after re-initialising the head
+        "rows": {_key(Method(r["method"]), r["layer"]): [round(r["pointing_game"], 4), round(r["pointing_game_near"], 4),
+                                                          None if math.isnan(r.get("sanity_head", math.nan))
+                                                          else round(r["sanity_head"], 3)]
                  for r in res["rows"] if not math.isnan(r["pointing_game"])},
+        "sanity_max": SANITY_MAX,
         "split": res["split"], "clips": res["clips"], "data": res.get("data"),
     }
     data["models"][res["model"]] = rec
