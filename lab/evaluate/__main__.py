@@ -21,7 +21,7 @@ leaving the rest of that report as it is (and vice versa).
 ``--methods`` scores every method that applies to each model named (the Grad-CAM family at every
 layer, LayerCAM fused, rollout, relevance, occlusion, rise; :mod:`lab.evaluate.methods`) with
 deletion AUC, the sanity check and the cost, adds the results to ``docs/evaluation_methods.json``
-(keyed by model and split, so the test and unfamiliar splits are run one after the other) and
+(keyed by model, split and data set, so the test and unfamiliar splits are run one after the other) and
 rewrites the "Methods x architectures" section of ``OUT.md`` from everything in it.
 """
 
