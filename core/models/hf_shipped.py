@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from .hf import _layer_paths
 from .registry import register_model
 from .spec import IMAGENET_MEAN, IMAGENET_STD, Layout, ModelSpec
 
@@ -22,7 +23,7 @@ VIDEOMAE_TINY = {
     "image_size": 112, "patch_size": 16, "num_frames": 16, "tubelet_size": 2, "hidden_size": 128,
     "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 512, "use_mean_pooling": True,
 }
-_ENCODER = "model.videomae.encoder.layer"
+_ENCODER = "videomae.encoder.layer"  # inside HFVideoClassifier's ``model``
 
 
 def _videomae_tiny_spec() -> ModelSpec:
@@ -33,7 +34,7 @@ def _videomae_tiny_spec() -> ModelSpec:
     return ModelSpec(
         name="videomae_tiny", categories=(), num_frames=c["num_frames"], input_size=(c["image_size"],) * 2,
         resize_size=None, mean=IMAGENET_MEAN, std=IMAGENET_STD, layers=layers, default_layer=layers[-1],
-        layout=Layout.TOKENS, layer_paths={name: f"{_ENCODER}.{i}" for i, name in enumerate(layers)},
+        layout=Layout.TOKENS, layer_paths=_layer_paths(_ENCODER, len(layers)),
         token_grid=grid, head="model.classifier",
         description="a small VideoMAE (Hugging Face transformers; 4 blocks, 8x7x7 tokens) trained from "
         "scratch on the project's 13 rendered actions, without the localisation loss",

@@ -81,11 +81,11 @@ def _cell(e, method: Method, params: Perturbation) -> tuple[int, int]:
 
 
 def _explain_all(ex: Explainer, clip, y: int, rows, size, params: Perturbation, *, with_perturbation: bool,
-                 fused_layers, timed: dict | None) -> dict[str, tuple]:
-    """Per row key: (maps on frames (T, H, W), raw map, map cell in frame pixels, forward passes
-    (None when the forward pass was cached)). ``timed``: a dict to put each row's seconds in, the
-    cache cleared before each row."""
-    out = {}
+                 fused_layers, timed: dict | None) -> tuple[dict[str, tuple], torch.Tensor]:
+    """(per row key: (maps on frames (T, H, W), raw map, map cell in frame pixels, forward passes
+    (None when the forward pass was cached)), the clip's class probabilities). ``timed``: a dict to
+    put each row's seconds in, the cache cleared before each row."""
+    out, probs = {}, None
     for method, layer in rows:
         if layer == FUSED or (method in PERTURBATION and not with_perturbation):
             continue
@@ -98,6 +98,7 @@ def _explain_all(ex: Explainer, clip, y: int, rows, size, params: Perturbation, 
             timed[_key(method, layer)] = time.perf_counter() - t0
         passes = None if e.cached_forward else e.method_info.get("forward_passes", 1)
         out[_key(method, layer)] = (e.maps_on_frames(size)[0], e.raw_maps[0], _cell(e, method, params), passes)
+        probs = e.probs
     if fused_layers:
         parts = [out[_key(Method.LAYERCAM, la)] for la in fused_layers]
         cell = min((p[2] for p in parts), key=lambda c: c[0] * c[1])
@@ -105,7 +106,7 @@ def _explain_all(ex: Explainer, clip, y: int, rows, size, params: Perturbation, 
                                              None if timed is None else len(fused_layers))
         if timed is not None:
             timed[_key(Method.LAYERCAM, FUSED)] = sum(timed[_key(Method.LAYERCAM, la)] for la in fused_layers)
-    return out
+    return out, probs
 
 
 def _deletion(ex: Explainer, x: torch.Tensor, y: int, raws: dict[str, torch.Tensor], seed: int) -> dict[str, tuple]:
@@ -181,9 +182,7 @@ def evaluate_methods(model, root: Path, split: str = "test", *, per_class: int |
     t0 = time.time()
     for s in samples:
         y = s.target
-        k = seen[y]
-        if per_class is not None and k >= per_class:
-            continue
+        k = seen[y]  # held_out gives only the first per_class clips of each class
         seen[y] += 1
         n += 1
         check = k < checks_per_class
@@ -191,9 +190,9 @@ def evaluate_methods(model, root: Path, split: str = "test", *, per_class: int |
         clip, masks_gt = s.clip, s.masks
         size = tuple(masks_gt.shape[1:]) if masks_gt is not None else tuple(clip.frames.shape[1:3])
         timed: dict | None = {} if n <= timing_clips else None
-        got = _explain_all(ex, clip, y, rows, size, params, with_perturbation=check, fused_layers=fused_layers,
-                           timed=timed)
-        correct += int(ex.explain(clip, y).probs.argmax()) == y
+        got, probs = _explain_all(ex, clip, y, rows, size, params, with_perturbation=check,
+                                  fused_layers=fused_layers, timed=timed)
+        correct += int(probs.argmax()) == y
         is_object = spec.categories[y] not in CAMERA_CLASSES
         grown: dict = {}
         for key, (on_frames, raw, cell, passes) in got.items():
@@ -216,9 +215,9 @@ def evaluate_methods(model, root: Path, split: str = "test", *, per_class: int |
                 rec[key]["deletion_random"].append(auc_random)
             scratch = ex.copy_model()
             for depth, (_, rnd) in enumerate(randomize_top_down(scratch, order, seed=seed)):
-                rgot = _explain_all(Explainer(rnd, spec, cache_size=len(spec.layers)), clip, y, rows, size, params,
-                                    with_perturbation=checked <= perturbation_sanity_clips, fused_layers=fused_layers,
-                                    timed=None)
+                rgot, _ = _explain_all(Explainer(rnd, spec, cache_size=len(spec.layers)), clip, y, rows, size, params,
+                                       with_perturbation=checked <= perturbation_sanity_clips,
+                                       fused_layers=fused_layers, timed=None)
                 for key, (_, raw_r, *_rest) in rgot.items():
                     rec[key]["sanity_head" if depth == 0 else "sanity_top"].append(spearman(got[key][1], raw_r))
             del scratch
