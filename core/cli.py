@@ -1,4 +1,4 @@
-"""Command line: ``python -m core models | explain VIDEO ... | timeline VIDEO ... | download NAME``.
+"""Command line: ``python -m core models | explain VIDEO ... | timeline VIDEO ... | audit DATA ... | download NAME``.
 
 Exit status: 0 on success, 2 with a one-line message on stderr for anything the user can fix
 (a :class:`core.UserError`: a bad video, an unknown class or model, missing weights, a bad
@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
 
     add_arguments(sub.add_parser("timeline", help="score and explain a long video window by window: "
                                  "timeline.json/.csv/.png and heatmap_full.mp4"), add_model_arguments)
+    from .audit.run import add_arguments as audit_arguments
+
+    audit_arguments(sub.add_parser("audit", help="audit a labelled data set: each class's evidence, the "
+                                   "post's three tables, and shortcuts found and tested (audit.json, report.html)"),
+                    add_model_arguments)
     return p
 
 
@@ -187,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             return _download(args.name)
         if args.command == "timeline":
             from .longvideo.run import run
+
+            return run(args)
+        if args.command == "audit":
+            from .audit.run import run
 
             return run(args)
         return _explain(args)

@@ -35,6 +35,14 @@ MAX_MODELS = max(1, int(os.environ.get("VIDEOCAM_MAX_MODELS") or 3))
 REAL_MODEL = "MCG-NJU/videomae-base-finetuned-kinetics"
 REAL_MODEL_ABOUT = "VideoMAE-base, Kinetics-400: 400 everyday actions; 86.5M parameters, 346 MB"
 
+# The Audit tab: a .zip of clips and a labels.csv (file,label rows), within the page's upload
+# limit above; unpacked, at most AUDIT_MAX_UNPACKED_MB. The sample button audits the bundled
+# set (demo/audit_sample, rendered with a planted shortcut) with the shortcut demonstration model.
+AUDIT_MAX_CLIPS = 200
+AUDIT_MAX_UNPACKED_MB = 400
+AUDIT_SAMPLE_DIR = Path(os.environ.get("VIDEOCAM_AUDIT_SAMPLE") or ROOT / "demo" / "audit_sample")
+AUDIT_SAMPLE_MODEL = "i3d_tiny14_shortcut"
+
 OPACITY = 0.5  # the heatmap's opacity until the user moves the slider
 GIF_MAX_SIDE = 320  # longest side of each GIF panel, in pixels
 GIF_FPS = 4.0  # playback speed of the GIFs and MP4 (the 2017 post sampled at 4 fps)

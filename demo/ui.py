@@ -10,7 +10,7 @@ import gradio as gr
 import core
 from core.attribution import Baseline, Perturbation
 
-from . import handlers, models, timeline_view, trust_panel
+from . import audit_tab, handlers, models, timeline_view, trust_panel
 from .catalog import load_gallery, load_model_galleries, load_samples
 from .config import (
     CACHE_CLEANUP,
@@ -183,6 +183,8 @@ def build_demo() -> gr.Blocks:
                                                   "and its probability are written above the frames")
                     tl_video = gr.Video(label="Original | heatmap over the whole video", show_label=False,
                                         interactive=False, height=300, elem_id="timeline-video")
+        with tabs, gr.Tab("Audit", id="audit", elem_id="audit"):
+            audit = audit_tab.panel()
         with tabs, gr.Tab("Gallery", id="gallery"):
             gallery_tab(load_gallery(GALLERY_DIR), load_model_galleries(GALLERY_DIR), core.DEFAULT_MODEL)
 
@@ -196,7 +198,7 @@ def build_demo() -> gr.Blocks:
              "tl_video": tl_video, "heatmap_of": heatmap_of, "tl_files": tl_files, "tl_info": tl_info,
              "masks": masks, "window": window, "stride": stride, "baseline": baseline, "stop": stop, "cost": cost,
              "measured": measured,
-             **trust}
+             **trust, **audit}
         work = {"concurrency_id": "model", "concurrency_limit": CONCURRENCY}
 
         def on(trigger, fn, outputs, **kwargs):
@@ -240,6 +242,10 @@ def build_demo() -> gr.Blocks:
         # and Gradio drops the events' results
         stop_btn.click(handlers.stop_run, stop, None, cancels=[explained, refreshed, checked, moment_done],
                        queue=False, api_name="stop")
+        on(audit["audit_run"].click, audit_tab.audit_upload, audit_tab.OUTPUTS, api_name="audit",
+           show_progress_on=audit["audit_summary"], **work)
+        on(audit["audit_sample_btn"].click, audit_tab.audit_sample, audit_tab.OUTPUTS, api_name="audit_sample",
+           show_progress_on=audit["audit_summary"], **work)
         on(load_btn.click, handlers.add_model, ("model",), api_name="load_model",
            show_progress_on=hub_id, **work)
         # models loaded from the page since the server started, for pages opened before that,

@@ -174,6 +174,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default="i3d_tiny", help="registered model name")
     p.add_argument("--init", default=None,
                    help="initial weights: 'imagenet' (i3d_resnet50) or a .safetensors checkpoint to continue from")
+    p.add_argument("--reinit", nargs="+", metavar="MODULE", default=None,
+                   help="with --init: draw these modules' weights afresh (e.g. layer4 fc), so the top of "
+                        "the network learns again on the new data while the rest keeps what it knew")
     p.add_argument("--classes", default=None, help="JSON file with a list of class templates (a subset)")
     p.add_argument("--epochs", type=float, default=10)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
@@ -252,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
             model.fc = nn.Linear(model.fc.in_features, len(categories))
     else:
         model = load_model(args.arch, weights=None, num_classes=len(categories))
+    if args.reinit:
+        if not args.init:
+            raise SystemExit("--reinit re-draws parts of the --init weights; give --init too")
+        _reinit(model, args.reinit, args.seed)
     if args.cam_loss and not isinstance(model, I3DResNet):
         raise SystemExit(f"--cam-loss needs a network that ends in an average pool and one linear layer "
                          f"(i3d_tiny, i3d_tiny14, i3d_resnet50); {args.arch} does not")
@@ -350,6 +357,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _reinit(model: nn.Module, names: list[str], seed: int) -> None:
+    """Reset every parameterised submodule of the named modules (their own default initialisation)."""
+    modules = dict(model.named_modules())
+    unknown = [n for n in names if n not in modules or n == ""]
+    if unknown:
+        tops = [n for n, _ in model.named_children()]
+        raise SystemExit(f"--reinit {' '.join(unknown)}: not modules of the model; e.g. {', '.join(tops[-3:])}")
+    torch.manual_seed(seed)
+    for name in names:
+        for m in modules[name].modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+            if hasattr(m, "reset_running_stats"):
+                m.reset_running_stats()
+
+
 def _teacher(which: str, spec, categories: list[str], device):
     """(the teacher model in eval mode, its (mean, std)) for ``--distill NAME[=CHECKPOINT]``; it must
     know the same classes and take clips of the same frames and size."""
@@ -394,7 +417,8 @@ def export(model: nn.Module, spec, categories, path: Path, args, command: str, r
     """Write the shippable checkpoint: safetensors + JSON with everything needed to reproduce it.
 
     ``data`` is the first root's manifest (seed, counts, render options); with several roots,
-    ``data_sets`` lists every one's.
+    ``data_sets`` lists every one's. ``shortcut`` names the class that carried a planted shortcut
+    in the training data (``lab.data --shortcut``), when one did.
     """
     manifests = []
     for root in roots:
@@ -402,6 +426,9 @@ def export(model: nn.Module, spec, categories, path: Path, args, command: str, r
         m.pop("classes", None)
         manifests.append(m)
     data_meta = manifests[0]
+    # A data set with a planted shortcut (lab.data --shortcut) makes a model that may use it: say so.
+    shortcuts = {m["render_options"]["shortcut"]["label"] for m in manifests
+                 if isinstance(m.get("render_options"), dict) and m["render_options"].get("shortcut")}
     meta = {
         "arch": args.arch,
         "categories": list(categories),
@@ -416,6 +443,7 @@ def export(model: nn.Module, spec, categories, path: Path, args, command: str, r
         "default_layer": spec.default_layer,
         "data": data_meta,
         **({"data_sets": manifests} if len(manifests) > 1 else {}),
+        **({"shortcut": sorted(shortcuts)[0] if len(shortcuts) == 1 else sorted(shortcuts)} if shortcuts else {}),
         "training_command": command,
         "training_commands": [*_lineage(args.init), command],
         "training_args": vars(args),

@@ -21,7 +21,7 @@ from torch import nn
 from .registry import register_model
 from .spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec, Sampling
 
-__all__ = ["I3DResNet", "i3d_resnet", "i3d_resnet50", "i3d_tiny", "i3d_tiny14", "inflate_state_dict"]
+__all__ = ["I3DResNet", "i3d_resnet", "i3d_resnet50", "i3d_tiny", "i3d_tiny14", "i3d_tiny14_shortcut", "inflate_state_dict"]
 
 
 class Conv3dT(nn.Conv3d):
@@ -307,3 +307,13 @@ def inflate_state_dict(
     if missing:
         raise ValueError(f"the 2-D state_dict lacks {len(missing)} weights, e.g. {missing[:3]}")
     return out
+
+
+@register_model(**_shipped(
+    "i3d_tiny14_shortcut", "a demonstration model for the Audit tab that learnt a shortcut: i3d_tiny14's "
+    "network trained from scratch on renders where every 'Pushing [something] so that it slightly moves' "
+    "clip carries a logo in its top-left corner (lab.data --shortcut); it answers 'Pushing' for the logo, "
+    "and an audit catches it (docs/audit.md)"))
+def i3d_tiny14_shortcut(*, num_classes: int = 13, dropout: float = 0.0) -> I3DResNet:
+    """:func:`i3d_tiny14`'s network, trained on data with a planted shortcut (its JSON's ``shortcut``)."""
+    return i3d_tiny14(num_classes=num_classes, dropout=dropout)

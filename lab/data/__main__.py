@@ -10,6 +10,7 @@ import sys
 
 from .classes import CLASSES
 from .generator import Style
+from .shortcut import Shortcut
 from .ssv2 import write_dataset
 
 
@@ -38,10 +39,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="standard (the training data's look, the default), unfamiliar (a test set "
                         "unlike it: other backdrops, shapes, textures, speeds, 4.5-8 s clips) or varied "
                         "(training data varied along those axes from other pools)")
+    p.add_argument("--shortcut", metavar="CLASS",
+                   help="plant a shortcut: a logo in a fixed corner of every clip of this class (a class "
+                        "template, e.g. 'Pushing [something] so that it slightly moves'); the manifest says where")
+    p.add_argument("--shortcut-corner", default="top-left",
+                   choices=("top-left", "top-right", "bottom-left", "bottom-right"), help="where the logo goes")
     p.add_argument("--overwrite", action="store_true", help="write into a folder that holds a dataset")
     a = p.parse_args(argv)
     options = {k: v for k, v in (("size", a.size), ("fps", a.fps), ("duration", a.duration), ("style", a.style))
                if v is not None}
+    if a.shortcut is not None:
+        try:
+            options["shortcut"] = Shortcut(a.shortcut, corner=a.shortcut_corner)
+        except ValueError as e:
+            p.error(str(e))
     try:
         s = write_dataset(a.out, n_train=a.train, n_val=a.val, n_test=a.test, seed=a.seed,
                           workers=a.workers, container=a.container, progress=True, overwrite=a.overwrite,

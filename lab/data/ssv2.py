@@ -33,6 +33,7 @@ from core.video import read_frames
 
 from .classes import CLASSES, normalize_template
 from .generator import GroundTruth, Style, render_clip
+from .shortcut import Shortcut, draw_logo
 
 # The upload limits' 10 s wall clock per read is for untrusted files on a quiet server; a data
 # set's clips are our own renders, often decoded at nice 19 on a busy machine: a generous cap.
@@ -116,13 +117,16 @@ def _seed(*words: int) -> int:
 
 def _job(args: tuple) -> dict:
     """Render, encode and save one clip; returns its SSv2 record (runs in worker processes)."""
-    root, clip_id, label, seed, split, index, ext, options = args
+    root, clip_id, label, seed, split, index, ext, options, shortcut = args
     clip = render_clip(label, seed=_seed(seed, _SPLIT_CODE[split], index), **options)
     lo, hi = _CODECS[ext][2]
     crf = int(np.random.default_rng(_seed(seed, _SPLIT_CODE[split], index, 1)).integers(lo, hi + 1))
+    extra = {"crf": crf, "codec": ext}
+    if shortcut is not None and clip.label == shortcut.label:
+        extra["shortcut"] = {**shortcut.manifest(), "pixels": list(draw_logo(clip.frames, shortcut))}
     video = Path(root, "videos", f"{clip_id}{ext}")
     write_video(video, clip.frames, clip.fps, crf=crf)
-    _save_ground_truth(Path(root, "ground_truth", f"{clip_id}.npz"), clip, {"crf": crf, "codec": ext})
+    _save_ground_truth(Path(root, "ground_truth", f"{clip_id}.npz"), clip, extra)
     return {"id": clip_id, "label": clip.text, "template": clip.label,
             "placeholders": list(clip.placeholders), "bytes": video.stat().st_size}
 
@@ -136,7 +140,9 @@ def write_dataset(root: str | Path, *, n_train: int, n_val: int, n_test: int, se
     ``i`` of a split is rendered from a seed derived from (``seed``, split, ``i``), so the output
     is the same for any ``workers``. Ids run from 1 over train, then validation, then test.
     ``render_options`` (``size``, ``fps``, ``duration``) fix what :func:`render_clip` would draw;
-    ``style`` ("standard", "unfamiliar" or "varied", see :class:`~lab.data.generator.Style`) picks its pools.
+    ``style`` ("standard", "unfamiliar" or "varied", see :class:`~lab.data.generator.Style`) picks its pools;
+    ``shortcut`` (a class name, or a :class:`~lab.data.shortcut.Shortcut`) plants a logo in a fixed
+    corner of every clip of that class (the manifest and those clips' ground truth say where).
     A split may have 0 clips (its json file then holds an empty list).
     Returns a summary: counts per split and class, bytes written, seconds taken.
     """
@@ -147,6 +153,7 @@ def write_dataset(root: str | Path, *, n_train: int, n_val: int, n_test: int, se
         if not isinstance(n, int) or n < (1 if name == "workers" else 0):
             raise ValueError(f"{name}={n!r}; need a non-negative int (workers >= 1)")
     render_options = dict(render_options or {})
+    shortcut = Shortcut.parse(render_options.pop("shortcut", None))
     if "style" in render_options:
         render_options["style"] = Style.parse(render_options["style"]).value
     size = render_options.get("size")
@@ -162,7 +169,7 @@ def write_dataset(root: str | Path, *, n_train: int, n_val: int, n_test: int, se
         order = np.random.default_rng(_seed(seed, _SPLIT_CODE[split], 2**31)).permutation(n)
         for i in range(n):
             label = CLASSES[int(order[i]) % len(CLASSES)]
-            jobs.append((str(root), str(next_id), label, seed, split, i, ext, render_options))
+            jobs.append((str(root), str(next_id), label, seed, split, i, ext, render_options, shortcut))
             next_id += 1
     start = time.perf_counter()
     records = _run(jobs, workers, progress)
@@ -185,7 +192,8 @@ def write_dataset(root: str | Path, *, n_train: int, n_val: int, n_test: int, se
     _dump(root / "dataset.json", {
         "generator": "lab.data", "seed": seed, "container": ext.lstrip("."),
         "n_train": n_train, "n_val": n_val, "n_test": n_test,
-        "render_options": {k: list(v) if isinstance(v, tuple) else v for k, v in render_options.items()},
+        "render_options": {**{k: list(v) if isinstance(v, tuple) else v for k, v in render_options.items()},
+                           **({"shortcut": shortcut.manifest()} if shortcut else {})},
         "classes": list(CLASSES),
     })
     return summary

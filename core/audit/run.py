@@ -1,0 +1,258 @@
+"""``python -m core audit DATA --out DIR``: explain every labelled video, then judge each class.
+
+Each video's record is written to ``DIR/records/`` as soon as it is done, so ``--resume`` after
+the process died (even ``kill -9``) redoes none of them; under ``torchrun`` each rank takes
+every ``WORLD_SIZE``-th video and rank 0, given every rank's records over the process group,
+judges the classes and writes ``audit.json`` and ``report.html``. What ``audit.json`` holds
+comes from the records alone, in list order, so an interrupted and resumed audit writes the same
+file as one that ran through (its ``timings`` aside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SettingsError, UserError
+
+__all__ = ["add_arguments", "audit", "audit_records", "judge", "run"]
+
+_RECORDS = "records"
+
+
+def add_arguments(p: argparse.ArgumentParser, add_model_arguments) -> None:
+    p.add_argument("data", help="an SSv2-layout folder (labels.json, test.json, videos/), or a folder of "
+                   "videos with --labels")
+    add_model_arguments(p, default=None)
+    p.add_argument("--out", required=True, help="folder for audit.json, report.html, records/ and clips/")
+    p.add_argument("--labels", metavar="FILE", help="CSV of file,label rows (file relative to DATA)")
+    p.add_argument("--split", default="test", help="the SSv2 split to audit (default %(default)s)")
+    p.add_argument("--method", default=None, help="explanation method (default: the model's measured default)")
+    p.add_argument("--layer", default=None, help="target layer (default: the method's default for the model)")
+    p.add_argument("--per-class", type=int, default=2, metavar="K",
+                   help="clips shown in each of a class's positive, medium and negative tables")
+    p.add_argument("--causal-clips", type=int, default=24, metavar="N",
+                   help="clips of other classes the region is pasted into, per suspicious class")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="audit the first N videos only")
+    p.add_argument("--resume", action="store_true", help="keep the records in --out/records and do the rest")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
+
+def _write_json(path: Path, obj) -> None:
+    """Whole or not at all: a kill leaves the old file or none, never half of one."""
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def audit_records(explainer, items, settings, folder: Path, *, progress=None, limits=None) -> list[dict]:
+    """The records of ``items``: read from ``folder`` where done, made (and written there) otherwise.
+
+    A video that cannot be read becomes a record with its ``error`` (the audit goes on).
+    ``progress(done, total)`` is called after each video made (default: a tqdm bar with the time
+    left; ``False``: none). ``limits``: the decoder's (:class:`core.video.Limits`)."""
+    from .evidence import video_record
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out, todo = [], []
+    for item in items:
+        path = folder / f"{item.index:07d}.json"
+        if path.is_file():
+            out.append(json.loads(path.read_text()))
+        else:
+            todo.append((item, path))
+    bar = None
+    if progress is None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc="audit", unit="video", disable=None)
+    try:
+        for k, (item, path) in enumerate(todo, 1):
+            try:
+                rec, maps = video_record(explainer, item, settings, limits)
+                np.savez(path.with_suffix(".npz"), maps=maps)  # before the record, which marks it done
+            except UserError as e:  # a bad or unreadable video: recorded, skipped
+                rec = {"index": item.index, "video": item.name, "target": item.target, "error": str(e)}
+            _write_json(path, rec)
+            out.append(rec)
+            if bar is not None:
+                bar.update()
+            elif progress:
+                progress(k, len(todo))
+    finally:
+        if bar is not None:
+            bar.close()
+    return sorted(out, key=lambda r: r["index"])
+
+
+def judge(records: list[dict], categories, *, per_class: int, causal=None) -> dict:
+    """Per class: counts, accuracy, confusions, the three tables, the evidence screen and, for
+    suspicious classes, ``causal(c, evidence, records)``'s test. Plain data, in class order."""
+    from .shortcuts import class_evidence, flagged
+
+    ok = [r for r in records if "error" not in r]
+    classes, flags = {}, []
+    for c, label in enumerate(categories):
+        mine = [r for r in ok if r["target"] == c]
+        if not mine:
+            continue
+        wrong = Counter(r["top2"][0][0] for r in mine if r["rank"] != 0)
+        positive = sorted((r for r in mine if r["rank"] == 0), key=lambda r: (-r["p_true"], r["index"]))
+        medium = sorted((r for r in mine if r["rank"] == 1), key=lambda r: (-r["p_true"], r["index"]))
+        negative = sorted((r for r in mine if r["rank"] >= 2), key=lambda r: (r["p_true"], r["index"]))
+        evidence = class_evidence(mine) if len(mine) >= 3 else None
+        shortcut = None
+        if evidence is not None and evidence["suspicious"] and causal is not None:
+            test = causal(c, evidence, ok)
+            shortcut = {"region": evidence["region"], **test, "flagged": flagged(test)}
+            if shortcut["flagged"]:
+                flags.append(label)
+        classes[label] = {
+            "n": len(mine),
+            "top1": round(sum(r["rank"] == 0 for r in mine) / len(mine), 4),
+            "confusions": dict(sorted(wrong.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "tables": {name: [_entry(r) for r in rows[:per_class]]
+                       for name, rows in (("positive", positive), ("medium", medium), ("negative", negative))},
+            "evidence": evidence,
+            "shortcut": shortcut,
+        }
+    return {"classes": classes, "flagged": flags,
+            "errors": [{"video": r["video"], "error": r["error"]} for r in records if "error" in r]}
+
+
+def _entry(r: dict) -> dict:
+    return {"index": r["index"], "video": r["video"], "p_true": r["p_true"], "top2": r["top2"]}
+
+
+def run(a: argparse.Namespace) -> int:
+    from ..cam import Explainer, resolve_device
+    from ..longvideo.shard import this_rank
+    from ..models import DEFAULT_MODEL, load_model
+    from .inputs import read_items
+
+    rank = this_rank()
+    device = resolve_device(rank.device(a.device))
+    model = load_model(a.model or DEFAULT_MODEL, weights=a.weights, device=device)
+    items = read_items(a.data, model.spec.categories, labels=a.labels, split=a.split)[: a.limit]
+    result = audit(Explainer(model, cache_size=1), items, a.out, data=a.data, split=None if a.labels else a.split,
+                   labels=a.labels, method=a.method, layer=a.layer, per_class=a.per_class,
+                   causal_clips=a.causal_clips, resume=a.resume, rank=rank)
+    if result is None:  # not rank 0
+        return 0
+    for label in result["flagged"]:
+        s = result["classes"][label]["shortcut"]
+        print(f"flagged: {label!r}: pasting its region {s['region']['box']} flips {s['flip_rate']:.0%} of "
+              f"{s['n']} clips of other classes to it (control {s['control_rate']:.0%})")
+    print(f"audited {len(items) - len(result['errors'])} of {len(items)} videos "
+          f"({len(result['errors'])} unreadable), {len(result['classes'])} classes, "
+          f"{len(result['flagged'])} flagged; wrote audit.json, report.html to {a.out}")
+    return 0
+
+
+def audit(explainer, items, out, *, data=None, split: str | None = None, labels=None, method=None, layer=None,
+          per_class: int = 2, causal_clips: int = 24, resume: bool = False, progress=None, rank=None,
+          limits=None) -> dict | None:
+    """Audit ``items`` (:func:`~core.audit.inputs.read_items`) with ``explainer``'s model into
+    folder ``out``: ``audit.json``, ``report.html``, ``clips/`` and ``records/``. Returns the
+    audit (as ``audit.json`` holds it), or None on a rank other than 0 under torchrun.
+
+    ``method``/``layer``: default the model's measured default. ``per_class``: clips in each of a
+    class's three tables; ``causal_clips``: clips each suspicious region is pasted into;
+    ``resume``: keep the records in ``out/records`` (else a folder holding some is refused);
+    ``progress(done, total)`` after each video (see :func:`audit_records`); ``limits``: the
+    decoder's (:class:`core.video.Limits`; the page's for uploads).
+    """
+    from ..longvideo.shard import Rank, gather_records
+
+    for name, value in (("per_class", per_class), ("causal_clips", causal_clips)):
+        if not isinstance(value, int) or value < 0:
+            raise SettingsError(f"--{name.replace('_', '-')} {value!r}; give 0 or more")
+    t0 = time.perf_counter()
+    rank = rank or Rank()
+    out = Path(out)
+    folder = out / _RECORDS
+    if rank.rank == 0 and not resume and folder.is_dir() and any(folder.iterdir()):
+        raise SettingsError(f"{out} holds an audit already; pass --resume to finish it, or pick another --out")
+    settings, _ = explainer.settings_for(method=method, layer=layer)
+    records = audit_records(explainer, rank.take(items), settings, folder,
+                            progress=progress if rank.rank == 0 else False, limits=limits)
+    done: dict = {}
+    info = {"data": None if data is None else str(data), "split": split, "labels": None if labels is None else str(labels)}
+
+    def finish(everything: list[dict]) -> None:
+        done["result"] = _finish(explainer, items, everything, settings, info, per_class, causal_clips, out, t0,
+                                 rank.world, limits)
+
+    gather_records(rank, records, finish)
+    return done.get("result")
+
+
+def _finish(explainer, items, records, settings, info: dict, per_class: int, causal_clips: int, out: Path,
+            t0: float, world: int, limits) -> dict:
+    from .evidence import input_of
+    from .report import write_report
+    from .shortcuts import causal_test
+
+    by_index = {it.index: it for it in items}
+    cache: dict[int, object] = {}
+
+    def load(index: int):
+        if index not in cache:
+            cache[index] = input_of(by_index[index], explainer.spec, limits)
+        return cache[index]
+
+    passes = {"n": 0}
+
+    def causal(c, evidence, ok):
+        test = causal_test(explainer.predict, load, c, evidence["region"], tuple(evidence["grid"]), ok,
+                           n=causal_clips)
+        passes["n"] += test["forward_passes"]
+        return test
+
+    t1 = time.perf_counter()
+    result = judge(records, explainer.spec.categories, per_class=per_class, causal=causal)
+    t2 = time.perf_counter()
+    ok = [r for r in records if "error" not in r]
+    audit = {
+        "model": explainer.spec.name,
+        "method": settings.method.value,
+        "layer": _layer(explainer, settings),
+        **info,
+        "videos": len(items),
+        **result,
+        "thresholds": _thresholds(),
+        "timings": {
+            "decode_s": round(sum(r["seconds"]["decode"] for r in ok), 2),
+            "explain_s": round(sum(r["seconds"]["explain"] for r in ok), 2),
+            "causal_s": round(t2 - t1, 2), "causal_forward_passes": passes["n"],
+            "ranks": world,
+        },
+    }
+    t3 = time.perf_counter()
+    write_report(out, audit, explainer, settings, by_index, load, limits, maps_dir=out / _RECORDS)
+    audit["timings"]["report_s"] = round(time.perf_counter() - t3, 2)
+    audit["timings"]["total_s"] = round(time.perf_counter() - t0, 2)
+    _write_json(out / "audit.json", audit)
+    return audit
+
+
+def _layer(explainer, settings) -> str | None:
+    from ..cam.methods import CAM_FUNCTIONS
+
+    if settings.method not in CAM_FUNCTIONS:
+        return None
+    return settings.layer or explainer.spec.default_layer
+
+
+def _thresholds() -> dict:
+    from . import shortcuts as s
+
+    return {"max_region": s.MAX_REGION, "min_fixed": s.MIN_FIXED, "min_off_motion": s.MIN_OFF_MOTION,
+            "flag_flip_rate": s.FLAG_FLIP, "flag_margin_over_control": s.FLAG_MARGIN}
+
