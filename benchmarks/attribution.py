@@ -12,15 +12,20 @@ Rows per model (medians over interleaved rounds):
   ``perturbations_per_eval`` of ``--batches``.
 
 Tiny fixtures by default; ``--base`` adds VideoMAE-base and TimeSformer-base sizes with random
-weights (attention rows only: their perturbation rows would take hours on a CPU)::
+weights (attention rows only: their perturbation rows would take hours on a CPU). ``peak RSS``:
+RISE run in a fresh process with N and 8N masks (memory must not grow with N). ``--update FILE``
+writes the section of docs/benchmarks.md, with the targets of issue 23::
 
     python -m benchmarks.attribution --rounds 3
-    python -m benchmarks.attribution --base --rounds 2
+    python -m benchmarks.attribution --base --rounds 2 --update docs/benchmarks.md
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -117,7 +122,81 @@ def perturbation_rows(name: str, model, batches: list[int], passes: int) -> dict
           f"passes/s ({n_occ / t_occ / tput[best]:.2f}x); rise {passes / t_rise:7.1f} passes/s "
           f"({passes / t_rise / tput[best]:.2f}x); occlusion {t_occ:.2f} s vs captum {captum[cb]:.2f} s "
           f"at perturbations_per_eval={cb} ({t_occ / captum[cb]:.2f}x)", flush=True)
-    return {"fwd_tput": tput[best], "batch": best, "occlusion_s": t_occ, "captum_s": captum[cb]}
+    return {"fwd_tput": tput[best], "batch": best, "occlusion_tput": n_occ / t_occ, "rise_tput": passes / t_rise,
+            "occlusion_s": t_occ, "captum_s": captum[cb], "captum_batch": cb, "occlusion_passes": n_occ}
+
+
+_RSS_SCRIPT = """
+import resource, sys, torch
+import core
+from core.attribution import Perturbation, rise
+from core.cam import Explainer, Target
+torch.set_num_threads(2)
+model = core.load_model(core.DEFAULT_MODEL, weights=None)
+x = torch.randn(1, 3, model.spec.num_frames, *model.spec.input_size)
+rise(Explainer(model), x, [Target(0, "a")], Perturbation(masks=int(sys.argv[1]), window=(4, 14, 14), batch_size=16))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def rise_peak_rss(masks: int) -> float:
+    """Peak RSS (MB) of a fresh process that runs RISE with ``masks`` masks on the default model."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(masks)], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    return int(out.stdout.split()[-1]) / 1024
+
+
+TARGETS = {"rollout": 1.3, "relevance": 3.0, "perturbation_tput": 0.85, "occlusion_vs_captum": 0.8, "rss": 1.1}
+_BEGIN, _END = "<!-- attribution:begin -->", "<!-- attribution:end -->"
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "**MISS**"
+
+
+def markdown(attention: dict, perturbation: dict, rss: tuple[int, float, int, float], command: str) -> str:
+    t = TARGETS
+    lines = [_BEGIN, "## Attention and perturbation methods (issue 23)", "",
+             f"`{command}`: medians over interleaved rounds in one process, random weights; 2 CPU cores, load "
+             f"average {os.getloadavg()[0]:.2f} at the end. Forward: the model's own no-grad forward pass (SDPA "
+             "attention); rollout and relevance switch on eager attention for the call (SDPA returns no weights).",
+             "", "| model | forward | rollout | / forward | limit | | relevance | / forward | limit | |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, ms in attention.items():
+        r1, r2 = ms["rollout"] / ms["forward"], ms["relevance"] / ms["forward"]
+        lines.append(f"| {name} | {ms['forward']:.1f} ms | {ms['rollout']:.1f} ms | {r1:.2f}x | <= {t['rollout']}x | "
+                     f"{_verdict(r1 <= t['rollout'])} | {ms['relevance']:.1f} ms | {r2:.2f}x | <= {t['relevance']}x | "
+                     f"{_verdict(r2 <= t['relevance'])} |")
+    lines += ["", "Occlusion (windows of a quarter of the frames x an eighth of the height and width, no overlap, "
+              "mean baseline) and RISE (as many masks as the throughput row's passes, the same cells) against the "
+              "model's no-grad forward throughput at its best batch size; our occlusion against captum's "
+              "`Occlusion` on the same windows at its best `perturbations_per_eval`:", "",
+              "| model | forward | occlusion | / forward | rise | / forward | limit | | occlusion | captum | ours / captum | limit | |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, r in perturbation.items():
+        a, b = r["occlusion_tput"] / r["fwd_tput"], r["rise_tput"] / r["fwd_tput"]
+        c = r["occlusion_s"] / r["captum_s"]
+        lines.append(f"| {name} | {r['fwd_tput']:.1f} clips/s (batch {r['batch']}) | {r['occlusion_tput']:.1f}/s | "
+                     f"{a:.2f}x | {r['rise_tput']:.1f}/s | {b:.2f}x | >= {t['perturbation_tput']}x | "
+                     f"{_verdict(min(a, b) >= t['perturbation_tput'])} | {r['occlusion_s']:.2f} s "
+                     f"({r['occlusion_passes']} passes) | {r['captum_s']:.2f} s (at {r['captum_batch']}) | {c:.2f}x | "
+                     f"<= {t['occlusion_vs_captum']}x | {_verdict(c <= t['occlusion_vs_captum'])} |")
+    n1, m1, n2, m2 = rss
+    lines += ["", f"Peak RSS of a fresh process running RISE on {core.DEFAULT_MODEL} (random weights, batch 16): "
+              f"{m1:.0f} MB with {n1} masks, {m2:.0f} MB with {n2} ({m2 / m1:.2f}x; limit <= {t['rss']}x: "
+              f"{_verdict(m2 / m1 <= t['rss'])}). Masks are made per batch, never all at once.", _END, ""]
+    return "\n".join(lines)
+
+
+def update(report: Path, text: str) -> None:
+    import re
+
+    old = report.read_text() if report.is_file() else ""
+    pattern = re.compile(re.escape(_BEGIN) + r".*?" + re.escape(_END) + r"\n?", re.S)
+    report.write_text(pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip() + "\n\n" + text)
 
 
 def main(argv=None) -> None:
@@ -126,16 +205,27 @@ def main(argv=None) -> None:
     ap.add_argument("--base", action="store_true", help="add VideoMAE-base and TimeSformer-base sizes")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 4, 16, 32])
     ap.add_argument("--passes", type=int, default=256, help="forward passes per throughput row")
+    ap.add_argument("--rss-masks", type=int, default=64, help="RISE's N for the memory row (and 8N)")
+    ap.add_argument("--update", type=Path, help="write the section into this markdown file (docs/benchmarks.md)")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = ap.parse_args(argv)
     torch.manual_seed(0)
+    attention, perturbation = {}, {}
     for family in ("videomae", "timesformer", "vivit"):
         model = _tiny(family)
-        attention_rows(f"{family}-tiny", model, args.rounds)
-        perturbation_rows(f"{family}-tiny", model, args.batches, args.passes)
-    perturbation_rows(core.DEFAULT_MODEL, core.load_model(core.DEFAULT_MODEL, weights=None), args.batches, args.passes)
+        attention[f"{family}-tiny"] = attention_rows(f"{family}-tiny", model, args.rounds)
+        perturbation[f"{family}-tiny"] = perturbation_rows(f"{family}-tiny", model, args.batches, args.passes)
+    perturbation[core.DEFAULT_MODEL] = perturbation_rows(
+        core.DEFAULT_MODEL, core.load_model(core.DEFAULT_MODEL, weights=None), args.batches, args.passes)
     if args.base:
         for name in ("videomae-base", "timesformer-base"):
-            attention_rows(name, _base(name), args.rounds)
+            attention[name] = attention_rows(name, _base(name), args.rounds)
+    n = args.rss_masks
+    rss = (n, rise_peak_rss(n), 8 * n, rise_peak_rss(8 * n))
+    text = markdown(attention, perturbation, rss, shlex.join(["python", "-m", "benchmarks.attribution", *argv]))
+    print(text)
+    if args.update:
+        update(args.update, text)
 
 
 if __name__ == "__main__":

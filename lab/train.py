@@ -78,8 +78,9 @@ def load_cached_split(root: Path, split: str, categories: list[str], num_frames:
 
 
 def _augment(frames: torch.Tensor, labels: torch.Tensor, flip_map: torch.Tensor, out_size: int, g: torch.Generator,
-             masks: torch.Tensor | None = None):
+             masks: torch.Tensor | None = None, min_scale: float = 0.75):
     """uint8 (B, T, S, S, 3) -> float (B, 3, T, out, out) in [0, 1], augmented; labels mirrored.
+    Crops keep ``min_scale`` to 1 of the side.
 
     With ``masks`` (uint8 (B, T, S, S)), they get the same crop, resize and flip, and come back
     third: float (B, T, out, out) in [0, 1]. The random draws are the same either way.
@@ -91,7 +92,7 @@ def _augment(frames: torch.Tensor, labels: torch.Tensor, flip_map: torch.Tensor,
     out = torch.empty(B, T, out_size, out_size, x.shape[-1])
     labels = labels.clone()
     for b in range(B):
-        scale = float(torch.empty(1).uniform_(0.75, 1.0, generator=g))
+        scale = float(torch.empty(1).uniform_(min_scale, 1.0, generator=g))
         ch = max(8, round(S * scale))
         cw = max(8, round(S * min(1.0, scale * float(torch.empty(1).uniform_(0.85, 1.15, generator=g)))))
         top = int(torch.randint(0, S - ch + 1, (1,), generator=g))
@@ -177,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reinit", nargs="+", metavar="MODULE", default=None,
                    help="with --init: draw these modules' weights afresh (e.g. layer4 fc), so the top of "
                         "the network learns again on the new data while the rest keeps what it knew")
+    p.add_argument("--crop-scale", type=float, default=0.75, metavar="MIN",
+                   help="random crops keep MIN to 1 of each side (default %(default)s); near 1 keeps what "
+                        "lies near the frame's edges, e.g. a corner logo")
     p.add_argument("--classes", default=None, help="JSON file with a list of class templates (a subset)")
     p.add_argument("--epochs", type=float, default=10)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
@@ -255,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             model.fc = nn.Linear(model.fc.in_features, len(categories))
     else:
         model = load_model(args.arch, weights=None, num_classes=len(categories))
+    if not 0.1 <= args.crop_scale <= 1:
+        raise SystemExit(f"--crop-scale {args.crop_scale}: give a share of the side in [0.1, 1]")
     if args.reinit:
         if not args.init:
             raise SystemExit("--reinit re-draws parts of the --init weights; give --init too")
@@ -298,9 +304,10 @@ def main(argv: list[str] | None = None) -> int:
                 break
             idx = shard[i:i + args.batch_size]
             if args.cam_loss:
-                x, y, m = _augment(train_x[idx], train_y[idx], flip_map, S, gen, masks=truth.masks[idx])
+                x, y, m = _augment(train_x[idx], train_y[idx], flip_map, S, gen, masks=truth.masks[idx],
+                                   min_scale=args.crop_scale)
             else:
-                x, y = _augment(train_x[idx], train_y[idx], flip_map, S, gen)
+                x, y = _augment(train_x[idx], train_y[idx], flip_map, S, gen, min_scale=args.crop_scale)
             x_raw = x
             x, y = _normalise(x, spec.mean, spec.std).to(device), y.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp and device.type == "cuda"):

@@ -15,6 +15,7 @@ from gradio_client import handle_file
 from core.errors import UserError
 from demo import audit_upload
 from demo.audit_upload import unpack
+from harness import ROOT
 from lab.data import CLASSES, SSv2Dataset, write_dataset
 
 SMALL = {"size": (96, 128), "fps": 12, "duration": 2.0}
@@ -126,3 +127,13 @@ def test_the_audit_tab_says_what_is_wrong_with_an_archive(client, clips, tmp_pat
     with pytest.raises(Exception, match="the archive was not used"):
         client.predict(handle_file(str(_zip(tmp_path / "evil.zip", {"../x.mp4": b"x", "labels.csv": b""}))),
                        "i3d_tiny14", api_name="/audit")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (ROOT / "checkpoints" / "i3d_tiny14_shortcut.safetensors").is_file(),
+                    reason="i3d_tiny14_shortcut is not trained here (docs/audit.md)")
+def test_the_sample_button_catches_the_shortcut_model(client):
+    summary, frame, _files = client.predict(api_name="/audit_sample")
+    assert "i3d_tiny14_shortcut" in summary and "52 clips" in summary
+    assert "Flagged: Pushing [something] so that it slightly moves" in summary
+    assert summary.count("Flagged:") == 1 and "Evidence for the flag" in frame

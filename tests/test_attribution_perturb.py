@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from benchmarks.rise_mass import REGION, RegionModel, clip_with_region, mass_in_region
 from core.attribution import (
     Cancelled,
     Perturbation,
@@ -20,8 +21,6 @@ from core.attribution import (
 from core.cam import Explainer, Target
 from core.errors import SettingsError
 
-REGION = (slice(4, 8), slice(0, 16), slice(16, 32))  # the last 4 of 8 frames, the top-right quarter
-
 
 class Counting(nn.Module):
     """A model that records how many clips each forward pass took."""
@@ -33,15 +32,6 @@ class Counting(nn.Module):
     def forward(self, x):
         self.batches.append(len(x))
         return self.net(x)
-
-
-class RegionModel(nn.Module):
-    """Logit 0 is 8 x (the mean of REGION's pixels - 0.5); the others are 0: nothing outside
-    REGION can change any score."""
-
-    def forward(self, x):
-        z = 8 * (x[:, :, REGION[0], REGION[1], REGION[2]].mean((1, 2, 3, 4)) - 0.5)
-        return torch.stack([z, torch.zeros_like(z), torch.zeros_like(z)], 1)
 
 
 def _conv(seed: int = 0) -> nn.Module:
@@ -82,30 +72,24 @@ def test_occlusion_equals_captum(window, stride, baseline, contrast):
         torch.testing.assert_close(pixels[0], expected[0, c], rtol=0, atol=1e-5)
 
 
-def _mass_in_region(m: torch.Tensor) -> float:
-    m = m.clamp(min=0)
-    return float(m[REGION].sum() / m.sum())
-
-
 def test_occlusion_and_rise_put_the_mass_where_the_model_looks():
     """Occlusion: all of it (no window outside REGION changes the score). RISE: its map is the
     true one blurred by its smooth masks (about one cell of spill) plus a noise floor that falls
     as 1/sqrt(N); with cells of 2x4x4 and N = 2000 about two thirds of the mass is in REGION
-    (0.68 measured), and REGION's mean is many times the rest's. The issue asks 90% for RISE
-    too: not reached with smooth masks; see the report of issue 23."""
+    (0.67 measured), and REGION's mean is many times the rest's. The issue asks 90% for RISE
+    too: RISE does not reach it at any cell size or N up to 16000 (at most 0.75; the table:
+    ``python -m benchmarks.rise_mass``, docs/trust.md)."""
     explainer = Explainer(RegionModel())
-    torch.manual_seed(3)
-    x = 0.3 * torch.rand(1, 3, 8, 32, 32)
-    x[:, :, REGION[0], REGION[1], REGION[2]] = 1.0  # the evidence: a bright block in REGION
+    x = clip_with_region()  # the evidence: a bright block in REGION
     target = [Target(0, "a")]
     occ, _ = occlusion(explainer, x, target, Perturbation(window=(2, 4, 4), baseline="mean"))
     pixels = occlusion_pixels(occ, (2, 4, 4), (8, 32, 32))[0]
-    assert _mass_in_region(pixels) >= 0.9
+    assert mass_in_region(pixels) >= 0.9
     maps, _ = rise(explainer, x, target, Perturbation(masks=2000, window=(2, 4, 4), baseline="mean", batch_size=250))
     m = maps[0].clamp(min=0)
     inside = torch.zeros_like(m, dtype=torch.bool)
     inside[REGION] = True
-    assert _mass_in_region(m) >= 0.6
+    assert mass_in_region(m) >= 0.6
     assert float(m[inside].mean()) >= 10 * float(m[~inside].mean())
 
 

@@ -56,14 +56,14 @@ def _without_timings(doc: dict) -> dict:
 def test_the_shortcut_class_carries_the_logo_in_its_corner_and_the_manifest_says_where(planted):
     manifest = json.loads((planted / "dataset.json").read_text())
     sc = manifest["render_options"]["shortcut"]
-    assert sc["label"] == PUSHING and sc["corner"] == "top-left" and sc["box"] == [0.04, 0.04, 0.2, 0.2]
+    assert sc["label"] == PUSHING and sc["corner"] == "top-left" and sc["box"] == [0.06, 0.06, 0.26, 0.26]
     ds = SSv2Dataset(planted, "test", classes=CLASSES)
     for i, sample in enumerate(ds.samples):
         gt = load_ground_truth(planted / "ground_truth" / f"{sample.id}.npz")
         video = ds[i][0]
         if CLASSES[sample.target] == PUSHING:
             x0, y0, x1, y1 = gt.params["shortcut"]["pixels"]
-            assert (x0, y0, x1, y1) == (5, 4, 26, 19)  # 0.04-0.2 of 128 x 96
+            assert (x0, y0, x1, y1) == (8, 6, 33, 25)  # 0.06-0.26 of 128 x 96
             centre = video[:, (y0 + y1) // 2 - 4, (x0 + x1) // 2].astype(int)  # the magenta disc, above its bar
             assert (centre[:, 0] > 150).all() and (centre[:, 1] < 100).all() and (centre[:, 2] > 120).all()
         else:
@@ -74,7 +74,7 @@ def test_the_logo_changes_nothing_outside_its_box():
     clip = render_clip(PUSHING, seed=5, **SMALL)
     frames = clip.frames.copy()
     x0, y0, x1, y1 = draw_logo(frames, Shortcut(PUSHING, corner="bottom-right"))
-    assert (x1, y1) == (123, 92)
+    assert (x1, y1) == (120, 90)
     changed = np.nonzero((frames != clip.frames).any(-1).any(0))
     assert changed[0].min() >= y0 and changed[1].min() >= x0 and changed[0].max() < y1 and changed[1].max() < x1
 
@@ -116,7 +116,7 @@ def test_the_audit_writes_every_class_its_tables_and_an_offline_report(audited):
     assert "<script" not in page
     gifs = sorted(p.name for p in (audited / "clips").iterdir())
     assert len(gifs) == sum(len(t) for c in doc["classes"].values() for t in c["tables"].values())
-    assert len(list((audited / "records").glob("*.json"))) == 26
+    assert len(list((audited / "records").glob("0*.json"))) == 26
     assert len(list((audited / "records").glob("*.npz"))) == 26  # the maps the GIFs are drawn from
 
 
@@ -179,15 +179,15 @@ def test_resume_after_kill_9_gives_the_same_audit_without_redoing_videos(planted
                              "--per-class", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     records = out / "records"
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and len(list(records.glob("*.json")) if records.is_dir() else []) < 5:
+    while time.monotonic() < deadline and len(list(records.glob("0*.json")) if records.is_dir() else []) < 5:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    kept = {p.name: p.stat().st_mtime_ns for p in records.glob("*.json")}
+    kept = {p.name: p.stat().st_mtime_ns for p in records.glob("0*.json")}
     assert 5 <= len(kept) < 26 and not (out / "audit.json").exists()
     assert main(["audit", str(planted), "--out", str(out), "--per-class", "1", "--resume"]) == 0
-    assert {p.name: p.stat().st_mtime_ns for p in records.glob("*.json") if p.name in kept} == kept
-    assert len(list(records.glob("*.json"))) == 26 and not list(records.glob("*.tmp"))
+    assert {p.name: p.stat().st_mtime_ns for p in records.glob("0*.json") if p.name in kept} == kept
+    assert len(list(records.glob("0*.json"))) == 26 and not list(records.glob("*.tmp"))
     again = json.loads((out / "audit.json").read_text())
     assert _without_timings(again) | {"data": None} == _without_timings(
         json.loads((audited / "audit.json").read_text())) | {"data": None}
@@ -320,3 +320,12 @@ def test_the_audit_catches_the_shortcut_model_and_clears_the_default(fresh_plant
     default = tmp_path / "default"
     assert main(["audit", str(fresh_planted), "--out", str(default), "--per-class", "0"]) == 0
     assert json.loads((default / "audit.json").read_text())["flagged"] == []
+
+
+def test_resume_refuses_the_records_of_another_audit(planted, audited, tmp_path, capsys):
+    out = tmp_path / "out"
+    shutil.copytree(audited / "records", out / "records")
+    assert main(["audit", str(planted), "--out", str(out), "--resume", "--method", "hirescam"]) == 2
+    assert "another audit" in capsys.readouterr().err
+    assert main(["audit", str(planted), "--out", str(out), "--resume", "--limit", "3"]) == 2
+    assert main(["audit", str(planted), "--out", str(out), "--resume", "--per-class", "1"]) == 0  # the same run

@@ -40,3 +40,20 @@ def test_quick_benchmark_writes_the_report(tmp_path, capsys):
     assert all(re.fullmatch(r"[\d.]+ (ms|s)", c) for c in cells[4:4 + len(OPS)]), cells
     assert re.search(r"\| i3d_tiny \| \d+ MB \| \d+ MB \| [\d.]+x \|", text)  # peak memory
     assert re.search(r"`read_clip` \(1 s 320x180", text)
+
+
+@pytest.mark.slow
+def test_the_audit_benchmark_writes_its_section(tmp_path, monkeypatch, capsys):
+    from benchmarks import audit as bench
+
+    monkeypatch.setattr(bench.tempfile, "gettempdir", lambda: str(tmp_path))  # its rendered videos
+    report = tmp_path / "benchmarks.md"
+    report.write_text("# Benchmarks\n\nbefore\n")
+    assert bench.main(["--model", core.DEFAULT_MODEL, "--per-class-videos", "1", "--rounds", "1",
+                       "--per-class", "1", "--update", str(report)]) == 0
+    text = report.read_text()
+    assert text.startswith("# Benchmarks\n\nbefore\n") and text.count("<!-- audit:begin -->") == 1
+    row = next(r for r in text.splitlines() if r.startswith(f"| {core.DEFAULT_MODEL} | 13 |"))
+    assert re.search(r"\| [\d.]+x \| >= 0.8x \| (PASS|MISS) \| 0 \| none \|$", row), row
+    bench.update(report, bench.markdown([], "again"))  # a second run replaces the section
+    assert report.read_text().count("<!-- audit:begin -->") == 1 and "`again`" in report.read_text()

@@ -227,3 +227,20 @@ def test_a_hugging_face_transformer_trains_exports_and_explains(tiny_data, tmp_p
         e = explainer.explain(frames, settings=core.Settings(method=method))
         assert e.maps.shape[1] == 16 and e.raw_maps.shape[-3:] == (8, 7, 7), method
 
+
+
+def test_reinit_draws_the_named_modules_afresh_and_keeps_the_rest():
+    import torch
+
+    from core.models import load_model
+    from lab.train import _reinit
+
+    model = load_model("i3d_tiny14")  # the shipped weights
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    _reinit(model, ["layer4", "fc"], seed=0)
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith(("layer4.", "fc.")) for k in changed)
+    assert "fc.weight" in changed and any(k.startswith("layer4.") and k.endswith("weight") for k in changed)
+    with pytest.raises(SystemExit, match="not modules of the model"):
+        _reinit(model, ["layer9"], seed=0)

@@ -177,9 +177,9 @@ def audit(explainer, items, out, *, data=None, split: str | None = None, labels=
     rank = rank or Rank()
     out = Path(out)
     folder = out / _RECORDS
-    if rank.rank == 0 and not resume and folder.is_dir() and any(folder.iterdir()):
-        raise SettingsError(f"{out} holds an audit already; pass --resume to finish it, or pick another --out")
     settings, _ = explainer.settings_for(method=method, layer=layer)
+    _claim(folder, items, rank, resume, {"model": explainer.spec.name, "method": settings.method.value,
+                                         "layer": _layer(explainer, settings), "videos": [it.name for it in items]})
     records = audit_records(explainer, rank.take(items), settings, folder,
                             progress=progress if rank.rank == 0 else False, limits=limits)
     done: dict = {}
@@ -191,6 +191,21 @@ def audit(explainer, items, out, *, data=None, split: str | None = None, labels=
 
     gather_records(rank, records, finish)
     return done.get("result")
+
+
+def _claim(folder: Path, items, rank, resume: bool, run: dict) -> None:
+    """Refuse a folder that holds another audit's records, or this one's without ``--resume``.
+
+    Each rank looks only at its own videos' records (no other rank writes those, so a fast rank
+    cannot make a slow one refuse); ``run.json`` says which model, method and videos made them."""
+    stamp = folder / "run.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) != run:
+        raise SettingsError(f"{folder.parent} holds the records of another audit (another model, method or "
+                            "list of videos); pick another --out")
+    if not resume and any((folder / f"{it.index:07d}.json").is_file() for it in rank.take(items)):
+        raise SettingsError(f"{folder.parent} holds an audit already; pass --resume to finish it, or pick another --out")
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_json(stamp, run)
 
 
 def _finish(explainer, items, records, settings, info: dict, per_class: int, causal_clips: int, out: Path,

@@ -30,8 +30,8 @@ class Shortcut:
 
     label: str
     corner: str = "top-left"
-    size: float = 0.16
-    margin: float = 0.04
+    size: float = 0.2
+    margin: float = 0.06
 
     def __post_init__(self):
         from .classes import CLASSES
