@@ -62,6 +62,10 @@ def panel() -> dict:
             "audit_report": report, "audit_files": files}
 
 
+def _pct(v) -> str:
+    return "–" if v is None else f"{v:.0%}"
+
+
 def _summary(doc: dict) -> str:
     flagged = doc["flagged"]
     lines = [f"**{doc['model']}** on {doc['videos']} clips ({len(doc['errors'])} unreadable), explained "
@@ -69,14 +73,17 @@ def _summary(doc: dict) -> str:
     if flagged:
         for label in flagged:
             s = doc["classes"][label]["shortcut"]
+            r = s["removal"]
             x0, y0, x1, y1 = s["region"]["box"]
             lines.append(f"- **Flagged: {label}.** Its evidence sits in the box x {x0:.2f}-{x1:.2f}, "
-                         f"y {y0:.2f}-{y1:.2f} of the frame in most of its clips; pasting that box from its "
-                         f"clips into {s['n']} clips of other classes turns {s['flip_rate']:.0%} of them into "
-                         f"{label} (the same box from third classes: {s['control_rate']:.0%}).")
+                         f"y {y0:.2f}-{y1:.2f} of the frame in most of its clips, where nothing moves. "
+                         f"Covering that box loses the class in {_pct(r['drop_rate'])} of its clips (another "
+                         f"corner: {_pct(r['control_drop_rate'])}); pasting it into {s['n']} clips of other classes "
+                         f"turns {_pct(s['flip_rate'])} of them into {label} (from third classes: "
+                         f"{_pct(s['control_rate'])}).")
     else:
-        lines.append("- No class flagged: no class's evidence sits in one fixed place that, pasted into "
-                     "other classes' clips, turns them into it.")
+        lines.append("- No class flagged: no class's evidence sits in one fixed place that the model needs "
+                     "for the class, or that turns other classes' clips into it.")
     worst = sorted(doc["classes"].items(), key=lambda kv: kv[1]["top1"])[:3]
     lines.append("- Lowest accuracy: " + "; ".join(f"{k} {v['top1']:.0%}" for k, v in worst) + ".")
     t = doc["timings"]

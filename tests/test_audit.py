@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from core.audit import class_evidence, read_items
-from core.audit.shortcuts import causal_test, flagged, paste_region
+from core.audit.shortcuts import causal_test, far_box, flagged, paste_region, removal_test
 from core.cli import main
 from core.errors import SettingsError
 from lab.data import CLASSES, SSv2Dataset, load_ground_truth, render_clip, write_dataset
@@ -235,7 +235,7 @@ class CornerModel(torch.nn.Module):
     def forward(self, x):
         corner = x[:, :, :, :16, :16].mean((1, 2, 3, 4))
         rest = torch.stack([x[:, c].mean((1, 2, 3)) for c in range(3)], 1)
-        return torch.cat([(corner > 1.0).float()[:, None] * 10, rest], 1)
+        return torch.cat([(corner > 1.0).float()[:, None] * 10 - 5, rest], 1)
 
 
 def test_the_causal_test_flips_to_the_class_that_owns_the_region_and_the_control_does_not():
@@ -249,7 +249,7 @@ def test_the_causal_test_flips_to_the_class_that_owns_the_region_and_the_control
         else:
             x[..., :16, :16] = 2.0  # the class-0 clips carry a bright corner
         inputs[i] = x
-        records.append({"index": i, "target": target, "rank": 0})
+        records.append({"index": i, "target": target, "rank": 0, "p_true": 0.99})
     model = CornerModel()
 
     def predict(batch):
@@ -258,10 +258,15 @@ def test_the_causal_test_flips_to_the_class_that_owns_the_region_and_the_control
     region = {"cells": [0, 0, 2, 2]}
     test = causal_test(predict, inputs.__getitem__, 0, region, (4, 4), records, n=6)
     assert test["n"] == 6 and test["flip_rate"] == 1.0 and test["control_rate"] == 0.0
-    assert test["forward_passes"] == 12 and flagged(test)
+    assert test["forward_passes"] == 12 and flagged(test) == ["paste"]
     assert [e["recipient"] for e in test["examples"]] == [6, 4, 5, 9, 7, 8]  # class by class in turn
     elsewhere = causal_test(predict, inputs.__getitem__, 0, {"cells": [2, 2, 4, 4]}, (4, 4), records, n=6)
     assert elsewhere["flip_rate"] == 0.0 and not flagged(elsewhere)
+    assert far_box((0, 0, 2, 2), (4, 4)) == (2, 2, 4, 4) and far_box((1, 0, 3, 1), (4, 4)) in {(0, 3, 2, 4), (2, 3, 4, 4)}
+    removal = removal_test(predict, inputs.__getitem__, 0, region, (4, 4), records, n=6)
+    assert removal["n"] == 4 and removal["drop_rate"] == 1.0 and removal["control_drop_rate"] == 0.0
+    assert removal["control_cells"] == [2, 2, 4, 4] and flagged(test, removal) == ["paste", "removal"]
+    assert flagged(elsewhere, causal_test(predict, inputs.__getitem__, 1, region, (4, 4), records)) == []
     pasted = paste_region(inputs[5], inputs[0], (0, 0, 2, 2), (4, 4))
     assert (pasted[..., :16, :16] == 2).all() and torch.equal(pasted[..., 16:, :], inputs[5][..., 16:, :])
 
@@ -315,8 +320,8 @@ def test_the_audit_catches_the_shortcut_model_and_clears_the_default(fresh_plant
     assert x0 < logo[2] and y0 < logo[3] and x1 > logo[0] and y1 > logo[1]  # it overlaps the logo
     assert x0 >= logo[0] - cell - 1e-6 and y0 >= logo[1] - cell - 1e-6  # and lies within a cell of it
     assert x1 <= logo[2] + cell + 1e-6 and y1 <= logo[3] + cell + 1e-6
-    assert s["flip_rate"] >= 0.5 and s["flip_rate"] - s["control_rate"] >= 0.25
-    assert doc["timings"]["causal_forward_passes"] == s["forward_passes"]
+    assert s["flagged_by"]  # the paste test, the removal test, or both confirm it
+    assert doc["timings"]["causal_forward_passes"] == s["forward_passes"] + s["removal"]["forward_passes"]
     default = tmp_path / "default"
     assert main(["audit", str(fresh_planted), "--out", str(default), "--per-class", "0"]) == 0
     assert json.loads((default / "audit.json").read_text())["flagged"] == []

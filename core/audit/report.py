@@ -99,21 +99,49 @@ def _input_image(x, spec) -> np.ndarray:
     return (np.clip(f * std + mean, 0, 1) * 255).round().astype(np.uint8).transpose(1, 2, 0)
 
 
-def _flag_evidence(s: dict, explainer, load, grid) -> str:
-    ex = next((e for e in s["examples"] if e["flipped"]), s["examples"][0])
-    before = load(ex["recipient"])
-    after = paste_region(before, load(ex["donor"]), tuple(s["region"]["cells"]), grid)
-    p0 = float(explainer.predict(before)[0].max())
+def _rates(s: dict) -> str:
+    r = s["removal"]
+    paste = f"{s['flip_rate']:.0%} ({s['control_rate']:.0%})" if s.get("flip_rate") is not None else s["why"]
+    removal = f"{r['drop_rate']:.0%} ({r['control_drop_rate']:.0%})" if r.get("drop_rate") is not None else r["why"]
+    return f"{paste} / {removal}"
+
+
+def _pair(explainer, before, after, captions: tuple[str, str]) -> str:
     imgs = [Image.fromarray(_input_image(v, explainer.spec)).resize((_MAP_SIDE, _MAP_SIDE)) for v in (before, after)]
-    return (f"<p><b>Evidence for the flag.</b> The region's pixels from this class's clips, pasted into "
-            f"{s['n']} clips of other classes that the model got right, turn {s['flip_rate']:.0%} of them into "
-            f"this class (mean probability {s['mean_p_class']:.2f}); the same region taken from clips of third "
-            f"classes turns {s['control_rate']:.0%} (mean {s['mean_p_class_control']:.2f}). "
-            f"{s['forward_passes']} forward passes.</p><div class='maps'>"
-            f"<figure>{_img(_png(np.asarray(imgs[0])), 'before')}<figcaption>clip {ex['recipient']} as it is "
-            f"(its top class at {p0:.2f})</figcaption></figure>"
-            f"<figure>{_img(_png(np.asarray(imgs[1])), 'after')}<figcaption>with the region of clip {ex['donor']}: "
-            f"this class at {ex['p_class']:.2f}</figcaption></figure></div>")
+    return "<div class='maps'>" + "".join(
+        f"<figure>{_img(_png(np.asarray(im)), cap)}<figcaption>{html.escape(cap)}</figcaption></figure>"
+        for im, cap in zip(imgs, captions, strict=True)) + "</div>"
+
+
+def _flag_evidence(s: dict, explainer, load, grid) -> str:
+    """What confirmed the flag: each test's rates against its control, and one example of each."""
+    cells, r = tuple(s["region"]["cells"]), s["removal"]
+    parts = [f"<p><b>Evidence for the flag</b> (confirmed by: {', '.join(s['flagged_by'])}).</p><ul>"]
+    if s.get("flip_rate") is not None:
+        parts.append(f"<li><i>Paste</i>: the region's pixels from this class's clips, pasted into {s['n']} clips of "
+                     f"other classes that the model got right, turn {s['flip_rate']:.0%} of them into this class "
+                     f"(mean probability {s['mean_p_class']:.2f}); the same region from clips of third classes turns "
+                     f"{s['control_rate']:.0%} (mean {s['mean_p_class_control']:.2f}).</li>")
+    if r.get("drop_rate") is not None:
+        parts.append(f"<li><i>Removal</i>: covering the region in {r['n']} of this class's clips that the model got "
+                     f"right (with the same place of other classes' clips) loses the class in {r['drop_rate']:.0%} of "
+                     f"them (mean probability {r['mean_p_class']:.2f}); covering a box of the same size in the "
+                     f"farthest corner loses it in {r['control_drop_rate']:.0%} (mean {r['mean_p_class_control']:.2f}).</li>")
+    parts.append(f"<li>{s['forward_passes'] + r['forward_passes']} forward passes.</li></ul>")
+    if "paste" in s["flagged_by"]:
+        ex = next(e for e in s["examples"] if e["flipped"])
+        before = load(ex["recipient"])
+        parts.append(_pair(explainer, before, paste_region(before, load(ex["donor"]), cells, grid),
+                           (f"clip {ex['recipient']} as it is",
+                            f"with the region of clip {ex['donor']}: this class at {ex['p_class']:.2f}")))
+    if "removal" in s["flagged_by"]:
+        ex = next(e for e in r["examples"] if e["dropped"])
+        before = load(ex["clip"])
+        p0 = float(explainer.predict(before)[0].max())
+        parts.append(_pair(explainer, before, paste_region(before, load(ex["filler"]), cells, grid),
+                           (f"clip {ex['clip']} as it is: this class at {p0:.2f}",
+                            f"the region covered: this class at {ex['p_class']:.2f}")))
+    return "".join(parts)
 
 
 def write_report(out: Path, audit: dict, explainer, settings, items: dict, load, limits=None,
@@ -128,8 +156,7 @@ def write_report(out: Path, audit: dict, explainer, settings, items: dict, load,
     for label, c in audit["classes"].items():
         ev, s = c["evidence"], c["shortcut"]
         confused = next(iter(c["confusions"].items()), None)
-        test = "not suspicious" if s is None else (
-            f"{s['flip_rate']:.0%} (control {s['control_rate']:.0%})" if s.get("flip_rate") is not None else s["why"])
+        test = "not suspicious" if s is None else _rates(s)
         flag = "FLAGGED" if s and s.get("flagged") else ""
         screen = ("&ndash;" if ev is None else
                   f"{ev['concentration']:.2f} / {ev['fixed']:.2f} / {ev['off_motion']:.2f} / {ev['region_area']:.2f}")
@@ -173,11 +200,12 @@ def write_report(out: Path, audit: dict, explainer, settings, items: dict, load,
 <p class="muted">Screen: concentration (the mean map's share in its region) / fixed (clips whose own peak is within a
 cell of the region) / off-motion (evidence on cells that move less than the clip's average) / region area. A class is
 suspicious when its region covers at most {t['max_region']:.0%} of the frame, fixed &ge; {t['min_fixed']} and
-off-motion &ge; {t['min_off_motion']}; its region is then pasted into clips of other classes. Flagged: the prediction
-flips to the class in &ge; {t['flag_flip_rate']:.0%} of them and {t['flag_margin_over_control']:.0%} more often than
-with the same region from third classes (the control).</p>
+off-motion &ge; {t['min_off_motion']}; its region is then tested. Paste: pasted from the class's clips into clips of
+other classes, does it turn them into the class (control: the region from third classes)? Removal: covered in the
+class's own clips, does the class go (control: a box of the same size covered in the farthest corner)? Flagged: a test's
+rate is &ge; {t['flag_flip_rate']:.0%} and {t['flag_margin_over_control']:.0%} above its control.</p>
 <table><tr><th>class</th><th>clips</th><th>top-1</th><th>most often predicted instead</th>
-<th>screen</th><th>flip rate</th><th>flag</th></tr>{''.join(rows)}</table>
+<th>screen</th><th>paste: flips (control) / removal: drops (control)</th><th>flag</th></tr>{''.join(rows)}</table>
 {f'<h2>Unreadable videos</h2><ul>{errors}</ul>' if errors else ''}
 {''.join(sections)}
 </body></html>

@@ -110,7 +110,8 @@ def judge(records: list[dict], categories, *, per_class: int, causal=None) -> di
         shortcut = None
         if evidence is not None and evidence["suspicious"] and causal is not None:
             test = causal(c, evidence, ok)
-            shortcut = {"region": evidence["region"], **test, "flagged": flagged(test)}
+            by = flagged(test, test.get("removal"))
+            shortcut = {"region": evidence["region"], **test, "flagged": bool(by), "flagged_by": by}
             if shortcut["flagged"]:
                 flags.append(label)
         classes[label] = {
@@ -147,12 +148,18 @@ def run(a: argparse.Namespace) -> int:
         return 0
     for label in result["flagged"]:
         s = result["classes"][label]["shortcut"]
-        print(f"flagged: {label!r}: pasting its region {s['region']['box']} flips {s['flip_rate']:.0%} of "
-              f"{s['n']} clips of other classes to it (control {s['control_rate']:.0%})")
+        r = s["removal"]
+        print(f"flagged: {label!r}, region {s['region']['box']} (x0, y0, x1, y1): covering it loses the class in "
+              f"{_pct(r['drop_rate'])} of {r['n']} clips (control {_pct(r['control_drop_rate'])}); pasting it "
+              f"turns {_pct(s['flip_rate'])} of {s['n']} other clips into it (control {_pct(s['control_rate'])})")
     print(f"audited {len(items) - len(result['errors'])} of {len(items)} videos "
           f"({len(result['errors'])} unreadable), {len(result['classes'])} classes, "
           f"{len(result['flagged'])} flagged; wrote audit.json, report.html to {a.out}")
     return 0
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:.0%}"
 
 
 def audit(explainer, items, out, *, data=None, split: str | None = None, labels=None, method=None, layer=None,
@@ -212,7 +219,7 @@ def _finish(explainer, items, records, settings, info: dict, per_class: int, cau
             t0: float, world: int, limits) -> dict:
     from .evidence import input_of
     from .report import write_report
-    from .shortcuts import causal_test
+    from .shortcuts import causal_test, removal_test
 
     by_index = {it.index: it for it in items}
     cache: dict[int, object] = {}
@@ -225,9 +232,10 @@ def _finish(explainer, items, records, settings, info: dict, per_class: int, cau
     passes = {"n": 0}
 
     def causal(c, evidence, ok):
-        test = causal_test(explainer.predict, load, c, evidence["region"], tuple(evidence["grid"]), ok,
-                           n=causal_clips)
-        passes["n"] += test["forward_passes"]
+        grid = tuple(evidence["grid"])
+        test = causal_test(explainer.predict, load, c, evidence["region"], grid, ok, n=causal_clips)
+        test["removal"] = removal_test(explainer.predict, load, c, evidence["region"], grid, ok, n=causal_clips)
+        passes["n"] += test["forward_passes"] + test["removal"]["forward_passes"]
         return test
 
     t1 = time.perf_counter()
@@ -268,6 +276,6 @@ def _layer(explainer, settings) -> str | None:
 def _thresholds() -> dict:
     from . import shortcuts as s
 
-    return {"max_region": s.MAX_REGION, "min_fixed": s.MIN_FIXED, "min_off_motion": s.MIN_OFF_MOTION,
+    return {"region_level": s.REGION_LEVEL, "max_region": s.MAX_REGION, "min_fixed": s.MIN_FIXED, "min_off_motion": s.MIN_OFF_MOTION,
             "flag_flip_rate": s.FLAG_FLIP, "flag_margin_over_control": s.FLAG_MARGIN}
 

@@ -3,7 +3,8 @@
 **Screen** (no ground truth needed). From the class's records (the labelled class explained):
 
 - the class's mean evidence map, and its *region*: the box around the map's peak cell that holds
-  the cells above half the peak connected to it (4-neighbours);
+  the cells above a quarter of the peak connected to it (4-neighbours; an artifact's map is
+  patchy, its edges and marks light up more than its flat parts);
 - ``concentration``: the share of the mean map inside the region;
 - ``fixed``: the share of the class's clips whose own evidence peak lies in the region or within
   one cell of it (an object that moves about gives a low value, a fixed corner a high one);
@@ -13,13 +14,20 @@
 A class is *suspicious* when its region covers at most :data:`MAX_REGION` of the frame, and
 ``fixed`` >= :data:`MIN_FIXED` and ``off_motion`` >= :data:`MIN_OFF_MOTION`.
 
-**Causal test** (for each suspicious class). The region's pixels, from the class's clips, are
-pasted over the same place of up to ``n`` clips of other classes that the model gets right, for
-the whole clip. ``flip_rate``: how often the prediction becomes the class. ``control_rate``: the
-same with the region taken from clips of third classes, so that pasting as such is accounted for.
-A class is **flagged** when ``flip_rate`` >= :data:`FLAG_FLIP` and ``flip_rate`` -
-``control_rate`` >= :data:`FLAG_MARGIN`: a flag means the model uses the region, not that it
-looks odd.
+**Causal tests** (for each suspicious class), both on the model input, for the whole clip:
+
+- *paste* (is the region enough?): the region's pixels from the class's clips are pasted over the
+  same place of up to ``n`` clips of other classes that the model gets right. ``flip_rate``: how
+  often the prediction becomes the class; ``control_rate``: the same with the region taken from
+  clips of third classes, so that pasting as such is accounted for.
+- *removal* (is the region needed?): the region of up to ``n`` of the class's own clips that the
+  model gets right is covered with the same place of other classes' clips. ``drop_rate``: how
+  often the class is lost (no longer the prediction, or less than half as probable);
+  ``control_drop_rate``: the same with a box of the same size covered in the farthest corner.
+
+A class is **flagged** when either test confirms the region: its rate >= :data:`FLAG_FLIP` and
+at least :data:`FLAG_MARGIN` above its control (``flagged_by`` says which). A flag means the
+model uses the region, not that it looks odd.
 """
 
 from __future__ import annotations
@@ -30,8 +38,9 @@ import numpy as np
 import torch
 
 __all__ = ["FLAG_FLIP", "FLAG_MARGIN", "MAX_REGION", "MIN_FIXED", "MIN_OFF_MOTION", "causal_test",
-           "class_evidence", "paste_region"]
+           "class_evidence", "far_box", "flagged", "paste_region", "removal_test"]
 
+REGION_LEVEL = 0.25  # a region's cells hold at least this share of the peak (an artifact's map is patchy)
 MAX_REGION = 0.25
 MIN_FIXED = 0.5
 MIN_OFF_MOTION = 0.5
@@ -40,10 +49,11 @@ FLAG_MARGIN = 0.25
 
 
 def _region(mean: np.ndarray) -> tuple[int, int, int, int]:
-    """(y0, x0, y1, x1), end-exclusive, of the cells >= half the peak connected to the peak."""
+    """(y0, x0, y1, x1), end-exclusive, of the cells >= :data:`REGION_LEVEL` x the peak that are
+    connected to the peak."""
     h, w = mean.shape
     py, px = np.unravel_index(int(mean.argmax()), mean.shape)
-    keep = mean >= mean[py, px] / 2
+    keep = mean >= mean[py, px] * REGION_LEVEL
     seen = np.zeros_like(keep)
     stack = [(py, px)]
     seen[py, px] = True
@@ -153,7 +163,58 @@ def causal_test(predict: Callable[[torch.Tensor], torch.Tensor], load: Callable[
     }
 
 
-def flagged(test: dict | None) -> bool:
-    if not test or test.get("flip_rate") is None:
-        return False
-    return test["flip_rate"] >= FLAG_FLIP and test["flip_rate"] - test["control_rate"] >= FLAG_MARGIN
+def far_box(cells: tuple[int, int, int, int], grid: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A box of the same size as ``cells`` in the frame's corner farthest from it (the removal
+    test's control: the same amount of the clip hidden, somewhere else)."""
+    y0, x0, y1, x1 = cells
+    h, w = y1 - y0, x1 - x0
+    gh, gw = grid
+    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
+    corners = [(a, b, a + h, b + w) for a in (0, gh - h) for b in (0, gw - w)]
+    return max(corners, key=lambda k: ((k[0] + k[2]) / 2 - cy) ** 2 + ((k[1] + k[3]) / 2 - cx) ** 2)
+
+
+def removal_test(predict: Callable[[torch.Tensor], torch.Tensor], load: Callable[[int], torch.Tensor],
+                 c: int, region: dict, grid: tuple[int, int], records: list[dict], *, n: int = 24) -> dict:
+    """Hide class ``c``'s region in up to ``n`` of its own correctly predicted clips, by pasting
+    the same place from clips of other classes (cycled in list order), and count how often the
+    class loses it: it is no longer the prediction, or its probability falls below half of what
+    it was (``drop_rate``; the record's ``p_true`` is the before); ``control_drop_rate``: the same
+    with a box of the same size hidden in the farthest corner (:func:`far_box`)."""
+    cells = tuple(region["cells"])
+    own = [r for r in sorted(records, key=lambda r: r["index"]) if r["target"] == c and r["rank"] == 0][:n]
+    others = [r for r in sorted(records, key=lambda r: r["index"]) if r["target"] != c]
+    if not own or not others:
+        return {"n": 0, "drop_rate": None, "control_drop_rate": None, "forward_passes": 0,
+                "why": "no correctly predicted clips of the class" if not own else "no clips of other classes"}
+    far = far_box(cells, grid)
+    hidden, control, pairs = [], [], []
+    for i, rec in enumerate(own):
+        filler = others[(i * 5) % len(others)]["index"]
+        x = load(rec["index"])
+        hidden.append(paste_region(x, load(filler), cells, grid))
+        control.append(paste_region(x, load(filler), far, grid))
+        pairs.append((rec["index"], filler))
+    p = predict(torch.cat(hidden + control))
+    k = len(own)
+    before = torch.tensor([r["p_true"] for r in own], dtype=p.dtype)
+    drops = ((p[:k].argmax(1) != c) | (p[:k, c] < before / 2)).tolist()
+    ctrl = ((p[k:].argmax(1) != c) | (p[k:, c] < before / 2)).tolist()
+    return {"n": k, "drop_rate": round(sum(drops) / k, 4), "control_drop_rate": round(sum(ctrl) / k, 4),
+            "control_cells": list(far), "mean_p_class": round(float(p[:k, c].mean()), 4),
+            "mean_p_class_control": round(float(p[k:, c].mean()), 4), "forward_passes": 2 * k,
+            "examples": [{"clip": a, "filler": b, "dropped": bool(d), "p_class": round(float(q), 4)}
+                         for (a, b), d, q in zip(pairs, drops, p[:k, c].tolist(), strict=True)]}
+
+
+def flagged(test: dict | None, removal: dict | None = None) -> list[str]:
+    """Which tests confirm the region ([] when none): ``"paste"`` (it is enough to make the class)
+    and ``"removal"`` (the class goes without it)."""
+    out = []
+    if test and test.get("flip_rate") is not None and test["flip_rate"] >= FLAG_FLIP \
+            and test["flip_rate"] - test["control_rate"] >= FLAG_MARGIN:
+        out.append("paste")
+    if removal and removal.get("drop_rate") is not None and removal["drop_rate"] >= FLAG_FLIP \
+            and removal["drop_rate"] - removal["control_drop_rate"] >= FLAG_MARGIN:
+        out.append("removal")
+    return out
