@@ -318,8 +318,8 @@ def test_the_audit_catches_the_shortcut_model_and_clears_the_default(fresh_plant
     x0, y0, x1, y1 = s["region"]["box"]
     logo = Shortcut(PUSHING).box
     assert x0 < logo[2] and y0 < logo[3] and x1 > logo[0] and y1 > logo[1]  # it overlaps the logo
-    assert x0 >= logo[0] - cell - 1e-6 and y0 >= logo[1] - cell - 1e-6  # and lies within a cell of it
-    assert x1 <= logo[2] + cell + 1e-6 and y1 <= logo[3] + cell + 1e-6
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2  # and its centre lies within a cell of it
+    assert logo[0] - cell <= cx <= logo[2] + cell and logo[1] - cell <= cy <= logo[3] + cell
     assert s["flagged_by"]  # the paste test, the removal test, or both confirm it
     assert doc["timings"]["causal_forward_passes"] == s["forward_passes"] + s["removal"]["forward_passes"]
     default = tmp_path / "default"

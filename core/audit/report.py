@@ -115,7 +115,7 @@ def _pair(explainer, before, after, captions: tuple[str, str]) -> str:
 
 def _flag_evidence(s: dict, explainer, load, grid) -> str:
     """What confirmed the flag: each test's rates against its control, and one example of each."""
-    cells, r = tuple(s["region"]["cells"]), s["removal"]
+    cells, r = tuple(s["tested_cells"]), s["removal"]
     parts = [f"<p><b>Evidence for the flag</b> (confirmed by: {', '.join(s['flagged_by'])}).</p><ul>"]
     if s.get("flip_rate") is not None:
         parts.append(f"<li><i>Paste</i>: the region's pixels from this class's clips, pasted into {s['n']} clips of "

@@ -219,7 +219,7 @@ def _finish(explainer, items, records, settings, info: dict, per_class: int, cau
             t0: float, world: int, limits) -> dict:
     from .evidence import input_of
     from .report import write_report
-    from .shortcuts import causal_test, removal_test
+    from .shortcuts import causal_test, grown, removal_test
 
     by_index = {it.index: it for it in items}
     cache: dict[int, object] = {}
@@ -233,8 +233,10 @@ def _finish(explainer, items, records, settings, info: dict, per_class: int, cau
 
     def causal(c, evidence, ok):
         grid = tuple(evidence["grid"])
-        test = causal_test(explainer.predict, load, c, evidence["region"], grid, ok, n=causal_clips)
-        test["removal"] = removal_test(explainer.predict, load, c, evidence["region"], grid, ok, n=causal_clips)
+        tested = {"cells": grown(evidence["region"]["cells"], grid)}
+        test = causal_test(explainer.predict, load, c, tested, grid, ok, n=causal_clips)
+        test["removal"] = removal_test(explainer.predict, load, c, tested, grid, ok, n=causal_clips)
+        test["tested_cells"] = tested["cells"]
         passes["n"] += test["forward_passes"] + test["removal"]["forward_passes"]
         return test
 
