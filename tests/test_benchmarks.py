@@ -54,6 +54,6 @@ def test_the_audit_benchmark_writes_its_section(tmp_path, monkeypatch, capsys):
     text = report.read_text()
     assert text.startswith("# Benchmarks\n\nbefore\n") and text.count("<!-- audit:begin -->") == 1
     row = next(r for r in text.splitlines() if r.startswith(f"| {core.DEFAULT_MODEL} | 13 |"))
-    assert re.search(r"\| [\d.]+x \| >= 0.8x \| (PASS|MISS) \| 0 \| none \|$", row), row
+    assert re.search(r"\| [\d.]+x \| >= 0.8x \| (PASS|MISS) \| [\d.]+ s \| [\d.]+x \| \d+ \| none \|$", row), row
     bench.update(report, bench.markdown([], "again"))  # a second run replaces the section
     assert report.read_text().count("<!-- audit:begin -->") == 1 and "`again`" in report.read_text()
