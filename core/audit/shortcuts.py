@@ -42,7 +42,7 @@ __all__ = ["FLAG_FLIP", "FLAG_MARGIN", "MAX_REGION", "MIN_FIXED", "MIN_OFF_MOTIO
            "class_evidence", "far_box", "flagged", "grown", "paste_region", "removal_test"]
 
 REGION_LEVEL = 0.5  # a region's cells hold at least half the peak (its full width at half maximum)
-MAX_REGION = 0.25
+MAX_REGION = 0.1  # an artifact (a logo, a timestamp) is a small part of the frame; a quarter is a scene
 MIN_FIXED = 0.5
 MIN_OFF_MOTION = 0.5
 FLAG_FLIP = 0.5
