@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 
-__all__ = ["interleaved", "median_ms", "save_json"]
+__all__ = ["interleaved", "median_ms", "replace_section", "save_json"]
 
 
 def interleaved(ops: dict[str, Callable[[], object]], repeats: int,
@@ -44,3 +44,13 @@ def save_json(path, data) -> None:
     """Write ``data`` as indented JSON to ``path`` (a script's ``--json PATH``); None: nothing."""
     if path is not None:
         Path(path).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def replace_section(report: Path, begin: str, end: str, text: str) -> None:
+    """Put ``text`` (which starts with ``begin`` and ends with ``end``) in place of the section of
+    ``report`` between those markers, or append it when the report has none."""
+    import re
+
+    old = report.read_text() if report.is_file() else ""
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
+    report.write_text(pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip() + "\n\n" + text)

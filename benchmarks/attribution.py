@@ -36,7 +36,7 @@ import core
 from core.attribution import Perturbation, forward_passes, occlusion, relevance, rise, rollout
 from core.cam import Explainer, Target
 
-from . import interleaved, median_ms
+from . import interleaved, median_ms, replace_section
 
 TINY = {"hidden_size": 96, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 192,
         "num_frames": 8, "image_size": 64, "num_labels": 10}
@@ -192,11 +192,8 @@ def markdown(attention: dict, perturbation: dict, rss: tuple[int, float, int, fl
 
 
 def update(report: Path, text: str) -> None:
-    import re
-
-    old = report.read_text() if report.is_file() else ""
-    pattern = re.compile(re.escape(_BEGIN) + r".*?" + re.escape(_END) + r"\n?", re.S)
-    report.write_text(pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip() + "\n\n" + text)
+    """Put ``text`` in place of the attribution section of ``report`` (appended if it has none)."""
+    replace_section(report, _BEGIN, _END, text)
 
 
 def main(argv=None) -> None:

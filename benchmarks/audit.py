@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shlex
 import shutil
 import sys
@@ -31,6 +30,8 @@ from statistics import median
 import core
 from core.audit import audit, read_items
 from core.video import read_clip
+
+from . import replace_section
 
 _BEGIN, _END = "<!-- audit:begin -->", "<!-- audit:end -->"
 TARGET = 0.8
@@ -117,9 +118,8 @@ def markdown(results: list[dict], command: str) -> str:
 
 
 def update(report: Path, text: str) -> None:
-    old = report.read_text() if report.is_file() else ""
-    pattern = re.compile(re.escape(_BEGIN) + r".*?" + re.escape(_END) + r"\n?", re.S)
-    report.write_text(pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip() + "\n\n" + text)
+    """Put ``text`` in place of the audit section of ``report`` (appended if it has none)."""
+    replace_section(report, _BEGIN, _END, text)
 
 
 def main(argv: list[str] | None = None) -> int:

