@@ -67,10 +67,8 @@ def video_record(explainer: Explainer, item: Item, settings: Settings, limits=No
 
     A video that cannot be read raises :class:`core.VideoError`; the caller records it.
     """
-    spec = explainer.spec
     t0 = time.perf_counter()
-    clip = read_clip(item.path, spec, limits=limits)
-    x = preprocess(clip.frames, spec)[0]
+    x = input_of(item, explainer.spec, limits)
     t1 = time.perf_counter()
     exp = explainer.explain(x, [item.target], settings=settings)
     t2 = time.perf_counter()

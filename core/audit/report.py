@@ -137,9 +137,8 @@ def _flag_evidence(s: dict, explainer, load, grid) -> str:
     if "removal" in s["flagged_by"]:
         ex = next(e for e in r["examples"] if e["dropped"])
         before = load(ex["clip"])
-        p0 = float(explainer.predict(before)[0].max())
         parts.append(_pair(explainer, before, paste_region(before, load(ex["filler"]), cells, grid),
-                           (f"clip {ex['clip']} as it is: this class at {p0:.2f}",
+                           (f"clip {ex['clip']} as it is: this class at {ex['p_before']:.2f}",
                             f"the region covered: this class at {ex['p_class']:.2f}")))
     return "".join(parts)
 

@@ -210,8 +210,8 @@ def removal_test(predict: Callable[[torch.Tensor], torch.Tensor], load: Callable
     return {"n": k, "drop_rate": round(sum(drops) / k, 4), "control_drop_rate": round(sum(ctrl) / k, 4),
             "control_cells": list(far), "mean_p_class": round(float(p[:k, c].mean()), 4),
             "mean_p_class_control": round(float(p[k:, c].mean()), 4), "forward_passes": 2 * k,
-            "examples": [{"clip": a, "filler": b, "dropped": bool(d), "p_class": round(float(q), 4)}
-                         for (a, b), d, q in zip(pairs, drops, p[:k, c].tolist(), strict=True)]}
+            "examples": [{"clip": a, "filler": b, "dropped": bool(d), "p_before": r["p_true"], "p_class": round(float(q), 4)}
+                         for (a, b), d, q, r in zip(pairs, drops, p[:k, c].tolist(), own, strict=True)]}
 
 
 def flagged(test: dict | None, removal: dict | None = None) -> list[str]:
