@@ -51,15 +51,21 @@ def occlusion(explainer, x: torch.Tensor, targets, params: Perturbation, *, prog
         progress(1, total)
     (wt, wh, ww), (st, sh, sw) = params.window, params.stride
     drops = torch.empty(len(targets), total - 1, dtype=torch.float64)
+    buffer, hidden = torch.empty(0, device=x.device), []  # the clips, reused; what each hides
     for idx in batches(total - 1, params.batch_size, "occlusion", progress, cancel, 1, total):
-        xb = x.expand(len(idx), *x.shape[1:]).clone()
+        if len(buffer) != len(idx):
+            buffer, hidden = x.expand(len(idx), *x.shape[1:]).clone(), []
+        for j, region in enumerate(hidden):  # put back what the last batch hid
+            buffer[j][region] = x[0][region]
+        hidden = []
         for j, n in enumerate(idx):
             a, rest = divmod(n, counts[1] * counts[2])
             b, c = divmod(rest, counts[2])
             region = (slice(None), slice(a * st, a * st + wt), slice(b * sh, b * sh + wh),
                       slice(c * sw, c * sw + ww))
-            xb[j][region] = fill[0][region]
-        drops[:, idx.start:idx.stop] = base[:, None] - scores(explainer.predict(xb, batch_size=len(idx)), targets).T
+            buffer[j][region] = fill[0][region]
+            hidden.append(region)
+        drops[:, idx.start:idx.stop] = base[:, None] - scores(explainer.predict(buffer, batch_size=len(idx)), targets).T
     # the windows' drops on the grid of window starts, spread onto the cells each covers
     grid = drops.view(len(targets), 1, *counts)  # (K, n_windows) => (K, 1, nt, nh, nw)
     kernel = torch.ones(1, 1, wt // st, wh // sh, ww // sw, dtype=grid.dtype)

@@ -37,6 +37,13 @@ def relevance_vector(steps, cams, v: torch.Tensor) -> torch.Tensor:
     return v
 
 
+def _positive_mean(grad: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``mean_heads((grad ⊙ weights)^+)`` in float64, written over ``grad`` when it owns its memory."""
+    if grad.is_contiguous():
+        return grad.mul_(weights).clamp_(min=0).mean(1).double()
+    return (grad * weights).clamp(min=0).mean(1).double()
+
+
 def relevance(explainer, x: torch.Tensor, targets, params=None, *, progress=None, cancel=None):
     """(K, t, h, w) relevance maps on the token grid, one per target (a :class:`core.cam.Target`:
     its class, or its class minus ``minus``), and info. ``x``: the (1, C, T, H, W) model input."""
@@ -52,7 +59,10 @@ def relevance(explainer, x: torch.Tensor, targets, params=None, *, progress=None
             if target.minus is not None:
                 score = score - logits[0, target.minus]
             grads = torch.autograd.grad(score, weights, retain_graph=k < len(targets) - 1)
-            cams = [(g * a).clamp(min=0).mean(1).double() for g, a in zip(grads, weights, strict=True)]
+            # in place: the gradients are ours, and each is heads x tokens^2 (118 MB a layer for
+            # VideoMAE-base), where a fresh tensor per operation costs more than the arithmetic
+            with torch.no_grad():
+                cams = [_positive_mean(g, a) for g, a in zip(grads, weights, strict=True)]
             length = cams[0].shape[-1] if info.family != "timesformer" else (
                 1 + cams[0].shape[0] * cams[0].shape[-1])
             v = relevance_vector(steps, cams, start_vector(info, length, cams[0].device, torch.float64))

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import torch
 
+from ..cam.hooks import evaluating
 from ..cam.layouts import to_cthw
 from .attention import attention_steps, mix, spatial_cls_weight, start_vector, transformer_info
 
@@ -44,14 +45,9 @@ def rollout(explainer, x: torch.Tensor, targets, params=None, *, progress=None, 
     """(K, t, h, w) rollout maps on the token grid (the same map for each of the K targets), and
     info. ``x``: the (1, C, T, H, W) model input. Refuses models without attention."""
     info = transformer_info(explainer, "rollout")
-    with explainer.exclusive() as model:
-        was = model.training
-        try:
-            model.eval()
-            with torch.no_grad(), attention_steps(info, head_mean=True) as steps:
-                model(x.to(explainer.device))
-        finally:
-            model.train(was)
+    with (explainer.exclusive() as model, evaluating(model), torch.no_grad(),
+          attention_steps(info, head_mean=True) as steps):
+        model(x.to(explainer.device))
     length = steps[0].weights.shape[-1] if info.family != "timesformer" else (
         1 + steps[0].weights.shape[0] * steps[0].weights.shape[-1])
     v = start_vector(info, length, steps[0].weights.device, torch.float64)

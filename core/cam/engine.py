@@ -40,7 +40,7 @@ from ..models.measured import TABLE_LINK
 from ..models.spec import ModelSpec
 from ..transforms import preprocess
 from .forward import LayerForward, batched_vjp, cam_maps, forward_to_layer, upsample_and_normalise
-from .hooks import frozen, resolve_layer
+from .hooks import evaluating, frozen, resolve_layer
 from .methods import CAM_FUNCTIONS
 from .result import Explanation, Target
 from .settings import Settings
@@ -341,14 +341,9 @@ class Explainer:
     def predict(self, clips: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
         """Softmax probabilities (N, num_classes) of N model-input clips (N, C, T, H, W), in
         batched no-grad forward passes (the trust checks' perturbed clips)."""
-        with self._lock:
-            was = self.model.training
-            self.model.eval()
-            try:
-                out = [self.model(clips[i:i + batch_size].to(self.device)).float().softmax(-1).cpu()
-                       for i in range(0, len(clips), batch_size)]
-            finally:
-                self.model.train(was)
+        with self._lock, evaluating(self.model):
+            out = [self.model(clips[i:i + batch_size].to(self.device)).float().softmax(-1).cpu()
+                   for i in range(0, len(clips), batch_size)]
         return torch.cat(out)
 
     def clip_seconds(self, batch_size: int = 16) -> float:
