@@ -1,4 +1,4 @@
-"""Command line: ``python -m core models | explain VIDEO ... | timeline VIDEO ... | audit DATA ... | download NAME``.
+"""Command line: ``python -m core models | explain VIDEO ... | timeline VIDEO ... | audit DATA ... | live SOURCE ... | download NAME``.
 
 Exit status: 0 on success, 2 with a one-line message on stderr for anything the user can fix
 (a :class:`core.UserError`: a bad video, an unknown class or model, missing weights, a bad
@@ -80,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     audit_arguments(sub.add_parser("audit", help="audit a labelled data set: each class's evidence, the "
                                    "post's three tables, and shortcuts found and tested (audit.json, report.html)"),
                     add_model_arguments)
+    from .live.run import add_arguments as live_arguments
+
+    live_arguments(sub.add_parser("live", help="explain a camera, a stream URL or a file played at its own "
+                                  "speed as it happens: top classes per update, heatmap.mp4 and live.json"),
+                   add_model_arguments)
     return p
 
 
@@ -196,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
             return run(args)
         if args.command == "audit":
             from .audit.run import run
+
+            return run(args)
+        if args.command == "live":
+            from .live.run import run
 
             return run(args)
         return _explain(args)

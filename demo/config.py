@@ -43,6 +43,16 @@ AUDIT_MAX_UNPACKED_MB = 400
 AUDIT_SAMPLE_DIR = Path(os.environ.get("VIDEOCAM_AUDIT_SAMPLE") or ROOT / "demo" / "audit_sample")
 AUDIT_SAMPLE_MODEL = "i3d_tiny14_shortcut"
 
+# The Live tab: the browser sends a webcam frame every LIVE_STREAM_EVERY seconds; at most
+# LIVE_MAX_STREAMS visitors stream at once (each holds one clip of small frames and a worker
+# thread), each for at most LIVE_TIME_LIMIT_S seconds; a stream whose frames stop for LIVE_IDLE_S
+# is closed and its buffers freed. Frames are shrunk to LIVE_MAX_SIDE pixels on their longer side.
+LIVE_STREAM_EVERY = 0.1
+LIVE_MAX_STREAMS = max(1, int(os.environ.get("VIDEOCAM_LIVE_STREAMS") or 2))
+LIVE_TIME_LIMIT_S = 300
+LIVE_IDLE_S = 3.0
+LIVE_MAX_SIDE = 640
+
 OPACITY = 0.5  # the heatmap's opacity until the user moves the slider
 GIF_MAX_SIDE = 320  # longest side of each GIF panel, in pixels
 GIF_FPS = 4.0  # playback speed of the GIFs and MP4 (the 2017 post sampled at 4 fps)

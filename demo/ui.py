@@ -10,7 +10,7 @@ import gradio as gr
 import core
 from core.attribution import Baseline, Perturbation
 
-from . import audit_tab, handlers, models, timeline_view, trust_panel
+from . import audit_tab, handlers, live_tab, models, timeline_view, trust_panel
 from .catalog import load_gallery, load_model_galleries, load_samples
 from .config import (
     CACHE_CLEANUP,
@@ -185,6 +185,8 @@ def build_demo() -> gr.Blocks:
                                         interactive=False, height=300, elem_id="timeline-video")
         with tabs, gr.Tab("Audit", id="audit", elem_id="audit"):
             audit = audit_tab.panel()
+        with tabs, gr.Tab("Live", id="live", elem_id="live"):
+            live = live_tab.panel(spec.categories)
         with tabs, gr.Tab("Gallery", id="gallery"):
             gallery_tab(load_gallery(GALLERY_DIR), load_model_galleries(GALLERY_DIR), core.DEFAULT_MODEL)
 
@@ -198,7 +200,7 @@ def build_demo() -> gr.Blocks:
              "tl_video": tl_video, "heatmap_of": heatmap_of, "tl_files": tl_files, "tl_info": tl_info,
              "masks": masks, "window": window, "stride": stride, "baseline": baseline, "stop": stop, "cost": cost,
              "measured": measured,
-             **trust, **audit}
+             **trust, **audit, **live}
         work = {"concurrency_id": "model", "concurrency_limit": CONCURRENCY}
 
         def on(trigger, fn, outputs, **kwargs):
@@ -246,6 +248,7 @@ def build_demo() -> gr.Blocks:
            show_progress_on=audit["audit_summary"], **work)
         on(audit["audit_sample_btn"].click, audit_tab.audit_sample, audit_tab.OUTPUTS, api_name="audit_sample",
            show_progress_on=audit["audit_summary"], **work)
+        live_tab.wire(demo, c)
         on(load_btn.click, handlers.add_model, ("model",), api_name="load_model",
            show_progress_on=hub_id, **work)
         # models loaded from the page since the server started, for pages opened before that,

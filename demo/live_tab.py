@@ -1,0 +1,197 @@
+"""The "Live" tab: the visitor's webcam, explained as it streams.
+
+Each frame the browser sends goes to the visitor's :class:`core.live.LiveSession` (made on the
+first frame, with the page's *Model*); the handler never waits for the model: it returns the
+frame with the newest heatmap over it at once, and the smoothed top-3 and the plot only when a
+new explanation is ready. The session's worker explains the newest clip every stride and drops
+stale clips. At most ``LIVE_MAX_STREAMS`` streams run at once; a stream ends after
+``LIVE_TIME_LIMIT_S`` seconds, and one whose frames stop for ``LIVE_IDLE_S`` (the camera's stop
+button, a closed tab) is closed and its buffers freed by the next frame or status request of
+any visitor, or by the tab's unload.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+import core
+from core.errors import UserError
+from core.live import LiveSession, live_view
+
+from .config import (
+    LIVE_IDLE_S,
+    LIVE_MAX_SIDE,
+    LIVE_MAX_STREAMS,
+    LIVE_STREAM_EVERY,
+    LIVE_TIME_LIMIT_S,
+    OPACITY,
+)
+from .models import get_explainer
+
+__all__ = ["OUTPUTS", "TOP1", "close_stream", "on_frame", "panel", "pin_choices", "streams_status"]
+
+TOP1 = "the top-1 class of each clip"
+OUTPUTS = ("live_view", "live_top", "live_plot", "live_status")
+
+
+@dataclass
+class _Stream:
+    session: LiveSession
+    model: str
+    started: float
+    last: float
+    shown: int = 0  # the last update sent to the page
+
+
+_STREAMS: dict[str, _Stream] = {}
+_LOCK = threading.Lock()
+
+
+def panel(categories) -> dict:
+    """Lay out the tab inside the current Blocks context; its components by name."""
+    gr.Markdown(
+        "**Explain your camera as it happens.** Press the camera's record button: once the model's clip "
+        "is full (a few seconds), the newest frame is shown with the newest heatmap over it, the three "
+        "most likely classes (smoothed over about a second) and their last 30 s. An explanation runs "
+        "every quarter clip on the newest frames; when the model is slower than that, old clips are "
+        "skipped, never queued, so the heatmap stays close behind the camera (the status line says how "
+        f"close). Up to {LIVE_MAX_STREAMS} streams at once, {LIVE_TIME_LIMIT_S} s each. Uses the *Model* "
+        "of the Explain tab; frames are not stored.")
+    with gr.Row():
+        with gr.Column(scale=2, min_width=320):
+            camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera",
+                              webcam_options=gr.WebcamOptions(mirror=False), elem_id="live-camera")
+            pin = gr.Dropdown([TOP1, *categories], value=TOP1, label="Explain", elem_id="live-pin",
+                              info="pin a class to see its evidence whatever the model says")
+            refresh = gr.Button("Streams now", size="sm", elem_id="live-refresh")
+            streams = gr.Markdown(elem_id="live-streams")
+        with gr.Column(scale=3, min_width=420):
+            view = gr.Image(label="Newest frame, newest heatmap", type="numpy", interactive=False,
+                            height=360, elem_id="live-view")
+            status = gr.Markdown(elem_id="live-status")
+            top = gr.Label(num_top_classes=3, label="Top-3, smoothed", elem_id="live-top")
+            plot = gr.LinePlot(x="seconds", y="probability", color="class", y_lim=[0, 1], height=220,
+                               label="The last 30 s", elem_id="live-plot")
+    return {"live_camera": camera, "live_pin": pin, "live_refresh": refresh, "live_streams": streams,
+            "live_view": view, "live_status": status, "live_top": top, "live_plot": plot}
+
+
+def pin_choices(model: str):
+    """The pin dropdown for ``model``'s classes."""
+    try:
+        cats = list(core.get_spec(model).categories)
+    except UserError:
+        cats = []
+    return gr.Dropdown(choices=[TOP1, *cats], value=TOP1)
+
+
+def _reap(now: float) -> None:
+    """Close streams whose frames stopped (caller holds _LOCK)."""
+    for key in [k for k, s in _STREAMS.items() if now - s.last > LIVE_IDLE_S]:
+        _STREAMS.pop(key).session.close(timeout=0)
+
+
+def close_stream(request: gr.Request) -> None:
+    """The visitor's stream ends (the page unloads): its worker stops, its buffers are freed."""
+    key = getattr(request, "session_hash", None)
+    with _LOCK:
+        stream = _STREAMS.pop(key, None)
+    if stream is not None:
+        stream.session.close(timeout=0)
+
+
+def streams_status(request: gr.Request) -> str:
+    """How many streams run now and what they hold (idle ones are closed first)."""
+    now = time.monotonic()
+    with _LOCK:
+        _reap(now)
+        held = sum(s.session.ring.nbytes for s in _STREAMS.values())
+        mine = _STREAMS.get(getattr(request, "session_hash", None))
+    yours = "yours is running" if mine is not None else "none of them is yours"
+    return (f"Live streams now: {len(_STREAMS)} of {LIVE_MAX_STREAMS} ({yours}); their clips hold "
+            f"{held / 1e6:.1f} MB of frames.")
+
+
+def _stream_for(key: str, model: str, pin, now: float) -> _Stream:
+    with _LOCK:
+        _reap(now)
+        stream = _STREAMS.get(key)
+        if stream is not None and stream.model != model:
+            _STREAMS.pop(key).session.close(timeout=0)
+            stream = None
+        if stream is None:
+            if len(_STREAMS) >= LIVE_MAX_STREAMS:
+                raise UserError(f"all {LIVE_MAX_STREAMS} live streams are in use; try again in a minute")
+            stream = _Stream(LiveSession(get_explainer(model), pin=pin), model, now, now)
+            _STREAMS[key] = stream
+        stream.last = now
+        return stream
+
+
+def on_frame(live_camera, live_pin, model, request: gr.Request):
+    """One webcam frame in; the view (always), and the top-3, the plot and the status line when
+    an explanation is new."""
+    skip = {name: gr.skip() for name in OUTPUTS}
+    if live_camera is None:
+        return skip
+    now = time.monotonic()
+    key = getattr(request, "session_hash", None) or "api"
+    frame = np.ascontiguousarray(live_camera[..., :3], dtype=np.uint8)
+    if max(frame.shape[:2]) > LIVE_MAX_SIDE:
+        frame = core.transforms.fit_frames(frame[None], max_side=LIVE_MAX_SIDE)[0]
+    pin = None if live_pin in (None, "", TOP1) else live_pin
+    try:
+        stream = _stream_for(key, model, pin, now)
+        if now - stream.started > LIVE_TIME_LIMIT_S:
+            close_stream(request)
+            raise UserError(f"this stream reached its {LIVE_TIME_LIMIT_S} s limit; stop the camera and "
+                            "start it again")
+        stream.session.pin = pin
+        stream.session.push(frame, now)
+    except (UserError, RuntimeError) as e:
+        return {**skip, "live_view": frame, "live_status": f"**{e}**"}
+    update = stream.session.latest
+    out = {**skip, "live_view": live_view(frame, update, alpha=OPACITY)}
+    if update is None:
+        filling = stream.session.stats()["filling"] or "waiting for the first explanation"
+        out["live_status"] = f"Filling the model's clip: {filling} frames"
+    elif update.index != stream.shown:
+        stream.shown = update.index
+        out["live_top"] = dict(update.top)
+        out["live_plot"] = _plot(stream.session, now)
+        pinned = f" · pinned: {update.target}" if update.pinned else f" · heatmap of {update.target}"
+        label, p = update.top[0]
+        out["live_status"] = (f"Update {update.index} · {1000 * (now - update.clip_end):.0f} ms behind the "
+                              f"camera · top: {label} {p:.0%}{pinned} · peak at x {update.peak[0]:.2f}, "
+                              f"y {update.peak[1]:.2f} · {stream.session.dropped} stale clips skipped")
+    return out
+
+
+def _plot(session: LiveSession, now: float) -> pd.DataFrame:
+    """The smoothed probability of the classes that were ever in the top 3, over the last 30 s."""
+    rows = session.history()
+    keep = {c for _, probs in rows for c, _ in sorted(probs.items(), key=lambda kv: -kv[1])[:3]}
+    return pd.DataFrame([{"seconds": round(t - now, 2), "probability": p, "class": c}
+                         for t, probs in rows for c, p in probs.items() if c in keep])
+
+
+def wire(demo, c: dict) -> None:
+    """The tab's events (``c``: the page's components by name, this tab's included)."""
+    c["live_camera"].stream(
+        _frame_event, [c["live_camera"], c["live_pin"], c["model"]], [c[n] for n in OUTPUTS],
+        stream_every=LIVE_STREAM_EVERY, time_limit=LIVE_TIME_LIMIT_S, concurrency_limit=LIVE_MAX_STREAMS,
+        concurrency_id="live", show_progress="hidden", api_name="live_frame")
+    c["live_refresh"].click(streams_status, None, c["live_streams"], queue=False, api_name="live_streams")
+    c["model"].change(pin_choices, c["model"], c["live_pin"], queue=False, api_visibility="private")
+    demo.unload(close_stream)
+
+
+def _frame_event(live_camera, live_pin, model, request: gr.Request):
+    out = on_frame(live_camera, live_pin, model, request)
+    return tuple(out[n] for n in OUTPUTS)
