@@ -41,12 +41,15 @@ class ClipRing:
     def nbytes(self) -> int:
         return 0 if self._frames is None else self._frames.nbytes
 
-    def offer(self, frame: np.ndarray, t: float) -> bool:
-        """Keep ``frame`` (H, W, 3) uint8 captured at ``t`` seconds if it is due on the grid.
+    def due(self, t: float) -> bool:
+        """Whether a frame captured at ``t`` seconds would be kept (not if it comes more than a
+        quarter period before it is due on the grid)."""
+        return t >= self._next_due - 0.25 * self.period
 
-        A frame more than a quarter period early is skipped (False). Every frame must have the
-        size of the first one."""
-        if t < self._next_due - 0.25 * self.period:
+    def offer(self, frame: np.ndarray, t: float) -> bool:
+        """Keep ``frame`` (H, W, 3) uint8 captured at ``t`` seconds if it is :meth:`due` (False
+        if not). Every frame must have the size of the first one."""
+        if not self.due(t):
             return False
         if self._frames is None:
             self._frames = np.empty((self.num_frames, *frame.shape), dtype=np.uint8)

@@ -126,7 +126,9 @@ class LiveSession:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"a frame is (H, W, 3) uint8 RGB; got {frame.shape} {frame.dtype}")
         self.frames += 1
-        small = _fit(frame, self._side)
+        if not self.ring.due(t):
+            return False
+        small = _fit(frame, self._side)  # only the frames the ring keeps are shrunk
         with self._ring_lock:  # close() may come from another thread (an idle stream's reaper)
             if self.closed:
                 raise RuntimeError("this live session is closed")
