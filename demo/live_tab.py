@@ -23,6 +23,7 @@ import pandas as pd
 import core
 from core.errors import UserError
 from core.live import LiveSession, live_view
+from core.transforms import fit_frames
 
 from .config import (
     LIVE_IDLE_S,
@@ -120,6 +121,10 @@ def streams_status(request: gr.Request) -> str:
 
 def _stream_for(key: str, model: str, pin, now: float) -> _Stream:
     with _LOCK:
+        stream = _STREAMS.get(key)
+    # the model is loaded (or found loaded) outside the lock: other visitors' frames go on
+    explainer = get_explainer(model) if stream is None or stream.model != model else None
+    with _LOCK:
         _reap(now)
         stream = _STREAMS.get(key)
         if stream is not None and stream.model != model:
@@ -128,7 +133,7 @@ def _stream_for(key: str, model: str, pin, now: float) -> _Stream:
         if stream is None:
             if len(_STREAMS) >= LIVE_MAX_STREAMS:
                 raise UserError(f"all {LIVE_MAX_STREAMS} live streams are in use; try again in a minute")
-            stream = _Stream(LiveSession(get_explainer(model), pin=pin), model, now, now)
+            stream = _Stream(LiveSession(explainer or get_explainer(model), pin=pin), model, now, now)
             _STREAMS[key] = stream
         stream.last = now
         return stream
@@ -144,7 +149,7 @@ def on_frame(live_camera, live_pin, model, request: gr.Request):
     key = getattr(request, "session_hash", None) or "api"
     frame = np.ascontiguousarray(live_camera[..., :3], dtype=np.uint8)
     if max(frame.shape[:2]) > LIVE_MAX_SIDE:
-        frame = core.transforms.fit_frames(frame[None], max_side=LIVE_MAX_SIDE)[0]
+        frame = fit_frames(frame[None], max_side=LIVE_MAX_SIDE)[0]
     pin = None if live_pin in (None, "", TOP1) else live_pin
     try:
         stream = _stream_for(key, model, pin, now)
