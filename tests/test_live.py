@@ -146,6 +146,9 @@ def test_a_source_that_is_garbage_ends_with_a_message(tmp_path):
     r = subprocess.run([sys.executable, "-m", "core", "live", str(tmp_path / "missing.mp4")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "no such file" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "core", "live", str(junk), "--stall", "0"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--stall 0.0: give a positive number" in r.stderr, r.stderr
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe")

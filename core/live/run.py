@@ -153,6 +153,9 @@ def run(a: argparse.Namespace) -> int:
     from .session import LiveSession
     from .sources import live_frames
 
+    for name, value in (("--stall", a.stall), ("--seconds", a.seconds), ("--max-side", a.max_side)):
+        if value is not None and not value > 0:
+            raise SettingsError(f"{name} {value!r}: give a positive number")
     model = load_model(a.model or DEFAULT_MODEL, weights=a.weights, device=resolve_device(a.device))
     settings = None
     if a.method or a.layer:
