@@ -212,12 +212,12 @@ class LiveSession:
                     self._cv.notify_all()
                 return
             with self._cv:
-                if self.closed:
+                if self.closed or update is None:
                     return
                 self._latest = update
                 self._cv.notify_all()
 
-    def _explain(self, frames: np.ndarray, times: np.ndarray) -> Update:
+    def _explain(self, frames: np.ndarray, times: np.ndarray) -> Update | None:
         started = self.clock()
         pin = self._pin
         exp = self.explainer.explain(torch.from_numpy(frames), pin, settings=self.settings)
@@ -225,6 +225,8 @@ class LiveSession:
         probs = exp.probs.float()
         clip_end = float(times[-1])
         with self._cv:
+            if self.closed:  # closed while explaining: keep nothing (close() has freed the rest)
+                return None
             if self._smoothed is None:
                 self._smoothed = probs.clone()
             else:
