@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 
-__all__ = ["interleaved", "median_ms", "replace_section", "save_json"]
+__all__ = ["interleaved", "median_ms", "replace_section", "save_json", "verdict"]
 
 
 def interleaved(ops: dict[str, Callable[[], object]], repeats: int,
@@ -54,3 +54,8 @@ def replace_section(report: Path, begin: str, end: str, text: str) -> None:
     old = report.read_text() if report.is_file() else ""
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
     report.write_text(pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip() + "\n\n" + text)
+
+
+def verdict(ok: bool | None) -> str:
+    """A report's verdict cell: PASS, **MISS** (bold, so it stands out), or – when not measured."""
+    return "–" if ok is None else "PASS" if ok else "**MISS**"

@@ -36,7 +36,7 @@ import core
 from core.attribution import Perturbation, forward_passes, occlusion, relevance, rise, rollout
 from core.cam import Explainer, Target
 
-from . import interleaved, median_ms, replace_section
+from . import interleaved, median_ms, replace_section, verdict
 
 TINY = {"hidden_size": 96, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 192,
         "num_frames": 8, "image_size": 64, "num_labels": 10}
@@ -162,10 +162,6 @@ TARGETS = {"rollout": 1.3, "relevance": 3.0, "perturbation_tput": 0.85, "occlusi
 _BEGIN, _END = "<!-- attribution:begin -->", "<!-- attribution:end -->"
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "**MISS**"
-
-
 def markdown(attention: dict, perturbation: dict, rss: tuple[int, float, int, float], command: str) -> str:
     t = TARGETS
     lines = [_BEGIN, "## Attention and perturbation methods (issue 23)", "",
@@ -177,8 +173,8 @@ def markdown(attention: dict, perturbation: dict, rss: tuple[int, float, int, fl
     for name, ms in attention.items():
         r1, r2 = ms["rollout"] / ms["forward"], ms["relevance"] / ms["forward"]
         lines.append(f"| {name} | {ms['forward']:.1f} ms | {ms['rollout']:.1f} ms | {r1:.2f}x | <= {t['rollout']}x | "
-                     f"{_verdict(r1 <= t['rollout'])} | {ms['relevance']:.1f} ms | {r2:.2f}x | <= {t['relevance']}x | "
-                     f"{_verdict(r2 <= t['relevance'])} |")
+                     f"{verdict(r1 <= t['rollout'])} | {ms['relevance']:.1f} ms | {r2:.2f}x | <= {t['relevance']}x | "
+                     f"{verdict(r2 <= t['relevance'])} |")
     rounds = next(iter(perturbation.values()))["rounds"] if perturbation else 0
     lines += ["", "Occlusion (windows of a quarter of the frames x an eighth of the height and width, no overlap, "
               "mean baseline) and RISE (as many masks as the throughput row's passes, the same cells) against the "
@@ -192,13 +188,13 @@ def markdown(attention: dict, perturbation: dict, rss: tuple[int, float, int, fl
         c = r["occlusion_s"] / r["captum_s"]
         lines.append(f"| {name} | {r['fwd_tput']:.1f} clips/s (batch {r['batch']}) | {r['occlusion_tput']:.1f}/s | "
                      f"{a:.2f}x | {r['rise_tput']:.1f}/s | {b:.2f}x | >= {t['perturbation_tput']}x | "
-                     f"{_verdict(min(a, b) >= t['perturbation_tput'])} | {r['occlusion_s']:.2f} s "
+                     f"{verdict(min(a, b) >= t['perturbation_tput'])} | {r['occlusion_s']:.2f} s "
                      f"({r['occlusion_passes']} passes) | {r['captum_s']:.2f} s (at {r['captum_batch']}) | {c:.2f}x | "
-                     f"<= {t['occlusion_vs_captum']}x | {_verdict(c <= t['occlusion_vs_captum'])} |")
+                     f"<= {t['occlusion_vs_captum']}x | {verdict(c <= t['occlusion_vs_captum'])} |")
     n1, m1, n2, m2 = rss
     lines += ["", f"Peak RSS of a fresh process running RISE on {core.DEFAULT_MODEL} (random weights, batch 16): "
               f"{m1:.0f} MB with {n1} masks, {m2:.0f} MB with {n2} ({m2 / m1:.2f}x; limit <= {t['rss']}x: "
-              f"{_verdict(m2 / m1 <= t['rss'])}). Masks are made per batch, never all at once.", _END, ""]
+              f"{verdict(m2 / m1 <= t['rss'])}). Masks are made per batch, never all at once.", _END, ""]
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import verdict
 from .explain import OPS
 
 __all__ = ["markdown", "targets"]
@@ -74,10 +75,6 @@ def targets(res: dict) -> list[tuple[str, str, str, bool | None]]:
     return out
 
 
-def _verdict(ok: bool | None) -> str:
-    return "–" if ok is None else "PASS" if ok else "**MISS**"
-
-
 # What the same measurement gave before the trust checks shared the app's model (issue 12).
 TRUST_MEMORY_BEFORE = (
     "Before the trust checks went through the app's one `Explainer` (commit 0e928cc, which loaded "
@@ -110,7 +107,7 @@ def markdown(res: dict, *, command: str) -> str:
                   "inflated.**", ""]
     lines += ["## Targets (issues 5 and 13)", ""]
     lines += _table(["target", "limit", "measured", ""],
-                    [(t, lim, m, _verdict(ok)) for t, lim, m, ok in targets(res)])
+                    [(t, lim, m, verdict(ok)) for t, lim, m, ok in targets(res)])
 
     lines += ["", "## Explanation time: ours vs pytorch-grad-cam", "",
               "Medians in one process per model, same clip and layer, ops interleaved round by "

