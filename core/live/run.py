@@ -74,17 +74,19 @@ class _Mp4:
 
         self.q: queue.Queue = queue.Queue(maxsize=32)
         self.error: BaseException | None = None
+        ended = threading.Event()  # the end mark was taken (the encoder may still fail after it)
 
         def frames():
             while (f := self.q.get()) is not None:
                 yield f
+            ended.set()
 
         def work():
             try:
                 write_mp4(frames(), path, fps=fps)
             except BaseException as e:  # reported by close()
                 self.error = e
-                while self.q.get() is not None:  # let put() go on; drain to the end mark
+                while not ended.is_set() and self.q.get() is not None:  # let put() go on to the end mark
                     pass
 
         self.thread = threading.Thread(target=work, name="videocam-live-mp4", daemon=True)
