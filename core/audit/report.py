@@ -128,18 +128,22 @@ def _flag_evidence(s: dict, explainer, load, grid) -> str:
                      f"them (mean probability {r['mean_p_class']:.2f}); covering a box of the same size in the "
                      f"farthest corner loses it in {r['control_drop_rate']:.0%} (mean {r['mean_p_class_control']:.2f}).</li>")
     parts.append(f"<li>{s['forward_passes'] + r['forward_passes']} forward passes.</li></ul>")
+
+    def example(clip: int, source: int, captions: tuple[str, str]) -> str:
+        """Clip ``clip`` before and after the region's cells of clip ``source`` went in."""
+        before = load(clip)
+        return _pair(explainer, before, paste_region(before, load(source), cells, grid), captions)
+
     if "paste" in s["flagged_by"]:
         ex = next(e for e in s["examples"] if e["flipped"])
-        before = load(ex["recipient"])
-        parts.append(_pair(explainer, before, paste_region(before, load(ex["donor"]), cells, grid),
-                           (f"clip {ex['recipient']} as it is",
-                            f"with the region of clip {ex['donor']}: this class at {ex['p_class']:.2f}")))
+        parts.append(example(ex["recipient"], ex["donor"], (
+            f"clip {ex['recipient']} as it is",
+            f"with the region of clip {ex['donor']}: this class at {ex['p_class']:.2f}")))
     if "removal" in s["flagged_by"]:
         ex = next(e for e in r["examples"] if e["dropped"])
-        before = load(ex["clip"])
-        parts.append(_pair(explainer, before, paste_region(before, load(ex["filler"]), cells, grid),
-                           (f"clip {ex['clip']} as it is: this class at {ex['p_before']:.2f}",
-                            f"the region covered: this class at {ex['p_class']:.2f}")))
+        parts.append(example(ex["clip"], ex["filler"], (
+            f"clip {ex['clip']} as it is: this class at {ex['p_before']:.2f}",
+            f"the region covered: this class at {ex['p_class']:.2f}")))
     return "".join(parts)
 
 
