@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
@@ -33,7 +34,17 @@ from torch import nn
 
 from ..errors import SettingsError
 
-__all__ = ["Step", "TransformerInfo", "attention_steps", "mix", "token_grid", "transformer_info"]
+__all__ = [
+    "Record",
+    "Step",
+    "TransformerInfo",
+    "attention_backward",
+    "attention_steps",
+    "mix",
+    "recorded_attention",
+    "token_grid",
+    "transformer_info",
+]
 
 ANY_MODEL = "occlusion or rise (any model), or a Grad-CAM method at a layer"
 
@@ -113,29 +124,133 @@ def weights_attention(module, query, key, value, attention_mask, scaling=None, d
     return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
 
 
+RECORD_ATTENTION = "videocam_record"
+
+
+@dataclass
+class Record:
+    """One attention call of :func:`record_attention`: its query (B, heads, tokens, d), and after
+    each backward pass ``relevance``, ``mean_heads((dA ⊙ A)^+)`` (B, q, k) in float64."""
+
+    query: torch.Tensor
+    scaling: float
+    mask: torch.Tensor | None
+    relevance: torch.Tensor | None = None
+
+
+_RECORDS: ContextVar[list[Record] | None] = ContextVar("videocam_attention_records", default=None)
+
+
+def attention_backward(q, k, v, grad, scaling: float, mask=None, *, chunk_mb: int = 16):
+    """The gradients of ``O = softmax(q k^T scaling + mask) v`` for ``dO = grad``, and, from the
+    same ``A`` and ``dA = dO v^T``, ``mean_heads((dA ⊙ A)^+)`` (B, q, k) (summed in float32, returned in float64).
+
+    ``A`` is made again from ``q`` and ``k`` a few heads at a time (about ``chunk_mb`` MB each),
+    as a fused attention's backward does, so no (heads x tokens^2) tensor is ever stored or made
+    (118 MB a layer at VideoMAE-base). With ``P = dA ⊙ A``: ``dv = A^T dO``,
+    ``dS = P - A rowsum(P)``, ``dq = dS k scaling``, ``dk = dS^T q scaling``."""
+    (batch, heads, length, _), keys = q.shape, k.shape[2]
+    # Hugging Face hands over (B, tokens, heads, d) views: one copy each, not one per product
+    q, k, v, grad = (t.contiguous() for t in (q, k, v, grad))
+    dq, dk, dv = (torch.empty(t.shape, device=t.device, dtype=t.dtype) for t in (q, k, v))
+    relevance = torch.zeros(batch, length, keys, device=q.device, dtype=torch.float32)
+    step = max(1, (chunk_mb << 20) // (4 * length * keys))
+    for b in range(batch):
+        m = None if mask is None else mask[b if mask.shape[0] > 1 else 0].expand(heads, length, keys)
+        for h in range(0, heads, step):
+            s = slice(h, h + step)
+            qs, ks, vs, g = q[b, s] * scaling, k[b, s], v[b, s], grad[b, s]
+            a = torch.matmul(qs, ks.transpose(1, 2))
+            if m is not None:
+                a += m[s]
+            a = a.softmax(-1)
+            p = torch.matmul(g, vs.transpose(1, 2)).mul_(a)  # dA ⊙ A
+            positive = p.clamp(min=0)
+            relevance[b] += positive[0] if len(positive) == 1 else positive.sum(0)
+            torch.matmul(a.transpose(1, 2), g, out=dv[b, s])
+            p -= a.mul_(p.sum(-1, keepdim=True))  # dS
+            torch.matmul(p, ks, out=dq[b, s]).mul_(scaling)
+            torch.matmul(p.transpose(1, 2), qs, out=dk[b, s])
+    return dq, dk, dv, relevance.div_(heads).double()
+
+
+class _RecordedAttention(torch.autograd.Function):
+    """PyTorch's fused attention forward; :func:`attention_backward` backward, which leaves the
+    layer's gradient-weighted attention in the :class:`Record`."""
+
+    @staticmethod
+    def forward(ctx, query, key, value, record):
+        ctx.record = record
+        ctx.save_for_backward(query, key, value)
+        return nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=record.mask,
+                                                          scale=record.scaling)
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, k, v = ctx.saved_tensors
+        dq, dk, dv, ctx.record.relevance = attention_backward(q, k, v, grad, ctx.record.scaling, ctx.record.mask)
+        return dq, dk, dv, None
+
+
+def record_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """Attention for :func:`recorded_attention`: fused (``scaled_dot_product_attention``: no
+    (tokens x tokens) tensor) forward, and a backward that leaves ``mean_heads((dA ⊙ A)^+)`` in
+    the call's :class:`Record`; returns no weights."""
+    if dropout:
+        raise RuntimeError("relevance needs the model in eval mode (attention dropout is on)")
+    if scaling is None:
+        scaling = query.size(-1) ** -0.5
+    if attention_mask is not None and attention_mask.dtype == torch.bool:
+        attention_mask = torch.zeros_like(attention_mask, dtype=query.dtype).masked_fill_(~attention_mask, float("-inf"))
+    records = _RECORDS.get()
+    if records is None:  # outside recorded_attention: plain fused attention
+        out = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, scale=scaling)
+    else:
+        records.append(Record(query, scaling, attention_mask))
+        out = _RecordedAttention.apply(query, key, value, records[-1])
+    return out.transpose(1, 2).contiguous(), None
+
+
 def _register() -> None:
     from transformers import AttentionInterface
 
-    if WEIGHTS_ATTENTION not in AttentionInterface._global_mapping:
-        AttentionInterface.register(WEIGHTS_ATTENTION, weights_attention)
+    for name, fn in ((WEIGHTS_ATTENTION, weights_attention), (RECORD_ATTENTION, record_attention)):
+        if name not in AttentionInterface._global_mapping:
+            AttentionInterface.register(name, fn)
 
 
 @contextmanager
-def eager_attention(info: TransformerInfo) -> Iterator[None]:
-    """The model with attention that returns its weights (:func:`weights_attention`) for the
-    ``with`` block, put back in ``finally``. TimeSformer always computes its weights, so it is
-    left alone."""
+def eager_attention(info: TransformerInfo, implementation: str = WEIGHTS_ATTENTION) -> Iterator[None]:
+    """The model with one of our attention functions (:func:`weights_attention`, which returns
+    the weights, or :func:`record_attention`) for the ``with`` block, put back in ``finally``.
+    TimeSformer's attention is its own code that always computes its weights: left alone."""
     config = info.hf.config
     old = getattr(config, "_attn_implementation", None)
-    switch = info.family != "timesformer" and old not in ("eager", WEIGHTS_ATTENTION)
+    switch = info.family != "timesformer" and old != implementation
     try:
         if switch:
             _register()
-            info.hf.set_attn_implementation(WEIGHTS_ATTENTION)
+            info.hf.set_attn_implementation(implementation)
         yield
     finally:
         if switch:
             info.hf.set_attn_implementation(old)
+
+
+@contextmanager
+def recorded_attention(info: TransformerInfo) -> Iterator[list[Record]]:
+    """Records of the attention calls of the forward pass run inside the ``with`` block, in
+    forward order (VideoMAE, ViViT: every layer's attention goes through :func:`record_attention`);
+    each backward pass through them fills in their ``relevance``."""
+    if info.family == "timesformer":
+        raise ValueError("TimeSformer's attention is its own code: read its weights with attention_steps")
+    records: list[Record] = []
+    token = _RECORDS.set(records)
+    try:
+        with eager_attention(info, RECORD_ATTENTION):
+            yield records
+    finally:
+        _RECORDS.reset(token)
 
 
 @contextmanager

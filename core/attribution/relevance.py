@@ -25,7 +25,14 @@ import torch
 
 from ..cam.hooks import frozen
 from ..cam.layouts import to_cthw
-from .attention import attention_steps, mix, start_vector, transformer_info
+from .attention import (
+    Step,
+    attention_steps,
+    mix,
+    recorded_attention,
+    start_vector,
+    transformer_info,
+)
 
 __all__ = ["relevance", "relevance_vector"]
 
@@ -44,25 +51,50 @@ def _positive_mean(grad: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (grad * weights).clamp(min=0).mean(1).double()
 
 
+def _score(logits: torch.Tensor, target) -> torch.Tensor:
+    score = logits[0, target.index]
+    return score if target.minus is None else score - logits[0, target.minus]
+
+
+def _from_weights(model, xg, info, targets):
+    """(steps, Ā per step) for each target, from the attention weights as the model makes them
+    (TimeSformer's attention is its own code, which always computes them)."""
+    with torch.enable_grad(), attention_steps(info, head_mean=False) as steps:
+        logits = model(xg)
+    weights = [s.weights for s in steps]
+    for k, target in enumerate(targets):
+        grads = torch.autograd.grad(_score(logits, target), weights, retain_graph=k < len(targets) - 1)
+        # in place: the gradients are ours, and each is heads x tokens^2
+        with torch.no_grad():
+            yield steps, [_positive_mean(g, a) for g, a in zip(grads, weights, strict=True)]
+
+
+def _from_records(model, xg, info, targets):
+    """(steps, Ā per step) for each target, with fused attention in the forward pass and
+    ``Ā`` made by the attention's own backward, a few heads at a time (VideoMAE, ViViT; see
+    :func:`core.attribution.attention.attention_backward`): no (heads x tokens^2) tensor is
+    stored or made, and the backward stops at the first layer's queries."""
+    with torch.enable_grad(), recorded_attention(info) as records:
+        logits = model(xg)
+    if len(records) != len(info.modules):
+        raise RuntimeError(f"relevance recorded {len(records)} attention calls for {len(info.modules)} layers")
+    steps = [Step("full", torch.empty(0)) for _ in records]
+    for k, target in enumerate(targets):
+        for r in records:
+            r.relevance = None
+        torch.autograd.grad(_score(logits, target), records[0].query, retain_graph=k < len(targets) - 1)
+        yield steps, [r.relevance for r in records]
+
+
 def relevance(explainer, x: torch.Tensor, targets, params=None, *, progress=None, cancel=None):
     """(K, t, h, w) relevance maps on the token grid, one per target (a :class:`core.cam.Target`:
     its class, or its class minus ``minus``), and info. ``x``: the (1, C, T, H, W) model input."""
     info = transformer_info(explainer, "relevance")
+    per_target = _from_weights if info.family == "timesformer" else _from_records
     maps = []
     with explainer.exclusive() as model, frozen(model):
         xg = x.detach().to(explainer.device).requires_grad_(True)  # a graph without parameter grads
-        with torch.enable_grad(), attention_steps(info, head_mean=False) as steps:
-            logits = model(xg)
-        weights = [s.weights for s in steps]
-        for k, target in enumerate(targets):
-            score = logits[0, target.index]
-            if target.minus is not None:
-                score = score - logits[0, target.minus]
-            grads = torch.autograd.grad(score, weights, retain_graph=k < len(targets) - 1)
-            # in place: the gradients are ours, and each is heads x tokens^2 (118 MB a layer for
-            # VideoMAE-base), where a fresh tensor per operation costs more than the arithmetic
-            with torch.no_grad():
-                cams = [_positive_mean(g, a) for g, a in zip(grads, weights, strict=True)]
+        for steps, cams in per_target(model, xg, info, targets):
             length = cams[0].shape[-1] if info.family != "timesformer" else (
                 1 + cams[0].shape[0] * cams[0].shape[-1])
             v = relevance_vector(steps, cams, start_vector(info, length, cams[0].device, torch.float64))
@@ -70,4 +102,4 @@ def relevance(explainer, x: torch.Tensor, targets, params=None, *, progress=None
             maps.append(to_cthw(v.float().view(1, -1, 1), info.layout, "relevance", info.grid)[0, 0])
     return torch.stack(maps).detach().cpu(), {
         "forward_passes": 1, "backward_passes": len(targets), "reads": info.read,
-        "attention_layers": len(weights)}
+        "attention_layers": len(steps)}
