@@ -167,7 +167,10 @@ def markdown(attention: dict, perturbation: dict, rss: tuple[int, float, int, fl
     lines = [_BEGIN, "## Attention and perturbation methods (issue 23)", "",
              f"`{command}`: medians over interleaved rounds in one process, random weights; 2 CPU cores, load "
              f"average {os.getloadavg()[0]:.2f} at the end. Forward: the model's own no-grad forward pass (SDPA "
-             "attention); rollout and relevance switch on eager attention for the call (SDPA returns no weights).",
+             "attention). Rollout switches on attention that returns its weights for the call (SDPA returns "
+             "none); relevance on VideoMAE and ViViT keeps fused attention in the forward pass and makes each "
+             "layer's gradient-weighted attention in its own backward, a few heads at a time; TimeSformer's "
+             "attention is its own code and always makes its weights.",
              "", "| model | forward | rollout | / forward | limit | | relevance | / forward | limit | |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, ms in attention.items():

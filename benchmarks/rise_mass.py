@@ -11,17 +11,21 @@ REGION). Smaller cells spill less but each carries less signal; more masks lower
 1 / sqrt(N)::
 
     python -m benchmarks.rise_mass                      # the table in docs/trust.md
+
+Each cell of the table: the share of the first seed's map in REGION, and (in brackets) the
+correlation of the two seeds' maps; ``balanced`` and ``independent`` masks side by side (see
+core.attribution.rise).
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 from torch import nn
 
 from core.attribution import Perturbation, occlusion, occlusion_pixels, rise
+from core.attribution.perturb import DESIGNS
 from core.cam import Explainer, Target
 
 __all__ = ["REGION", "RegionModel", "clip_with_region", "mass_in_region"]
@@ -54,22 +58,28 @@ def mass_in_region(m: torch.Tensor) -> float:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--masks", type=int, nargs="+", default=[2000, 4000, 16000])
-    ap.add_argument("--cells", nargs="+", default=["1x2x2", "1x4x4", "2x4x4", "2x8x8", "4x8x8"])
+    ap.add_argument("--masks", type=int, nargs="+", default=[2000, 4096, 16000])
+    ap.add_argument("--cells", nargs="+", default=["1x2x2", "2x2x2", "1x4x4", "2x4x4", "4x8x8"])
+    ap.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=DESIGNS)
+    ap.add_argument("--seeds", type=int, nargs=2, default=[0, 1], help="two seeds: their maps' correlation")
     args = ap.parse_args(argv)
     explainer, x, target = Explainer(RegionModel()), clip_with_region(), [Target(0, "a")]
     occ, _ = occlusion(explainer, x, target, Perturbation(window=(2, 4, 4), baseline="mean"))
     print(f"occlusion, window 2x4x4: {mass_in_region(occlusion_pixels(occ, (2, 4, 4), (8, 32, 32))[0]):.3f}")
-    print("| RISE cell | " + " | ".join(f"N = {n}" for n in args.masks) + " |")
-    print("| --- |" + " --- |" * len(args.masks))
+    print("mass in the region (correlation of two seeds' maps)\n")
+    print("| RISE cell | design | " + " | ".join(f"N = {n}" for n in args.masks) + " |")
+    print("| --- | --- |" + " --- |" * len(args.masks))
     for cell in args.cells:
         window = tuple(int(v) for v in cell.split("x"))
-        row = []
-        for n in args.masks:
-            t0 = time.perf_counter()
-            maps, _ = rise(explainer, x, target, Perturbation(masks=n, window=window, baseline="mean", batch_size=500))
-            row.append(f"{mass_in_region(maps[0]):.3f} ({time.perf_counter() - t0:.0f} s)")
-        print(f"| {cell} | " + " | ".join(row) + " |", flush=True)
+        for design in args.designs:
+            row = []
+            for n in args.masks:
+                maps = [rise(explainer, x, target, Perturbation(masks=n, window=window, baseline="mean", seed=seed,
+                                                                design=design, batch_size=500))[0][0]
+                        for seed in args.seeds]
+                corr = float(torch.corrcoef(torch.stack([m.flatten() for m in maps]))[0, 1])
+                row.append(f"{mass_in_region(maps[0]):.3f} ({corr:.3f})")
+            print(f"| {cell} | {design} | " + " | ".join(row) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ._sampling import SAMPLING_POLICIES
 from .attribution import ATTRIBUTIONS
-from .attribution.perturb import Baseline
+from .attribution.perturb import DESIGNS, Baseline
 from .cam.settings import Method, Normalize, Pooling
 from .errors import UserError
 from .models.registry import add_model_arguments
@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="occlusion's step (default: the window); must divide the window")
     pt.add_argument("--baseline", choices=[b.value for b in Baseline], help="what hidden parts become")
     pt.add_argument("--seed", type=int, help="rise's random masks")
+    pt.add_argument("--design", choices=list(DESIGNS),
+                    help="how rise draws its masks: balanced (default; blocks of Hadamard rows, so the "
+                         "estimate's noise cancels) or independent (each cell on its own, as in the paper)")
     e.add_argument("--sampling", default=None, choices=SAMPLING_POLICIES, help="default: the model's")
     e.add_argument("--frames", type=int, default=None, help="frames to sample (default: the model's)")
     e.add_argument("--fps", type=float, default=None, help="sampling rate for --sampling fps (default 4)")
@@ -124,7 +127,7 @@ def _explain(a: argparse.Namespace) -> int:
 
     if a.contrast and (a.target or a.top):
         raise SettingsError("use --contrast on its own, or --target/--top on their own")
-    given = {k: getattr(a, k) for k in ("masks", "window", "stride", "baseline", "seed") if getattr(a, k) is not None}
+    given = {k: getattr(a, k) for k in ("masks", "window", "stride", "baseline", "seed", "design") if getattr(a, k) is not None}
     options = {"pooling": a.pooling, "normalize": a.normalize, "layer": a.layer, "perturbation": given or None}
     Settings(method=a.method or Method.GRADCAM.value, **options)  # refuse bad settings before loading anything
     t0 = time.perf_counter()

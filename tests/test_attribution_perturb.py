@@ -18,6 +18,7 @@ from core.attribution import (
     occlusion_pixels,
     rise,
 )
+from core.attribution.rise import Masks
 from core.cam import Explainer, Target
 from core.errors import SettingsError
 
@@ -91,6 +92,43 @@ def test_occlusion_and_rise_put_the_mass_where_the_model_looks():
     inside[REGION] = True
     assert mass_in_region(m) >= 0.6
     assert float(m[inside].mean()) >= 10 * float(m[~inside].mean())
+
+
+@pytest.mark.parametrize("design", ["balanced", "independent"])
+def test_rise_masks_are_the_grids_upsampled_trilinearly_and_cut_at_their_shifts(design):
+    """The three 1-D products equal F.interpolate (trilinear) of each grid to (cells + 1) *
+    window, cut at the mask's shift; and masks do not depend on how many are taken at a time."""
+    size, params = (5, 20, 24), Perturbation(window=(2, 6, 8), seed=4, design=design)
+    masks = Masks(size, params).take(70)
+    grids, shifts = Masks(size, params).grids(70)
+    cells = grids.shape[1:]
+    assert tuple(cells) == (3, 4, 3)
+    big = [(g + 1) * c for g, c in zip(cells, params.window, strict=True)]
+    up = torch.nn.functional.interpolate(grids[:, None].float(), size=big, mode="trilinear", align_corners=False)[:, 0]
+    for i, (t, h, w) in enumerate(shifts.tolist()):
+        assert all(0 <= v < c for v, c in zip((t, h, w), params.window, strict=True))
+        torch.testing.assert_close(masks[i], up[i, t:t + 5, h:h + 20, w:w + 24], rtol=0, atol=1e-6)
+    piecewise = Masks(size, params)
+    torch.testing.assert_close(torch.cat([piecewise.take(n) for n in (1, 30, 39)]), masks, rtol=0, atol=1e-6)
+
+
+def test_balanced_masks_keep_each_cell_half_the_time_and_pairs_of_cells_independent():
+    """Over a block, as +-1 the grids' columns are orthogonal: each cell kept in exactly half the
+    masks and any two cells agree exactly as often as they differ; one shift per block."""
+    params = Perturbation(window=(2, 4, 4), seed=7)
+    m = Masks((4, 12, 8), params)  # 2 x 3 x 2 = 12 cells => blocks of 16
+    assert m.block == 16
+    grids, shifts = m.grids(32)
+    for block in (slice(0, 16), slice(16, 32)):
+        signs = grids[block].flatten(1).float() * 2 - 1  # (16, 12)
+        torch.testing.assert_close(signs.T @ signs, 16 * torch.eye(12), rtol=0, atol=0)
+        assert (shifts[block] == shifts[block][0]).all()
+    assert not torch.equal(grids[:16], grids[16:]), "every block draws its own rows, keys and flips"
+    with pytest.raises(SettingsError, match="independent"):
+        Perturbation(keep=0.3)
+    assert Perturbation(keep=0.3, design="independent").keep == 0.3
+    with pytest.raises(SettingsError, match="balanced, independent"):
+        Perturbation(design="sobol")
 
 
 def test_rise_is_reproducible_across_seeds_and_independent_of_batch_size():

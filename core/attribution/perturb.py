@@ -14,9 +14,10 @@ import torch.nn.functional as F
 
 from ..errors import SettingsError, UserError
 
-__all__ = ["Baseline", "Cancelled", "Perturbation", "baseline_clip", "scores"]
+__all__ = ["DESIGNS", "Baseline", "Cancelled", "Perturbation", "baseline_clip", "scores"]
 
 Triple = tuple[int, int, int]
+DESIGNS = ("balanced", "independent")  # how RISE draws its grids
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
 
@@ -51,7 +52,10 @@ class Perturbation:
     ``window``: occlusion's window and RISE's mask cell, in frames x pixels of the model input.
     ``stride``: occlusion's step (default: the window, no overlap); it must divide the window so
     every cell of the map is covered by the same windows. ``masks``: RISE's N. ``keep``: the
-    share of RISE's cells kept. ``batch_size``: clips per forward pass (memory is flat in N).
+    share of RISE's cells kept. ``design``: how RISE draws its grids, ``balanced`` (blocks of
+    Hadamard rows: the noise of the estimate cancels over a block; keep = 0.5) or
+    ``independent`` (every cell on its own, as in the paper); see :mod:`core.attribution.rise`.
+    ``batch_size``: clips per forward pass (memory is flat in N).
     """
 
     masks: int = 1000
@@ -61,6 +65,7 @@ class Perturbation:
     seed: int = 0
     batch_size: int = 16
     keep: float = 0.5
+    design: str = "balanced"
 
     def __post_init__(self):
         window = _triple("window", self.window, "--window")
@@ -84,6 +89,11 @@ class Perturbation:
             raise SettingsError(f"seed={self.seed!r}; give a whole number")
         if not 0.0 < float(self.keep) < 1.0:
             raise SettingsError(f"keep={self.keep!r}; give a share between 0 and 1, e.g. 0.5")
+        if self.design not in DESIGNS:
+            raise SettingsError(f"design={self.design!r}; choose one of {', '.join(DESIGNS)}")
+        if self.design == "balanced" and float(self.keep) != 0.5:
+            raise SettingsError(f"keep={self.keep!r}: balanced masks keep half the cells; "
+                                "use design='independent' (--design independent) for another share")
         object.__setattr__(self, "window", window)
         object.__setattr__(self, "stride", stride)
         object.__setattr__(self, "baseline", baseline)
