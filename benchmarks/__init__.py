@@ -19,8 +19,9 @@ __all__ = ["interleaved", "median_ms", "replace_section", "save_json", "verdict"
 
 
 def interleaved(ops: dict[str, Callable[[], object]], repeats: int,
-                warmup: tuple[str, ...] | None = None) -> dict[str, list[float]]:
-    """Run every op once per round, in order, for ``repeats`` rounds; seconds per op and round.
+                warmup: tuple[str, ...] | None = None, min_seconds: float = 0.0) -> dict[str, list[float]]:
+    """Run every op once per round, in order, for ``repeats`` rounds, and more rounds until they
+    have taken ``min_seconds`` in all; seconds per op and round.
 
     Interleaving spreads slow drift of the machine (thermals, other load) over all ops alike.
     ``warmup``: ops run once, untimed, before the first round (None: all of them).
@@ -28,7 +29,9 @@ def interleaved(ops: dict[str, Callable[[], object]], repeats: int,
     for name in ops if warmup is None else warmup:
         ops[name]()
     samples: dict[str, list[float]] = {name: [] for name in ops}
-    for _ in range(repeats):
+    start, done = time.perf_counter(), 0
+    while done < repeats or time.perf_counter() - start < min_seconds:
+        done += 1
         for name, fn in ops.items():
             t0 = time.perf_counter()
             fn()

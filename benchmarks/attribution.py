@@ -82,10 +82,12 @@ def attention_rows(name: str, model, rounds: int) -> dict[str, float]:
     return ms
 
 
-def perturbation_rows(name: str, model, batches: list[int], passes: int, rounds: int = 2) -> dict[str, float]:
+def perturbation_rows(name: str, model, batches: list[int], passes: int, rounds: int = 2,
+                      min_seconds: float = 0.0) -> dict[str, float]:
     """Each figure is the best of ``rounds`` interleaved rounds (forward throughput at each batch,
-    our occlusion and RISE, captum at each ``perturbations_per_eval``), after one untimed warm-up
-    of each: a single cold run of a fraction of a second measures the allocator, not the method."""
+    our occlusion and RISE, captum at each ``perturbations_per_eval``), or of as many more as
+    fill ``min_seconds``, after one untimed warm-up of each: a single cold run of a fraction of
+    a second measures the allocator, not the method."""
     from captum.attr import Occlusion
 
     explainer, x, target = Explainer(model), _input(model), [Target(0, "class 0")]
@@ -122,7 +124,8 @@ def perturbation_rows(name: str, model, batches: list[int], passes: int, rounds:
     ops = {"occlusion": lambda: occlusion(explainer, x, target, occ),
            "rise": lambda: rise(explainer, x, target, rp), "forward": fwd[best]} | {
                f"captum@{b}": captum_at(b) for b in batches}
-    samples = interleaved(ops, rounds)
+    samples = interleaved(ops, rounds, min_seconds=min_seconds)
+    rounds = len(samples["forward"])
     t_occ, t_rise = min(samples["occlusion"]), min(samples["rise"])
     tput[best] = max(tput[best], max(1, passes // best) * best / min(samples["forward"]))
     captum = {b: min(samples[f"captum@{b}"]) for b in batches}
@@ -178,12 +181,14 @@ def markdown(attention: dict, perturbation: dict, rss: tuple[int, float, int, fl
         lines.append(f"| {name} | {ms['forward']:.1f} ms | {ms['rollout']:.1f} ms | {r1:.2f}x | <= {t['rollout']}x | "
                      f"{verdict(r1 <= t['rollout'])} | {ms['relevance']:.1f} ms | {r2:.2f}x | <= {t['relevance']}x | "
                      f"{verdict(r2 <= t['relevance'])} |")
-    rounds = next(iter(perturbation.values()))["rounds"] if perturbation else 0
+    rounds = sorted({r["rounds"] for r in perturbation.values()})
+    rounds = f"{rounds[0]}-{rounds[-1]}" if len(rounds) > 1 else str(rounds[0]) if rounds else "0"
     lines += ["", "Occlusion (windows of a quarter of the frames x an eighth of the height and width, no overlap, "
               "mean baseline) and RISE (as many masks as the throughput row's passes, the same cells) against the "
               "model's no-grad forward throughput at its best batch size; our occlusion against captum's "
               "`Occlusion` on the same windows at its best `perturbations_per_eval`; each figure the best of "
-              f"{rounds} interleaved rounds after a warm-up:", "",
+              f"{rounds} interleaved rounds after a warm-up (at least `--perturbation-rounds`, more until a model's "
+              "rounds had run `--perturbation-seconds`):", "",
               "| model | forward | occlusion | / forward | rise | / forward | limit | | occlusion | captum | ours / captum | limit | |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in perturbation.items():
@@ -213,7 +218,10 @@ def main(argv=None) -> None:
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 4, 16, 32])
     ap.add_argument("--passes", type=int, default=256, help="forward passes per throughput row")
     ap.add_argument("--perturbation-rounds", type=int, default=2,
-                    help="the perturbation rows' figures are the best of this many rounds, after a warm-up")
+                    help="the perturbation rows' figures are the best of at least this many rounds, after a warm-up")
+    ap.add_argument("--perturbation-seconds", type=float, default=20.0,
+                    help="... and of more rounds until a model's rounds have run this long (the tiny rows' rounds "
+                         "take a fraction of a second)")
     ap.add_argument("--rss-masks", type=int, default=64, help="RISE's N for the memory row (and 8N)")
     ap.add_argument("--update", type=Path, help="write the section into this markdown file (docs/benchmarks.md)")
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -224,10 +232,10 @@ def main(argv=None) -> None:
         model = _tiny(family)
         attention[f"{family}-tiny"] = attention_rows(f"{family}-tiny", model, args.rounds)
         perturbation[f"{family}-tiny"] = perturbation_rows(f"{family}-tiny", model, args.batches, args.passes,
-                                                           args.perturbation_rounds)
+                                                           args.perturbation_rounds, args.perturbation_seconds)
     perturbation[core.DEFAULT_MODEL] = perturbation_rows(
         core.DEFAULT_MODEL, core.load_model(core.DEFAULT_MODEL, weights=None), args.batches, args.passes,
-        args.perturbation_rounds)
+        args.perturbation_rounds, args.perturbation_seconds)
     if args.base:
         for name in ("videomae-base", "timesformer-base"):
             attention[name] = attention_rows(name, _base(name), args.rounds)

@@ -75,11 +75,11 @@ def test_occlusion_equals_captum(window, stride, baseline, contrast):
 
 def test_occlusion_and_rise_put_the_mass_where_the_model_looks():
     """Occlusion: all of it (no window outside REGION changes the score). RISE: its map is the
-    true one blurred by its smooth masks (about one cell of spill) plus a noise floor that falls
-    as 1/sqrt(N); with cells of 2x4x4 and N = 2000 about two thirds of the mass is in REGION
-    (0.67 measured), and REGION's mean is many times the rest's. The issue asks 90% for RISE
-    too: RISE does not reach it at any cell size or N up to 16000 (at most 0.75; the table:
-    ``python -m benchmarks.rise_mass``, docs/trust.md)."""
+    true one blurred by its smooth masks (about one cell of spill) plus sampling noise, which
+    balanced masks cancel; with cells of 2x4x4 and N = 2000, 0.71 of the mass is in REGION
+    (0.66 with independent masks), and REGION's mean is many times the rest's. The issue asks
+    90% for RISE too: the spill keeps it below at any cell size (at most 0.87, cells 1x2x2 and
+    4096 balanced masks; the table: ``python -m benchmarks.rise_mass``, docs/trust.md)."""
     explainer = Explainer(RegionModel())
     x = clip_with_region()  # the evidence: a bright block in REGION
     target = [Target(0, "a")]
@@ -90,7 +90,7 @@ def test_occlusion_and_rise_put_the_mass_where_the_model_looks():
     m = maps[0].clamp(min=0)
     inside = torch.zeros_like(m, dtype=torch.bool)
     inside[REGION] = True
-    assert mass_in_region(m) >= 0.6
+    assert mass_in_region(m) >= 0.65
     assert float(m[inside].mean()) >= 10 * float(m[~inside].mean())
 
 
