@@ -28,32 +28,47 @@ from core.attribution import Perturbation, occlusion, occlusion_pixels, rise
 from core.attribution.perturb import DESIGNS
 from core.cam import Explainer, Target
 
-__all__ = ["REGION", "RegionModel", "clip_with_region", "mass_in_region"]
+__all__ = ["REGION", "RegionModel", "clip_with_region", "mass_in_region", "region"]
 
-REGION = (slice(4, 8), slice(0, 16), slice(16, 32))  # the last 4 of 8 frames, the top-right quarter
+SIZE = (8, 32, 32)
+
+
+def region(size=SIZE) -> tuple[slice, slice, slice]:
+    """The last half of the frames x the top-right quarter of the frame: 1/8 of the clip."""
+    t, h, w = size
+    return slice(t // 2, t), slice(0, h // 2), slice(w // 2, w)
+
+
+REGION = region()  # the last 4 of 8 frames, the top-right quarter of 32 x 32
 
 
 class RegionModel(nn.Module):
-    """Logit 0 is 8 x (the mean of REGION's pixels - 0.5); the others are 0: nothing outside
-    REGION can change any score."""
+    """Logit 0 is 8 x (the mean of the region's pixels - 0.5); the others are 0: nothing outside
+    the region can change any score."""
+
+    def __init__(self, size=SIZE):
+        super().__init__()
+        self.region = region(size)
 
     def forward(self, x):
-        z = 8 * (x[:, :, REGION[0], REGION[1], REGION[2]].mean((1, 2, 3, 4)) - 0.5)
+        t, h, w = self.region
+        z = 8 * (x[:, :, t, h, w].mean((1, 2, 3, 4)) - 0.5)
         return torch.stack([z, torch.zeros_like(z), torch.zeros_like(z)], 1)
 
 
-def clip_with_region(seed: int = 3) -> torch.Tensor:
-    """A (1, 3, 8, 32, 32) clip: dim noise, and the evidence, a bright block in REGION."""
+def clip_with_region(seed: int = 3, size=SIZE) -> torch.Tensor:
+    """A (1, 3, *size) clip: dim noise, and the evidence, a bright block in the region."""
     torch.manual_seed(seed)
-    x = 0.3 * torch.rand(1, 3, 8, 32, 32)
-    x[:, :, REGION[0], REGION[1], REGION[2]] = 1.0
+    x = 0.3 * torch.rand(1, 3, *size)
+    t, h, w = region(size)
+    x[:, :, t, h, w] = 1.0
     return x
 
 
 def mass_in_region(m: torch.Tensor) -> float:
-    """The share of a (T, H, W) map's positive mass inside REGION."""
+    """The share of a (T, H, W) map's positive mass inside its region."""
     m = m.clamp(min=0)
-    return float(m[REGION].sum() / m.sum())
+    return float(m[region(tuple(m.shape))].sum() / m.sum())
 
 
 def main(argv=None) -> None:
@@ -62,10 +77,12 @@ def main(argv=None) -> None:
     ap.add_argument("--cells", nargs="+", default=["1x2x2", "2x2x2", "1x4x4", "2x4x4", "4x8x8"])
     ap.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=DESIGNS)
     ap.add_argument("--seeds", type=int, nargs=2, default=[0, 1], help="two seeds: their maps' correlation")
+    ap.add_argument("--clip", default="8x32x32", help="T x H x W of the clip (the region is 1/8 of it)")
     args = ap.parse_args(argv)
-    explainer, x, target = Explainer(RegionModel()), clip_with_region(), [Target(0, "a")]
+    size = tuple(int(v) for v in args.clip.split("x"))
+    explainer, x, target = Explainer(RegionModel(size)), clip_with_region(size=size), [Target(0, "a")]
     occ, _ = occlusion(explainer, x, target, Perturbation(window=(2, 4, 4), baseline="mean"))
-    print(f"occlusion, window 2x4x4: {mass_in_region(occlusion_pixels(occ, (2, 4, 4), (8, 32, 32))[0]):.3f}")
+    print(f"clip {args.clip}; occlusion, window 2x4x4: {mass_in_region(occlusion_pixels(occ, (2, 4, 4), size)[0]):.3f}")
     print("mass in the region (correlation of two seeds' maps)\n")
     print("| RISE cell | design | " + " | ".join(f"N = {n}" for n in args.masks) + " |")
     print("| --- | --- |" + " --- |" * len(args.masks))
