@@ -189,8 +189,9 @@ def markdown(attention: dict, perturbation: dict, rss: tuple[int, float, int, fl
               "`Occlusion` on the same windows at its best `perturbations_per_eval`; each figure the best of "
               f"{rounds} interleaved rounds after a warm-up (at least `--perturbation-rounds`, more until a model's "
               "rounds had run `--perturbation-seconds`):", "",
-              "| model | forward | occlusion | / forward | rise | / forward | limit | | occlusion | captum | ours / captum | limit | |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| model | forward | occlusion | / forward | rise | / forward | limit | | occlusion | captum | ours / captum | limit | | "
+              "floor / captum |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in perturbation.items():
         a, b = r["occlusion_tput"] / r["fwd_tput"], r["rise_tput"] / r["fwd_tput"]
         c = r["occlusion_s"] / r["captum_s"]
@@ -198,7 +199,12 @@ def markdown(attention: dict, perturbation: dict, rss: tuple[int, float, int, fl
                      f"{a:.2f}x | {r['rise_tput']:.1f}/s | {b:.2f}x | >= {t['perturbation_tput']}x | "
                      f"{verdict(min(a, b) >= t['perturbation_tput'])} | {r['occlusion_s']:.2f} s "
                      f"({r['occlusion_passes']} passes) | {r['captum_s']:.2f} s (at {r['captum_batch']}) | {c:.2f}x | "
-                     f"<= {t['occlusion_vs_captum']}x | {verdict(c <= t['occlusion_vs_captum'])} |")
+                     f"<= {t['occlusion_vs_captum']}x | {verdict(c <= t['occlusion_vs_captum'])} | "
+                     f"{r['occlusion_passes'] / r['fwd_tput'] / r['captum_s']:.2f}x |")
+    lines += ["", "*floor / captum*: the time of the same number of forward passes at the model's best no-grad "
+              "throughput (the forward column), over captum's time. Both run the same passes, so an occlusion that "
+              "runs them through the model as it is (no fewer passes, no cheaper forward pass) takes no less than "
+              "the floor: where captum is within 25% of it, <= 0.8x is out of reach."]
     n1, m1, n2, m2 = rss
     lines += ["", f"Peak RSS of a fresh process running RISE on {core.DEFAULT_MODEL} (random weights, batch 16): "
               f"{m1:.0f} MB with {n1} masks, {m2:.0f} MB with {n2} ({m2 / m1:.2f}x; limit <= {t['rss']}x: "
