@@ -1,9 +1,12 @@
 """The attention weights of a Hugging Face video transformer, for one call, and how its tokens mix.
 
-:func:`attention_steps` runs the model once with eager attention (SDPA computes no weights) and
-hooks on its attention modules, and returns one :class:`Step` per attention layer in forward
-order. The eager switch and the hooks are undone in ``finally``, so the shared model is as it
-was after a normal and after a failing call; the caller holds the Explainer's lock.
+:func:`attention_steps` runs the model once with attention that returns its weights (SDPA
+computes none) and hooks on its attention modules, and returns one :class:`Step` per attention
+layer in forward order (rollout; relevance on TimeSformer). :func:`recorded_attention` keeps
+fused attention in the forward pass and makes each layer's gradient-weighted attention in its
+own backward (:func:`attention_backward`; relevance on VideoMAE and ViViT). The switch of the
+attention function and the hooks are undone in ``finally``, so the shared model is as it was
+after a normal and after a failing call; the caller holds the Explainer's lock.
 
 A step is a row-stochastic token-mixing map ``M`` (the head-averaged attention, or any (q, k)
 weights of the same shape), applied to a row vector by :func:`mix` without building ``M``:
@@ -143,12 +146,15 @@ _RECORDS: ContextVar[list[Record] | None] = ContextVar("videocam_attention_recor
 
 def attention_backward(q, k, v, grad, scaling: float, mask=None, *, chunk_mb: int = 16):
     """The gradients of ``O = softmax(q k^T scaling + mask) v`` for ``dO = grad``, and, from the
-    same ``A`` and ``dA = dO v^T``, ``mean_heads((dA ⊙ A)^+)`` (B, q, k) (summed in float32, returned in float64).
+    same ``A`` and ``dA = dO v^T``, ``mean_heads((dA ⊙ A)^+)`` (B, q, k), summed in float32 and
+    returned in float64.
 
     ``A`` is made again from ``q`` and ``k`` a few heads at a time (about ``chunk_mb`` MB each),
     as a fused attention's backward does, so no (heads x tokens^2) tensor is ever stored or made
     (118 MB a layer at VideoMAE-base). With ``P = dA ⊙ A``: ``dv = A^T dO``,
-    ``dS = P - A rowsum(P)``, ``dq = dS k scaling``, ``dk = dS^T q scaling``."""
+    ``dS = P - A rowsum(P)``, ``dq = dS k scaling``, ``dk = dS^T q scaling``: the same
+    gradients as autograd through eager attention (tests: relevance against a dense autograd
+    implementation)."""
     (batch, heads, length, _), keys = q.shape, k.shape[2]
     # Hugging Face hands over (B, tokens, heads, d) views: one copy each, not one per product
     q, k, v, grad = (t.contiguous() for t in (q, k, v, grad))
@@ -231,27 +237,27 @@ def _configs(info: TransformerInfo) -> list:
 
 
 @contextmanager
-def eager_attention(info: TransformerInfo, implementation: str = WEIGHTS_ATTENTION) -> Iterator[None]:
+def attention_function(info: TransformerInfo, implementation: str = WEIGHTS_ATTENTION) -> Iterator[None]:
     """The model with one of our attention functions (:func:`weights_attention`, which returns
     the weights, or :func:`record_attention`) for the ``with`` block, put back in ``finally``.
     TimeSformer's attention is its own code that always computes its weights: left alone.
 
-    The switch is the attribute each attention layer reads at every call, set on the configs
-    they hold: what ``set_attn_implementation`` ends with, without its walk over every module
-    (~0.4 ms each way, a sixth of a tiny model's forward pass)."""
+    The switch is the implementation each attention layer reads from its config at every call,
+    set on the configs they hold: what ``set_attn_implementation`` ends with, without its walk
+    over every module (~0.4 ms each way, a sixth of a tiny model's forward pass)."""
     if info.family == "timesformer":
         yield
         return
     _register()
     configs = _configs(info)
-    old = [c._attn_implementation_internal for c in configs]
+    old = [c._attn_implementation for c in configs]
     try:
         for c in configs:
-            c._attn_implementation_internal = implementation
+            c._attn_implementation = implementation
         yield
     finally:
         for c, value in zip(configs, old, strict=True):
-            c._attn_implementation_internal = value
+            c._attn_implementation = value
 
 
 @contextmanager
@@ -264,7 +270,7 @@ def recorded_attention(info: TransformerInfo) -> Iterator[list[Record]]:
     records: list[Record] = []
     token = _RECORDS.set(records)
     try:
-        with eager_attention(info, RECORD_ATTENTION):
+        with attention_function(info, RECORD_ATTENTION):
             yield records
     finally:
         _RECORDS.reset(token)
@@ -286,7 +292,7 @@ def attention_steps(info: TransformerInfo, *, head_mean: bool) -> Iterator[list[
 
         return hook
 
-    with eager_attention(info):
+    with attention_function(info):
         try:
             for step, (_, module) in zip(steps, info.modules, strict=True):
                 handles.append(module.register_forward_hook(hook_for(step)))

@@ -14,8 +14,13 @@ attention are two layers per block, temporal first, each with its own Ā, embedd
 token set as :mod:`core.attribution.attention` describes (the class token's spatial row sums its
 T per-frame copies: the gradient already carries the mean's 1/T).
 
-One forward pass with eager attention and autograd, then one backward pass per target, to the
-attention weights only (no parameter gradients); ``v^T R`` is computed right to left as a row
+One forward pass with autograd, then one backward pass per target, with no parameter gradients.
+VideoMAE and ViViT keep fused attention in the forward pass, and their attention's backward makes
+``Ā_l`` a few heads at a time from the queries, keys, values and ``dy/d(A_l V_l)``, since
+``dA_l = dy/d(A_l V_l) V_l^T`` (:func:`core.attribution.attention.attention_backward`), so no
+(heads x tokens^2) tensor is stored or made (118 MB a layer at VideoMAE-base); the backward
+stops at the first layer's queries. TimeSformer's attention is its own code that always makes
+its weights: their gradients come from autograd. ``v^T R`` is computed right to left as a row
 vector, ``v <- v + v Ā_l``, never an (L x L) product.
 """
 
