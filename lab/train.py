@@ -183,7 +183,10 @@ def _parser() -> argparse.ArgumentParser:
                         "lies near the frame's edges, e.g. a corner logo")
     p.add_argument("--classes", default=None, help="JSON file with a list of class templates (a subset)")
     p.add_argument("--epochs", type=float, default=10)
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
+    p.add_argument("--max-steps", type=int, default=None, help="the run's length in steps (instead of --epochs)")
+    p.add_argument("--stop-at", type=int, default=None, metavar="STEP",
+                   help="end this invocation at STEP, saving OUT/last.safetensors, with the schedule still "
+                        "that of the whole run: a run longer than a session goes on later with --resume")
     p.add_argument("--batch-size", type=int, default=16, help="per process")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=0.05)
@@ -278,17 +281,24 @@ def main(argv: list[str] | None = None) -> int:
     warm = max(1, min(200, total // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
-    step, epoch = 0, 0
+    step, epoch, skip = 0, 0, 0
     last = out / "last.safetensors"
+    gen = torch.Generator().manual_seed(args.seed * 1000 + rank)
+    run = {"commands": [command], "history": []}  # every command that trained this state; every evaluation
     if args.resume and last.is_file():
         tensors, meta = load_checkpoint(last)
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         step, epoch = _restore(opt, sched, {k: v for k, v in tensors.items() if k.startswith("optim.")}, meta["train_state"])
+        skip = int(meta["train_state"].get("batch_in_epoch", 0))
+        if "rng.augment" in tensors and world == 1:  # the augmentation draws go on where they stopped
+            gen.set_state(tensors["rng.augment"])
+            torch.set_rng_state(tensors["rng.torch"])
+        run = {"commands": [*meta.get("commands", [meta.get("training_command", "")]), command],
+               "history": list(meta.get("history", []))}
         if rank == 0:
-            print(f"resumed from {last} at step {step}")
+            print(f"resumed from {last} at step {step} (epoch {epoch}, batch {skip})")
 
     flip_map = torch.tensor(flip_label_map(categories))
-    gen = torch.Generator().manual_seed(args.seed * 1000 + rank)
     crit = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     from tqdm import tqdm
 
@@ -296,11 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     bar = tqdm(total=total, initial=step, desc="train", disable=rank != 0)
     best = -1.0
     t0 = time.time()
-    while step < total:
+    end = min(total, args.stop_at) if args.stop_at else total
+    while step < end:
         perm = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(args.seed + epoch))
         shard = perm[rank::world]
-        for i in range(0, len(shard) - args.batch_size + 1, args.batch_size):
-            if step >= total:
+        for b, i in enumerate(range(0, len(shard) - args.batch_size + 1, args.batch_size)):
+            if b < skip:  # a resumed run goes on mid-epoch, where the saved state stopped
+                continue
+            if step >= end:
                 break
             idx = shard[i:i + args.batch_size]
             if args.cam_loss:
@@ -332,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{sched.get_last_lr()[0]:.2e}",
                             **({"where": f"{where.item():.3f}", "when": f"{when.item():.3f}"} if args.cam_loss else {}))
-            if step % args.eval_every == 0 or step == total:
+            if step % args.eval_every == 0 or step in (total, end):
                 top1, top2, _ = evaluate_cached(model, val_x[rank::world], val_y[rank::world], spec, device, amp=args.amp)
                 if world > 1:
                     t = torch.tensor([top1, top2], device=device)
@@ -346,17 +359,21 @@ def main(argv: list[str] | None = None) -> int:
                     log.write(json.dumps(rec) + "\n")
                     log.flush()
                     bar.write(json.dumps(rec))
-                    _save_train_state(model, opt, sched, step, epoch, last, args, command, categories, rec)
+                    run["history"].append(rec)
+                    where_now = (b + 1, gen)
+                    _save_train_state(model, opt, sched, step, epoch, last, args, run, categories, rec, where_now)
                     if top1 >= best:
                         best = top1
-                        _save_train_state(model, opt, sched, step, epoch, out / "best.safetensors", args, command, categories,
-                                          rec)
-        epoch += 1
+                        _save_train_state(model, opt, sched, step, epoch, out / "best.safetensors", args, run,
+                                          categories, rec, where_now)
+        else:
+            epoch, skip = epoch + 1, 0
     bar.close()
-    if rank == 0 and args.export:
+    if rank == 0 and args.export and step >= total:
         final_top1, final_top2, _ = evaluate_cached(model, val_x, val_y, spec, device, amp=args.amp)
-        export(model, spec, categories, Path(args.export), args, command, roots,
-               {"val_top1": final_top1, "val_top2": final_top2, "steps": step, "train_clips": len(train_x)})
+        export(model, spec, categories, Path(args.export), args, run["commands"], roots,
+               {"val_top1": final_top1, "val_top2": final_top2, "steps": step, "train_clips": len(train_x)},
+               history=run["history"])
         print(f"exported {args.export}.safetensors (val top-1 {final_top1:.3f})")
     if world > 1:
         dist.barrier()
@@ -412,15 +429,22 @@ def _dataset_classes(root: Path) -> list[str]:
     return names
 
 
-def _save_train_state(model, opt, sched, step, epoch, path, args, command, categories, rec) -> None:
+def _save_train_state(model, opt, sched, step, epoch, path, args, run, categories, rec, where) -> None:
+    """One file that a later ``--resume`` (on another machine, after re-rendering the data from its
+    seeds) goes on from exactly: weights, optimiser, schedule, step, position in the epoch, the
+    augmentation and torch RNG states, every command that trained it and every evaluation."""
+    batch_in_epoch, gen = where
     tensors, meta = _state_to_tensors(opt, sched, step, epoch)
+    meta["batch_in_epoch"] = batch_in_epoch
     tensors.update({f"model.{k}": v for k, v in model.state_dict().items()})
+    tensors.update({"rng.augment": gen.get_state(), "rng.torch": torch.get_rng_state()})
     save_checkpoint(tensors, {"arch": args.arch, "categories": categories, "train_state": meta, "last_eval": rec,
-                              "training_command": command}, path)
+                              "training_command": run["commands"][-1], "commands": run["commands"],
+                              "history": run["history"]}, path)
 
 
-def export(model: nn.Module, spec, categories, path: Path, args, command: str, roots: list[Path],
-           metrics: dict) -> Path:
+def export(model: nn.Module, spec, categories, path: Path, args, commands: list[str], roots: list[Path],
+           metrics: dict, history: list[dict] | None = None) -> Path:
     """Write the shippable checkpoint: safetensors + JSON with everything needed to reproduce it.
 
     ``data`` is the first root's manifest (seed, counts, render options); with several roots,
@@ -451,8 +475,9 @@ def export(model: nn.Module, spec, categories, path: Path, args, command: str, r
         "data": data_meta,
         **({"data_sets": manifests} if len(manifests) > 1 else {}),
         **({"shortcut": sorted(shortcuts)[0] if len(shortcuts) == 1 else sorted(shortcuts)} if shortcuts else {}),
-        "training_command": command,
-        "training_commands": [*_lineage(args.init), command],
+        "training_command": commands[-1],
+        "training_commands": [*_lineage(args.init), *commands],  # a resumed run: each command that trained it
+        **({"validation_curve": history} if history else {}),
         "training_args": vars(args),
         "metrics": metrics,
         "torch": torch.__version__,

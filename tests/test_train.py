@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from core.models import load_checkpoint, load_model
 from lab.data import CLASSES
@@ -50,6 +51,31 @@ def test_train_export_and_resume(tiny_data, tmp_path):
     assert main([*args, "--max-steps", "3", "--resume"]) == 0
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert steps == [2, 3]
+
+
+def test_a_run_stopped_mid_epoch_and_resumed_is_the_run_that_never_stopped(tiny_data, tmp_path):
+    """A run longer than a session: ``--stop-at`` ends the invocation with the schedule of the whole
+    run, and ``--resume`` (from the one state file, which could have travelled to another machine)
+    goes on with the same batches, augmentation draws and learning rates, to the same weights."""
+    args = ["--data", str(tiny_data), "--batch-size", "4", "--eval-every", "2", "--cache-size", "64",
+            "--threads", "1", "--max-steps", "5"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main([*args, "--out", str(straight)]) == 0
+    assert main([*args, "--out", str(split), "--stop-at", "4"]) == 0  # 3 batches an epoch: mid-epoch
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for f in ("last.safetensors", "last.json"):
+        (split / f).rename(moved / f)
+    assert main([*args, "--out", str(moved), "--resume", "--export", str(tmp_path / "m")]) == 0
+    a, meta_a = load_checkpoint(straight / "last.safetensors")
+    b, meta_b = load_checkpoint(moved / "last.safetensors")
+    assert meta_a["train_state"]["step"] == meta_b["train_state"]["step"] == 5
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert [r["step"] for r in meta_b["history"]] == [2, 4, 5]
+    _, exported = load_checkpoint(tmp_path / "m.safetensors")
+    assert len(exported["training_commands"]) == 2 and "--resume" in exported["training_commands"][1]
+    assert [r["step"] for r in exported["validation_curve"]] == [2, 4, 5]
 
 
 @pytest.mark.slow
@@ -206,7 +232,7 @@ def test_cam_loss_training_logs_the_loss_and_refuses_a_model_without_a_pooled_he
 
 def test_a_hugging_face_transformer_trains_exports_and_explains(tiny_data, tmp_path, hf_offline):
     """``--arch videomae_tiny`` (transformers' own VideoMAE, built from the config in
-    core/models/hf_shipped.py) trains, distilling a shipped CNN's probabilities, exports a
+    core/models/hf_shipped.py, with its convolutional stem) trains, exports a
     checkpoint that loads under its registered name, and is explained by Grad-CAM on its token
     grid and by the attention methods."""
     import torch
@@ -214,18 +240,20 @@ def test_a_hugging_face_transformer_trains_exports_and_explains(tiny_data, tmp_p
     import core
 
     out, ckpt = tmp_path / "run", tmp_path / "videomae"
-    assert main(["--data", str(tiny_data), "--arch", "videomae_tiny", "--out", str(out), "--batch-size", "4",
-                 "--max-steps", "2", "--eval-every", "2", "--cache-size", "64", "--threads", "1",
-                 "--distill", "i3d_tiny", "--export", str(ckpt)]) == 0
+    args = ["--data", str(tiny_data), "--arch", "videomae_tiny", "--out", str(out), "--batch-size", "4",
+            "--max-steps", "2", "--eval-every", "2", "--cache-size", "64", "--threads", "1"]
+    with pytest.raises(SystemExit, match="takes 16x112x112 clips, the student 8x112x112"):
+        main([*args, "--distill", "i3d_tiny"])  # a teacher must see the student's clip
+    assert main([*args, "--export", str(ckpt)]) == 0
     _, meta = load_checkpoint(ckpt.with_suffix(".safetensors"))
-    assert meta["arch"] == "videomae_tiny" and meta["training_args"]["distill"] == "i3d_tiny"
+    assert meta["arch"] == "videomae_tiny"
     model = load_model("videomae_tiny", weights=ckpt.with_suffix(".safetensors"))
-    assert model.spec.categories == CLASSES and model.spec.token_grid == (8, 7, 7)
+    assert model.spec.categories == CLASSES and model.spec.token_grid == (4, 7, 7)
     explainer = core.Explainer(model)
-    frames = torch.randn(1, 3, 16, 112, 112, generator=torch.Generator().manual_seed(0))
+    frames = torch.randn(1, 3, 8, 112, 112, generator=torch.Generator().manual_seed(0))
     for method in ("gradcam", "rollout", "relevance"):
         e = explainer.explain(frames, settings=core.Settings(method=method))
-        assert e.maps.shape[1] == 16 and e.raw_maps.shape[-3:] == (8, 7, 7), method
+        assert e.maps.shape[1] == 8 and e.raw_maps.shape[-3:] == (4, 7, 7), method
 
 
 
