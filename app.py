@@ -9,10 +9,13 @@ The page is built in demo/ui.py; the callbacks are in demo/handlers.py.
 import logging
 import os
 
-from demo import space  # noqa: F401  (first: ZeroGPU wants `spaces` imported before torch)
+from demo import space  # first: ZeroGPU wants `spaces` imported before torch
+from demo.models import model_choices
 from demo.ui import build_demo, launch_kwargs
 
 demo = build_demo()
+# ZeroGPU: the shipped models on the GPU now, in the main thread, before launch (nothing elsewhere)
+space.preload(m.name for m in model_choices() if m.available)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -10,7 +10,7 @@ right; a map that stays near 1 does not depend on what the model learned.
   the default 4x28x28 cell);
 - a tiny VideoMAE (2 blocks of width 32, random weights from seed 0, saved with
   ``save_pretrained``) on a random 4x32x32 clip: gradcam at ``layer.1``, rollout, relevance,
-  occlusion (2x8x8) and RISE (500 masks, 2x8x8 cells).
+  attnlrp, occlusion (2x8x8) and RISE (500 masks, 2x8x8 cells).
 
 Random weights are drawn from the trust check's seed, so the table is the same on each run on
 the same machine::
@@ -76,6 +76,7 @@ def main(argv=None) -> None:
             ("gradcam (`layer.1`)", Settings(layer="layer.1")),
             ("rollout", Settings(method="rollout")),
             ("relevance", Settings(method="relevance")),
+            ("attnlrp", Settings(method="attnlrp")),
             ("occlusion, window 2x8x8", Settings(method="occlusion", perturbation=small)),
             (f"rise, {args.masks} masks, cell 2x8x8", Settings(method="rise", perturbation={**small, "masks": args.masks})),
         ]))

@@ -32,7 +32,9 @@ _WHERE = {
     "render_explanation": "render", "save_gif": "render", "save_mp4": "render", "save_npy": "render",
     "temporal_plot": "render",
     "maps_to_frames": "transforms", "preprocess": "transforms",
+    "explanation_html": "notebook", "trust_html": "notebook",
     "Clip": "video", "read_clip": "video",
+    "sample_clips": "_shipped",
 }
 
 
@@ -43,7 +45,7 @@ __all__ = [
     "DEFAULT_MODEL", "METHODS", "POOLINGS", "Cancelled", "Clip", "Explainer", "Explanation", "Method",
     "ModelSpec", "Normalize", "Perturbation", "Pooling", "Settings", "SettingsError", "Target", "TimelineResult",
     "UnknownModelError", "UserError", "VideoError", "WeightsError", "colorize",
-    "combined_frames", "explain", "get_spec", "list_models", "load_model", "maps_to_frames",
-    "overlay", "preprocess", "read_clip", "render_explanation", "resolve_device", "save_gif",
-    "save_mp4", "save_npy", "temporal_plot", "timeline", "weights_status",
+    "combined_frames", "explain", "explanation_html", "get_spec", "list_models", "load_model", "maps_to_frames",
+    "overlay", "preprocess", "read_clip", "render_explanation", "resolve_device", "sample_clips", "save_gif",
+    "save_mp4", "save_npy", "temporal_plot", "timeline", "trust_html", "weights_status",
 ]

@@ -28,8 +28,8 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from core._limits import Budget, Limits, VideoError, VideoTooLargeError
-from core._sampling import display_size
+from ._limits import Budget, Limits, VideoError, VideoTooLargeError
+from ._sampling import display_size
 
 __all__ = ["Decoded", "Timeline", "decode_frames", "index_stream", "iter_frames", "plan_groups"]
 

@@ -8,6 +8,7 @@ setting), 1 for anything else: a bug, printed with its traceback and reported as
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -33,8 +34,13 @@ def _opacity(text: str) -> float:
     return value
 
 
+def _prog() -> str:
+    """``videocam`` (the installed command) or ``python -m core`` (``python -m videocam`` installed)."""
+    return "videocam" if Path(sys.argv[0]).stem == "videocam" else f"python -m {__package__}"
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=_prog(), description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("models", help="list models and whether their weights are on this machine")
     d = sub.add_parser("download", help="fetch a model's weights (needs internet): a registered "
@@ -95,14 +101,24 @@ def _models() -> int:
     from .cam.methods import METHODS
     from .models import get_spec, list_models, weights_status
 
+    rows = [("model", "classes", "input TxHxW", "default method", "layers", "weights")]
     for name in list_models():
         spec = get_spec(name)
         ok, where = weights_status(name)
         t, (h, w) = spec.num_frames, spec.input_size
         default = spec.default_method + (f" at {spec.default_layer}" if spec.default_method in METHODS else "")
-        print(f"{name:13s} {len(spec.categories):4d} classes  {t}x{h}x{w}  layers={','.join(spec.layers)} "
-              f"(default {default})  weights: {'yes ' + where if ok else where}")
+        # a shipped model whose checkpoint is not there yet has no classes to count
+        classes = str(len(spec.categories)) if spec.categories else "not trained yet"
+        rows.append((name, classes, f"{t}x{h}x{w}", default, _layers(spec.layers), "yes: " + where if ok else where))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:  # every column but the last (the weights' long note) padded to its widest cell
+        print("  ".join(c.ljust(n) for c, n in zip(r, widths, strict=False)) + "  " + r[-1])
     return 0
+
+
+def _layers(names) -> str:
+    """``stem,layer1,...`` in full when short; ``blocks.0 .. blocks.15 (16)`` when long."""
+    return ",".join(names) if len(names) <= 5 else f"{names[0]} .. {names[-1]} ({len(names)})"
 
 
 def _download(name: str) -> int:
@@ -166,10 +182,22 @@ def _explain(a: argparse.Namespace) -> int:
     write_result(out, exp, clip, video=str(a.video), cams_shape=cams.shape,
                  cams_at={"at": "sampled frames (source resolution unless display_scale < 1)"},
                  files=[p.name for p in written], top_k=max(5, a.top or 0), **extra)
-    for lab, p in exp.topk(2):
+    for lab, p in exp.topk(max(2, a.top or 0)):
         print(f"{p:6.3f}  {lab}")
+    if a.trust:
+        print(_verdict(extra["trust"]["verdicts"]))
+    if exp.familiarity is not None:
+        print(exp.familiarity.message)
     print(f"wrote {', '.join(sorted(p.name for p in written))}, result.json to {out}")
     return 0
+
+
+def _verdict(v: dict) -> str:
+    """The trust checks' verdicts (core.trust.verdicts) in one line, as the page reads them."""
+    flips = ", ".join(v["flips"]) or "none"
+    line = (f"trust: {v['faithfulness']} (the heatmap's order beats a random one in {v['passed']} of "
+            f"{len(v['tests'])} deletion/insertion tests); clips that change the top-1: {flips}")
+    return line + (f"; the map {v['sanity']}" if v["sanity"] else "")
 
 
 def _announce(explainer, clip, settings) -> dict:
@@ -180,7 +208,7 @@ def _announce(explainer, clip, settings) -> dict:
     from tqdm import tqdm
 
     total = explainer.forward_passes(clip, settings)
-    print(f"{settings.method.value}: {total} forward passes", flush=True)
+    print(f"{settings.method.value}: {total} forward pass{'' if total == 1 else 'es'}", flush=True)
     bar = tqdm(total=total, unit="pass", desc=settings.method.value, leave=False)
 
     def progress(done: int, _total: int) -> None:
@@ -191,9 +219,25 @@ def _announce(explainer, clip, settings) -> dict:
     return {"progress": progress}
 
 
+def _out_folder(folder: str) -> None:
+    """Make ``--out`` now, before any work, or say why it cannot be a folder for the results."""
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {folder}: is a file, not a folder; give a folder (it is created if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".videocam-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"--out {folder}: cannot write there ({e.strerror or e}); give a folder you can write to") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if getattr(args, "out", None):
+            _out_folder(args.out)
         if args.command == "models":
             return _models()
         if args.command == "download":

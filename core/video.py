@@ -32,8 +32,8 @@ import av
 import numpy as np
 import torch
 
-from core._decode import Timeline, decode_frames, index_stream
-from core._limits import (
+from ._decode import Timeline, decode_frames, index_stream
+from ._limits import (
     Budget,
     Limits,
     VideoError,
@@ -41,8 +41,8 @@ from core._limits import (
     VideoTooLargeError,
     timeout_error,
 )
-from core._sampling import check_rate, check_sampling, fps_indices, uniform_indices
-from core.errors import SettingsError
+from ._sampling import check_rate, check_sampling, fps_indices, uniform_indices
+from .errors import SettingsError
 
 __all__ = [
     "Clip",
@@ -62,6 +62,7 @@ DEFAULT_SAMPLING = "uniform"
 DEFAULT_NUM_FRAMES = 16
 DEFAULT_FPS = 4.0
 MIN_FRAMES = 2
+MAX_CLIP_BYTES = 8 * 2**30  # a decoded clip (uint8 RGB at the video's size): 8 GB
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ def read_clip(path, spec=None, *, sampling=None, num_frames=None, fps=None, star
         raise SettingsError(f"start={start!r}: a window start is a number of seconds >= 0, with sampling='fps'")
     with open_video(path, limits=limits) as video:  # pass 1: list the frames
         line = video.index()
+        _check_frames(video, num_frames, line.n, getattr(spec, "num_frames", None) or DEFAULT_NUM_FRAMES)
     if sampling == "uniform":
         wanted = uniform_indices(line.n, num_frames)
     else:
@@ -138,6 +140,19 @@ def read_clip(path, spec=None, *, sampling=None, num_frames=None, fps=None, star
         rotation=got.rotation,
         sample_fps=float(fps) if sampling == "fps" else None,
     )
+
+
+def _check_frames(video: VideoSource, num_frames: int, n: int, usual: int) -> None:
+    """Refuse more frames than the video has (beyond the model's ``usual`` count, which a short
+    clip repeats frames to fill), or than :data:`MAX_CLIP_BYTES` holds at the video's size."""
+    if num_frames > max(n, usual):
+        raise SettingsError(f"{video.name}: {num_frames} frames asked for, but the video has {n}; "
+                            f"ask for at most {max(n, usual)}")
+    h, w = video.stream.codec_context.height or 1, video.stream.codec_context.width or 1
+    if num_frames * h * w * 3 > MAX_CLIP_BYTES:
+        most = max(1, MAX_CLIP_BYTES // (h * w * 3))
+        raise SettingsError(f"{video.name}: {num_frames} frames of {w}x{h} need {num_frames * h * w * 3 / 2**30:.1f} GB "
+                            f"of memory (the limit is {MAX_CLIP_BYTES / 2**30:.0f} GB); ask for at most {most}")
 
 
 def clip_from_frames(frames, *, fps: float = 25.0, num_frames: int | None = None,

@@ -19,6 +19,7 @@ from gradio.utils import get_upload_folder
 import core
 from core.audit import audit, read_items
 
+from . import lifetime
 from .audit_upload import unpack
 from .config import (
     AUDIT_MAX_CLIPS,
@@ -29,6 +30,7 @@ from .config import (
 )
 from .handlers import LIMITS, user_errors
 from .models import get_explainer
+from .space import audit_cost, gpu
 from .state import request_dir
 
 __all__ = ["OUTPUTS", "audit_sample", "audit_upload", "panel"]
@@ -52,13 +54,15 @@ def panel() -> dict:
         with gr.Column(scale=2, min_width=320):
             archive = gr.File(label="Clips and labels.csv (.zip)", file_types=[".zip"], type="filepath",
                               elem_id="audit-zip")
-            run = gr.Button("Audit", variant="primary", elem_id="audit-run")
+            with gr.Row():
+                run = gr.Button("Audit", variant="primary", elem_id="audit-run", scale=3)
+                stop = gr.Button("Stop", variant="stop", elem_id="audit-stop", scale=1, min_width=60)
             sample = gr.Button(f"Sample: catch a model cheating ({AUDIT_SAMPLE_MODEL})", elem_id="audit-sample")
             files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="audit-files")
         with gr.Column(scale=3, min_width=420):
             summary = gr.Markdown(elem_id="audit-summary")
     report = gr.HTML(elem_id="audit-report")
-    return {"audit_zip": archive, "audit_run": run, "audit_sample_btn": sample, "audit_summary": summary,
+    return {"audit_zip": archive, "audit_run": run, "audit_stop": stop, "audit_sample_btn": sample, "audit_summary": summary,
             "audit_report": report, "audit_files": files}
 
 
@@ -85,7 +89,8 @@ def _summary(doc: dict) -> str:
         lines.append("- No class flagged: no class's evidence sits in one fixed place that the model needs "
                      "for the class, or that turns other classes' clips into it.")
     worst = sorted(doc["classes"].items(), key=lambda kv: kv[1]["top1"])[:3]
-    lines.append("- Lowest accuracy: " + "; ".join(f"{k} {v['top1']:.0%}" for k, v in worst) + ".")
+    lines.append("- Lowest accuracy: " + "; ".join(f"{k} {v['top1']:.0%}" for k, v in worst) + "." if worst
+                 else "- No clip could be read, so there is no accuracy to report; the report lists why each failed.")
     t = doc["timings"]
     lines.append(f"- {t['total_s']:.0f} s: decoding {t['decode_s']:.0f} s, explaining {t['explain_s']:.0f} s, "
                  f"shortcut tests {t['causal_forward_passes']} forward passes.")
@@ -104,8 +109,10 @@ def _outputs(out: Path, doc: dict) -> dict:
             "audit_files": [str(bundle), str(out / "report.html"), str(out / "audit.json")]}
 
 
+@gpu(seconds=audit_cost)  # the model work in ZeroGPU's worker on a ZeroGPU Space (demo/space.py)
 def _run(explainer, items, job: Path, data: str, progress, **where) -> dict:
     def step(done: int, total: int) -> None:
+        lifetime.check()  # Stop, a cancel or a closed tab ends the audit before its next clip
         progress(done / max(total, 1), desc=f"Explained {done} of {total} clips")
 
     progress(0.0, desc=f"Auditing {len(items)} clips")
@@ -122,7 +129,11 @@ def audit_upload(audit_zip, model, progress=gr.Progress()):  # noqa: B008 (how G
     explainer = get_explainer(model)
     job = request_dir(get_upload_folder())
     folder, labels = unpack(audit_zip, job / "upload")
-    items = read_items(folder, explainer.spec.categories, labels=labels)
+    # messages name labels.csv as the archive does, never the server's path or a CLI flag
+    items = read_items(folder, explainer.spec.categories, labels=labels,
+                       shown_as=labels.relative_to(job / "upload").as_posix())
+    if len(items) > AUDIT_MAX_CLIPS:  # rows, not files, are what the audit runs
+        raise core.UserError(f"labels.csv lists {len(items)} clips; the limit here is {AUDIT_MAX_CLIPS}")
     return _run(explainer, items, job, Path(audit_zip).name, progress, labels=labels.relative_to(job))
 
 

@@ -10,6 +10,7 @@ own folder; any refusal is a :class:`core.UserError` that says what to change.
 
 from __future__ import annotations
 
+import lzma
 import stat
 import zipfile
 import zlib
@@ -17,13 +18,14 @@ from pathlib import Path, PurePosixPath
 
 import core
 
-from .config import AUDIT_MAX_CLIPS, AUDIT_MAX_UNPACKED_MB
+from .config import AUDIT_MAX_CLIPS, AUDIT_MAX_LABELS_KB, AUDIT_MAX_UNPACKED_MB
 
 __all__ = ["VIDEO_EXTENSIONS", "unpack"]
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v", ".gif")
 _MAX_RATIO = 200  # uncompressed / compressed over the archive: video barely compresses
 _CHUNK = 1 << 20
+_MAX_PART, _MAX_PATH = 255, 1024  # bytes of one name and of a whole member path (Linux: 255 and 4096)
 
 
 def _refuse(text: str):
@@ -32,11 +34,17 @@ def _refuse(text: str):
 
 def _safe_name(info: zipfile.ZipInfo) -> PurePosixPath:
     name = info.filename
-    if "\\" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+    drive = len(name) > 1 and name[0].isalpha() and name[1] == ":" and name[2:3] in ("", "/")  # "C:/x", not "a:b"
+    if "\\" in name or name.startswith("/") or drive:
         _refuse(f"{name!r} is an absolute or Windows path; zip the clips with paths relative to the archive")
     path = PurePosixPath(name)
     if ".." in path.parts or not path.parts:
         _refuse(f"{name!r} points outside the archive's folder")
+    long = next((part for part in path.parts if len(part.encode()) > _MAX_PART), None)
+    if long is not None or len(name.encode()) > _MAX_PATH:
+        shown = name if long is None else long
+        _refuse(f"{shown[:40]!r}... is a name longer than a file system takes ({_MAX_PART} bytes a part, "
+                f"{_MAX_PATH} a path); give the clips shorter names")
     kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the archiver wrote no Unix mode
     if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
         _refuse(f"{name!r} is a link or a special file; only plain files are read")
@@ -60,9 +68,13 @@ def unpack(archive: str | Path, dest: str | Path) -> tuple[Path, Path]:
             if path.name != "labels.csv" and path.suffix.lower() not in VIDEO_EXTENSIONS:
                 _refuse(f"{info.filename!r} is neither a video ({', '.join(VIDEO_EXTENSIONS)}) nor labels.csv")
             files.append((info, path))
-        csvs = [p for _, p in files if p.name == "labels.csv"]
+        csvs = [(i, p) for i, p in files if p.name == "labels.csv"]
         if len(csvs) != 1:
             _refuse("it holds no labels.csv" if not csvs else f"it holds {len(csvs)} labels.csv files; keep one")
+        if csvs[0][0].file_size > AUDIT_MAX_LABELS_KB * 1024:
+            _refuse(f"its labels.csv is {csvs[0][0].file_size / 1024:.0f} KB; {AUDIT_MAX_CLIPS} rows of file,label "
+                    f"fit in far less (the limit here is {AUDIT_MAX_LABELS_KB} KB)")
+        _one_kind_each([p for _, p in files])
         clips = len(files) - 1
         if clips > AUDIT_MAX_CLIPS:
             _refuse(f"it holds {clips} clips; the limit here is {AUDIT_MAX_CLIPS}")
@@ -88,7 +100,20 @@ def unpack(archive: str | Path, dest: str | Path) -> tuple[Path, Path]:
                         if written > info.file_size:
                             _refuse(f"{info.filename!r} unpacks to more than its header says")
                         out.write(chunk)
-            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
-                _refuse(f"{info.filename!r} cannot be unpacked ({e}); zip it again without a password")
-    labels = dest.joinpath(*csvs[0].parts)
+            except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, RuntimeError) as e:
+                _refuse(f"{info.filename!r} cannot be unpacked ({e}); zip it again, with plain deflate and no password")
+    labels = dest.joinpath(*csvs[0][1].parts)
     return labels.parent, labels
+
+
+def _one_kind_each(paths: list[PurePosixPath]) -> None:
+    """Refuse a member named twice, or both a file and a folder (``x.mp4`` and ``x.mp4/y.mp4``)."""
+    files, folders = set(), set()
+    for path in paths:
+        if path in files:
+            _refuse(f"it holds {path.as_posix()!r} twice; keep one")
+        files.add(path)
+        folders.update(path.parents)
+    both = sorted(files & folders)
+    if both:
+        _refuse(f"{both[0].as_posix()!r} is both a file and a folder in it; rename one")

@@ -23,13 +23,22 @@ TIMELINE_SECONDS_PER_MINUTE = 30.0
 
 # Models. The page offers the shipped model, every registered model whose weights are on this
 # machine, and those named in VIDEOCAM_MODELS: comma-separated Hugging Face Hub ids or
-# save_pretrained folders (a choice's value is the text exactly as given). With
-# VIDEOCAM_ALLOW_DOWNLOADS=1 (a Space), a Hub id that is not cached is downloaded when someone
-# picks or loads it; otherwise nothing is ever downloaded. Loaded models are shared by all
-# visitors; at most MAX_MODELS are held at once, and loading one more drops the least recently
-# used (it loads again, from disk, when it is picked next).
+# save_pretrained folders (a choice's value is the text exactly as given). A Hub id that is not
+# cached is downloaded when someone picks or loads it where downloads are allowed: by default on
+# your own machine, not on a public Hugging Face Space (SPACE_ID is set there); set
+# VIDEOCAM_ALLOW_DOWNLOADS=1 to allow them on a Space, =0 to forbid them anywhere. Loaded models
+# are shared by all visitors; at most MAX_MODELS are held at once, and loading one more drops the
+# least recently used (it loads again, from disk, when it is picked next).
 EXTRA_MODELS = tuple(m.strip() for m in os.environ.get("VIDEOCAM_MODELS", "").split(",") if m.strip())
-ALLOW_DOWNLOADS = os.environ.get("VIDEOCAM_ALLOW_DOWNLOADS", "").strip().lower() in ("1", "true", "yes")
+
+
+def allow_downloads(env=os.environ) -> bool:
+    """VIDEOCAM_ALLOW_DOWNLOADS when it is set (1/true/yes or 0/false/no), else: not on a Space."""
+    given = env.get("VIDEOCAM_ALLOW_DOWNLOADS", "").strip().lower()
+    return given in ("1", "true", "yes") if given else not env.get("SPACE_ID")
+
+
+ALLOW_DOWNLOADS = allow_downloads()
 MAX_MODELS = max(1, int(os.environ.get("VIDEOCAM_MAX_MODELS") or 3))
 # What the page suggests for real footage instead of the demonstration model.
 REAL_MODEL = "MCG-NJU/videomae-base-finetuned-kinetics"
@@ -40,6 +49,7 @@ REAL_MODEL_ABOUT = "VideoMAE-base, Kinetics-400: 400 everyday actions; 86.5M par
 # set (demo/audit_sample, rendered with a planted shortcut) with the shortcut demonstration model.
 AUDIT_MAX_CLIPS = 200
 AUDIT_MAX_UNPACKED_MB = 400
+AUDIT_MAX_LABELS_KB = 256  # labels.csv: 200 rows of file,label need a few KB
 AUDIT_SAMPLE_DIR = Path(os.environ.get("VIDEOCAM_AUDIT_SAMPLE") or ROOT / "demo" / "audit_sample")
 AUDIT_SAMPLE_MODEL = "i3d_tiny14_shortcut"
 
@@ -52,6 +62,16 @@ LIVE_MAX_STREAMS = max(1, int(os.environ.get("VIDEOCAM_LIVE_STREAMS") or 2))
 LIVE_TIME_LIMIT_S = 300
 LIVE_IDLE_S = 3.0
 LIVE_MAX_SIDE = 640
+LIVE_MAX_PIXELS = 3840 * 2160  # a frame past 4K is refused from its header, before decoding
+
+# What one page or API request may cost (issue 37). Occlusion and RISE are refused before they
+# run when they would need more than REQUEST_MAX_PASSES forward passes, or more than
+# REQUEST_MAX_SECONDS of them at the model's measured speed (the cost line under Explain shows
+# both). Any request is stopped after REQUEST_TIME_LIMIT_S, and as soon as it is cancelled or its
+# page or client goes away (demo/lifetime.py). The CLI and the library have no such caps.
+REQUEST_MAX_PASSES = 10_000
+REQUEST_MAX_SECONDS = 300.0
+REQUEST_TIME_LIMIT_S = 900.0
 
 OPACITY = 0.5  # the heatmap's opacity until the user moves the slider
 GIF_MAX_SIDE = 320  # longest side of each GIF panel, in pixels

@@ -27,7 +27,7 @@ from core.cam.settings import ATTENTION_METHODS, PERTURBATION_METHODS, methods_f
 from core.models.measured import measured_line
 from core.video import DEFAULT_FPS, Limits
 
-from . import models, outputs, timeline_view, trust_panel
+from . import lifetime, models, outputs, space, timeline_view, trust_panel
 from .config import (
     ALLOW_DOWNLOADS,
     DECODE_SECONDS,
@@ -38,6 +38,7 @@ from .config import (
     TABLE_URL,
     TOP_K,
 )
+from .lifetime import within_caps
 from .models import get_explainer
 from .space import gpu
 from .state import Session, Stop, display_frames, request_dir, working_clip
@@ -101,27 +102,37 @@ def _triple(text, what: str):
                                  "e.g. 4 28 28") from None
 
 
-def _settings(method, pooling, layer, masks=None, window=None, stride=None, baseline=None) -> core.Settings:
+def _settings(method, pooling, layer, masks=None, window=None, stride=None, baseline=None,
+              opacity=OPACITY) -> core.Settings:
     """The page's method, pooling, layer and perturbation (occlusion's window and stride, RISE's
     masks, the baseline) as one validated record. No layer (an API client that did not give one)
-    is the model's default; the engine checks a layer against the model."""
+    is the model's default; the engine checks a layer against the model. ``opacity`` is checked
+    here too, before the model runs (raw JSON passes the slider's bounds: NaN, 7)."""
+    if isinstance(opacity, bool) or not isinstance(opacity, int | float) or not 0 <= opacity <= 1:
+        raise core.SettingsError(f"opacity={opacity!r}; give a number from 0 to 1")
     given = {"masks": None if masks in (None, "") else int(masks), "window": _triple(window, "window"),
              "stride": _triple(stride, "stride"), "baseline": baseline or None}
     return core.Settings(method=method, pooling=pooling, layer=layer or None,
                          perturbation={k: v for k, v in given.items() if v is not None})
 
 
-@gpu
+@gpu(seconds=space.explain_cost, kept=space.Kept(extra=TOP_K))
 def _run(explainer: core.Explainer, clip: core.Clip, settings: core.Settings, stop: Stop | None = None,
          progress=None, **targets) -> core.Explanation:
     """The model work (forward pass if not cached, gradients, CAM, or the forward passes of an
     attribution method, stopped by the page's Stop button); on a GPU where there is one."""
+    within_caps(explainer, clip, settings)  # what one request may cost (demo/config.py)
+    pressed = stop.start() if stop is not None else None
+
+    def cancel() -> bool:  # the Stop flag, or the request's end (cancelled, page closed: lifetime.py)
+        lifetime.check()
+        return pressed is not None and pressed()
+
     def passes(done: int, total: int) -> None:
         if progress is not None:
             progress(done / total, desc=f"{settings.method.label}: {done} of {total} forward passes")
 
-    return explainer.explain(clip, settings=settings, progress=passes,
-                             cancel=stop.start() if stop is not None else None, **targets)
+    return explainer.explain(clip, settings=settings, progress=passes, cancel=cancel, **targets)
 
 
 def _again(session: Session | None, settings: core.Settings, stop: Stop | None = None,
@@ -164,6 +175,16 @@ def _truth(session: Session) -> str:
     return f"**True label:** {session.true_label} — {verdict}"
 
 
+def _familiarity(exp: core.Explanation) -> str:
+    """The warning for a clip unlike the model's training data (core.familiarity), or nothing."""
+    f = exp.familiarity
+    if f is None or not f.unfamiliar:
+        return ""
+    return (f"\n\n⚠️ **This clip is unlike anything the model was trained on: its answer and heatmap mean "
+            f"little.** (Its features lie farther from the training data than {f.percentile:.1f}% of the model's own "
+            "held-out clips.)")
+
+
 @user_errors
 def explain(video, true_label, model, method, pooling, layer=None, opacity=OPACITY, sampling=None,
             masks=None, window=None, stride=None, baseline=None, stop=None, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
@@ -171,7 +192,7 @@ def explain(video, true_label, model, method, pooling, layer=None, opacity=OPACI
     ``layer`` and ``sampling`` None (an API client that gave only ``model``): that model's own."""
     _given(video, "Upload a video or pick a sample clip first.")
     explainer = _load(model, progress)
-    settings = _settings(method, pooling, layer, masks, window, stride, baseline)
+    settings = _settings(method, pooling, layer, masks, window, stride, baseline, opacity)
     progress(0.2, desc="Decoding frames")
     clip = _read(video, explainer.spec, sampling)
     return _first_page(explainer, clip, os.path.basename(video), (true_label or "").strip() or None,
@@ -199,7 +220,7 @@ def _first_page(explainer, clip, video_name, true_label, model, settings, opacit
         "heatmap": outputs.heatmap_gif(session, exp, opacity, out / "heatmap.gif"),
         "top2": outputs.scores(ranked),
         "all": outputs.scores(ranked),
-        "truth": _truth(session),
+        "truth": _truth(session) + _familiarity(exp),
         "target": gr.Dropdown(choices=choices, value=top1),
         "a": gr.Dropdown(choices=choices, value=top1),
         "b": gr.Dropdown(choices=choices, value=top2),
@@ -220,7 +241,7 @@ def scan(long_video, timeline, model, method, pooling, layer=None,
                  request_dir(get_upload_folder()), progress)
 
 
-_scan = gpu(timeline_view.scan)  # the model work on a GPU where there is one, as _run
+_scan = gpu(timeline_view.scan, seconds=space.scan_cost)  # the model work on a GPU where there is one, as _run
 
 
 @user_errors
@@ -243,7 +264,7 @@ def explain_moment(long_video, timeline, moment, model, method, pooling, layer=N
         raise gr.Error(f"The timeline was made with {timeline['model']}; scan the video again with "
                        f"{model}, or pick {timeline['model']} again.", print_exception=False)
     explainer = _load(model, progress)
-    spec, settings = explainer.spec, _settings(method, pooling, layer, masks, window, stride, baseline)
+    spec, settings = explainer.spec, _settings(method, pooling, layer, masks, window, stride, baseline, opacity)
     start = timeline_view.window_start(timeline, moment)
     progress(0.2, desc=f"Decoding the window at {start:.1f} s")
     clip = core.read_clip(long_video, spec, sampling=Sampling.FPS, fps=spec.clip_rate, start=start,
@@ -258,7 +279,7 @@ def retarget(session, target, method, pooling, layer=None, opacity=OPACITY,
                               masks=None, window=None, stride=None, baseline=None, stop=None):
     """The heatmap for another class (or method, pooling, opacity) from the cached forward pass
     (or a new one, when it was evicted: so it is queued with the other model work)."""
-    session, _, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, targets=target)
+    session, _, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline, opacity), stop, targets=target)
     return _heatmap(session, exp, opacity)
 
 
@@ -266,7 +287,7 @@ def retarget(session, target, method, pooling, layer=None, opacity=OPACITY,
 def export(session, target, method, pooling, layer=None, opacity=OPACITY,
                             masks=None, window=None, stride=None, baseline=None, stop=None):
     """The temporal plot and the downloads for the class now shown (runs beside retarget)."""
-    session, _, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, targets=target)
+    session, _, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline, opacity), stop, targets=target)
     return _downloads(session, exp, opacity)
 
 
@@ -274,7 +295,7 @@ def export(session, target, method, pooling, layer=None, opacity=OPACITY,
 def top5(session, method, pooling, layer=None, opacity=OPACITY,
                   masks=None, window=None, stride=None, baseline=None, stop=None):
     """Heatmap GIFs of the five most probable classes, best first."""
-    session, _, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, top_k=TOP_K)
+    session, _, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline, opacity), stop, top_k=TOP_K)
     return _top5(session, exp, opacity)
 
 
@@ -305,7 +326,7 @@ def contrast(session, a, b, method, pooling, layer=None, opacity=OPACITY,
     """Why A rather than B: the CAM of the logit difference A - B."""
     if _need(session) and (not a or not b or a == b):
         raise gr.Error("Pick two different classes A and B.", print_exception=False)
-    session, _, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, contrast=(a, b))
+    session, _, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline, opacity), stop, contrast=(a, b))
     out = request_dir(get_upload_folder())
     caption = (f"Red: where the evidence for **{a}** outweighs the evidence for **{b}**; "
                "blue: where it does not.")
@@ -318,10 +339,14 @@ def trust(session, cache, target, method, pooling, layer=None, opacity=OPACITY,
           masks=None, window=None, stride=None, baseline=None, stop=None, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
     """Can I trust this heatmap? Faithfulness curves, counterfactuals and the sanity check for
     the class shown (the top-1 if none); kept in ``cache`` (the session's) per clip and settings."""
-    top1 = _need(session).ranked[0][0]
-    session, explainer, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, targets=target or top1)
+    session = _need(session)
+    settings = _settings(method, pooling, layer, masks, window, stride, baseline, opacity)
+    explainer = get_explainer(session.model)
+    # the sanity check runs the method again on each of its randomised copies of the model
+    within_caps(explainer, session.clip, settings, times=1 + trust_panel.SANITY_RUNS)
+    exp = _run(explainer, session.clip, settings, stop, targets=target or session.ranked[0][0])
     return trust_panel.show(session, explainer, exp, cache, opacity, get_upload_folder(),
-                            progress=lambda fraction, what: progress(fraction, desc=what))
+                            progress=lambda fraction, what: lifetime.check() or progress(fraction, desc=what))
 
 
 REFRESHED = ("heatmap", "info", "plot", "files", "top5")
@@ -334,7 +359,7 @@ def refresh(session, target, method, pooling, layer, opacity, masks=None, window
     there is nothing to redraw, so nothing happens."""
     if session is None:
         return dict.fromkeys(REFRESHED, gr.skip())
-    session, explainer, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline), stop, targets=target)
+    session, explainer, exp = _again(session, _settings(method, pooling, layer, masks, window, stride, baseline, opacity), stop, targets=target)
     top = _run(explainer, session.clip, exp.settings, stop, top_k=TOP_K)  # Stop ends this run too
     return {**_heatmap(session, exp, opacity), **_downloads(session, exp, opacity),
             **_top5(session, top, opacity)}
@@ -400,9 +425,13 @@ def cost(model, method, masks=None, window=None, stride=None, baseline=None) -> 
             return {"cost": ""}
         explainer = get_explainer(model)
         spec = explainer.spec
-        passes = explainer.forward_passes(torch.zeros(1, 3, spec.num_frames, *spec.input_size), settings)
+        x = torch.zeros(1, 3, spec.num_frames, *spec.input_size)
+        passes = explainer.forward_passes(x, settings)
+        within_caps(explainer, x, settings)  # over this page's cap: say so before Explain is pressed
     except core.UserError as e:
         return {"cost": f"⚠ {e}"}
+    if settings.method == core.Method.ATTNLRP:
+        return {"cost": f"**{passes} forward pass**, which also classifies, plus one backward pass per class."}
     if settings.method in ATTENTION_METHODS:
         note = outputs.CLASS_AGNOSTIC if settings.method == core.Method.ROLLOUT else "plus one backward pass per class."
         return {"cost": f"**{passes} forward passes** (one to classify). {note}"}
@@ -411,26 +440,51 @@ def cost(model, method, masks=None, window=None, stride=None, baseline=None) -> 
                     f"({each * 1e3:.0f} ms per clip, measured). **Stop** ends it."}
 
 
+def need_clip(video) -> None:
+    """Before Explain: without a clip, a warning (not an error on every panel) and nothing runs."""
+    if not video:
+        gr.Warning("Upload a video or pick a sample clip first.", title="No clip yet")
+        raise gr.Error("no clip", visible=False, print_exception=False)  # stops the chain, says nothing more
+
+
+def stop_shown(method) -> gr.Button:
+    """Stop on screen for a refresh only when it runs a method that Stop can end (occlusion, RISE)."""
+    return gr.Button(visible=method in {m.value for m in PERTURBATION_METHODS})
+
+
 def stop_run(stop: Stop | None) -> None:
     """The Stop button: the running occlusion or RISE of this session stops before its next batch."""
     if stop is not None:
         stop.requested = True
 
 
-@user_errors
-def add_model(hub_id, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's progress bar)
-    """The "Load a model" box: fetch (when this server allows it) and load a Hugging Face video
-    classifier, offer it to everyone, and select it."""
+def check_hub_id(hub_id) -> None:
+    """Before Load: what the box refuses at once (no id, not an id, nothing to load without a
+    download here), in a toast, with no "Error" painted over the box."""
+    _hub_id(hub_id)
+
+
+def _hub_id(hub_id) -> str:
     hub_id = (hub_id or "").strip()
     if not hub_id:
         raise gr.Error("Type a Hugging Face Hub id first, e.g. MCG-NJU/videomae-base-finetuned-kinetics.",
                        print_exception=False)
-    hub_shaped = re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", hub_id) and ".." not in hub_id
+    hub_shaped = (re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", hub_id) and ".." not in hub_id
+                  and len(hub_id) <= 96)  # the Hub's own limit
     if not hub_shaped or os.path.exists(hub_id):  # never a path on the server
-        raise gr.Error(f"{hub_id!r} is not a Hugging Face Hub id; type one like {REAL_MODEL}.",
+        shown = hub_id if len(hub_id) <= 60 else hub_id[:60] + "..."
+        raise gr.Error(f"{shown!r} is not a Hugging Face Hub id; type one like {REAL_MODEL}.",
                        print_exception=False)
     if not ALLOW_DOWNLOADS and not core.weights_status(hub_id)[0]:
-        raise gr.Error(models.how_to_add(), print_exception=False)
+        raise gr.Error(models.how_to_add(plain=True), print_exception=False)  # a toast shows no Markdown
+    return hub_id
+
+
+@user_errors
+def add_model(hub_id, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's progress bar)
+    """The "Load a model" box: fetch (when this server allows it) and load a Hugging Face video
+    classifier, offer it to everyone, and select it."""
+    hub_id = _hub_id(hub_id)
     progress(0.0, desc=f"Fetching and loading {hub_id}")
     get_explainer(hub_id)
     models.remember(hub_id)

@@ -12,13 +12,17 @@ any visitor, or by the tab's unload.
 
 from __future__ import annotations
 
+import base64
+import io
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
 import pandas as pd
+import PIL.Image
 
 import core
 from core.errors import UserError
@@ -27,6 +31,7 @@ from core.transforms import fit_frames
 
 from .config import (
     LIVE_IDLE_S,
+    LIVE_MAX_PIXELS,
     LIVE_MAX_SIDE,
     LIVE_MAX_STREAMS,
     LIVE_STREAM_EVERY,
@@ -66,8 +71,8 @@ def panel(categories) -> dict:
         "of the Explain tab; frames are not stored.")
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
-            camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera",
-                              webcam_options=gr.WebcamOptions(mirror=False), elem_id="live-camera")
+            camera = _camera(sources=["webcam"], streaming=True, type="numpy", label="Camera",
+                             webcam_options=gr.WebcamOptions(mirror=False), elem_id="live-camera")
             pin = gr.Dropdown([TOP1, *categories], value=TOP1, label="Explain", elem_id="live-pin",
                               info="pin a class to see its evidence whatever the model says")
             refresh = gr.Button("Streams now", size="sm", elem_id="live-refresh")
@@ -81,6 +86,45 @@ def panel(categories) -> dict:
                                label="The last 30 s", elem_id="live-plot")
     return {"live_camera": camera, "live_pin": pin, "live_refresh": refresh, "live_streams": streams,
             "live_view": view, "live_status": status, "live_top": top, "live_plot": plot}
+
+
+def _camera(**kwargs) -> gr.Image:
+    """The camera: a ``gr.Image`` that reads a frame's size from its header (PIL's lazy open)
+    and refuses one over ``LIVE_MAX_PIXELS``, or one that is not an image, with a message,
+    before Gradio decodes it whole (an 8000x8000 PNG of 200 KB took 1.2 GB to decode). Its
+    preprocess is wrapped, not overridden: a subclass of a Gradio component makes Gradio write a
+    .pyi file beside this module."""
+    camera = gr.Image(**kwargs)
+    decode = camera.preprocess
+
+    def preprocess(payload):
+        if payload is not None:
+            _check_frame(payload)
+        return decode(payload)
+
+    camera.preprocess = preprocess
+    return camera
+
+
+def _check_frame(payload) -> None:
+    source = payload.path
+    if payload.url and payload.url.startswith("data:"):
+        try:
+            source = io.BytesIO(base64.b64decode(payload.url.split(",", 1)[-1], validate=False))
+        except ValueError:
+            source = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+            with PIL.Image.open(source) as im:  # reads the header only
+                w, h = im.size
+    except (OSError, ValueError, TypeError, PIL.Image.DecompressionBombError):
+        raise gr.Error("The frame is not an image the server can read; the Live tab takes webcam frames "
+                       "(PNG, JPEG or WebP).", print_exception=False) from None
+    if w * h > LIVE_MAX_PIXELS:
+        raise gr.Error(f"The frame is {w}x{h} pixels; the Live tab takes frames of at most "
+                       f"{LIVE_MAX_PIXELS / 1e6:.1f} million pixels (a webcam's are far smaller).",
+                       print_exception=False)
 
 
 def pin_choices(model: str):
@@ -132,7 +176,8 @@ def _stream_for(key: str, model: str, pin, now: float) -> _Stream:
             stream = None
         if stream is None:
             if len(_STREAMS) >= LIVE_MAX_STREAMS:
-                raise UserError(f"all {LIVE_MAX_STREAMS} live streams are in use; try again in a minute")
+                raise UserError(f"all {LIVE_MAX_STREAMS} live streams are in use; keep your camera on: "
+                                "yours starts as soon as one is free")
             stream = _Stream(LiveSession(explainer or get_explainer(model), pin=pin), model, now, now)
             _STREAMS[key] = stream
         stream.last = now
@@ -190,7 +235,12 @@ def wire(demo, c: dict) -> None:
     """The tab's events (``c``: the page's components by name, this tab's included)."""
     c["live_camera"].stream(
         _frame_event, [c["live_camera"], c["live_pin"], c["model"]], [c[n] for n in OUTPUTS],
-        stream_every=LIVE_STREAM_EVERY, time_limit=LIVE_TIME_LIMIT_S, concurrency_limit=LIVE_MAX_STREAMS,
+        # No Gradio limit on streams at once: Gradio holds a stream's slot until its time limit even
+        # when its client vanished (two dropped streams locked everyone out for 5 minutes) and
+        # queues the visitors past it. _stream_for caps the streams that hold a model clip instead:
+        # one whose frames stop is freed after LIVE_IDLE_S, and a visitor past the cap is told at
+        # once, on each frame, and gets in on the first frame after a stream is freed.
+        stream_every=LIVE_STREAM_EVERY, time_limit=LIVE_TIME_LIMIT_S, concurrency_limit=None,
         concurrency_id="live", show_progress="hidden", api_name="live_frame")
     c["live_refresh"].click(streams_status, None, c["live_streams"], queue=False, api_name="live_streams")
     c["model"].change(pin_choices, c["model"], c["live_pin"], queue=False, api_visibility="private")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import core
 
 from .config import ALLOW_DOWNLOADS, EXTRA_MODELS, MAX_MODELS, REAL_MODEL, REAL_MODEL_ABOUT
+from .space import main_device
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ def remember(name: str) -> None:
 
 _name_locks: dict[str, threading.Lock] = {}
 _explainers: OrderedDict[str, core.Explainer] = OrderedDict()
+_names: weakref.WeakKeyDictionary[core.Explainer, str] = weakref.WeakKeyDictionary()
 
 
 def get_explainer(name: str) -> core.Explainer:
@@ -81,9 +84,10 @@ def get_explainer(name: str) -> core.Explainer:
         with _lock:
             ex = _explainers.get(name)
         if ex is None:
-            device = core.resolve_device("auto")
+            device = core.resolve_device(main_device())  # on ZeroGPU the CPU: see demo/space.py
             model = core.load_model(name, device=device, download=ALLOW_DOWNLOADS)
             ex = core.Explainer(model, cache_size=_CACHE_SIZE)
+            _names[ex] = name
             log.info("loaded %s on %s", name, device)
             with _lock:
                 _explainers[name] = ex
@@ -91,6 +95,11 @@ def get_explainer(name: str) -> core.Explainer:
                     dropped, _ = _explainers.popitem(last=False)
                     log.info("dropped %s: more than %d models loaded", dropped, MAX_MODELS)
         return ex
+
+
+def name_of(explainer: core.Explainer) -> str:
+    """The name ``explainer`` was loaded by (what a ZeroGPU call sends instead of the model)."""
+    return _names[explainer]
 
 
 def loaded() -> list[str]:
@@ -130,15 +139,19 @@ def note(name: str, spec: core.ModelSpec | None = None) -> str:
             + (f", {size:.0f} MB" if size else "") + ".")
 
 
-def how_to_add() -> str:
-    """The Load box's text: what it does on this server."""
+def how_to_add(plain: bool = False) -> str:
+    """The Load box's text: what it does on this server (``plain``: without Markdown, for a toast,
+    which shows it as typed)."""
     if ALLOW_DOWNLOADS:
-        return ("Type a Hugging Face Hub id of a video classifier (VideoMAE, TimeSformer or ViViT "
+        text = ("Type a Hugging Face Hub id of a video classifier (VideoMAE, TimeSformer or ViViT "
                 f"with safetensors weights), e.g. `{REAL_MODEL}`, and press **Load**: it is "
                 f"downloaded once, then offered to everyone. Up to {MAX_MODELS} models are held in "
-                "memory at once; loading another drops the least recently used.")
-    return ("This server does not download models. To add one, run `python -m core download ID` "
-            "on it (where there is a connection), or start it with `VIDEOCAM_MODELS=ID[,ID...]` "
-            "(Hub ids or save_pretrained folders) and, on a Space, `VIDEOCAM_ALLOW_DOWNLOADS=1`. "
-            f"Models already on this machine can be loaded here. Up to {MAX_MODELS} models are "
-            "held in memory at once.")
+                "memory at once; loading another drops the least recently used. (Downloads are on "
+                "because this is not a public Space; `VIDEOCAM_ALLOW_DOWNLOADS=0` turns them off.)")
+    else:
+        text = ("This server does not download models. To add one, run `python -m core download ID` "
+                "on it (where there is a connection), or start it with `VIDEOCAM_MODELS=ID[,ID...]` "
+                "(Hub ids or save_pretrained folders) and, on a Space, `VIDEOCAM_ALLOW_DOWNLOADS=1`. "
+                f"Models already on this machine can be loaded here. Up to {MAX_MODELS} models are "
+                "held in memory at once.")
+    return text.replace("`", "").replace("**", "") if plain else text

@@ -69,4 +69,5 @@ def how_explained(exp: core.Explanation) -> str:
     """``layer `layer4`, Grad-CAM, one weight per channel ...``, or ``Occlusion, 66 forward passes``."""
     if exp.layer is not None:
         return f"layer `{exp.layer}`, {exp.method.label}, {exp.pooling.label}"
-    return f"{exp.method.label}, {exp.method_info.get('forward_passes', 1)} forward passes"
+    n = exp.method_info.get("forward_passes", 1)
+    return f"{exp.method.label}, {n} forward pass{'' if n == 1 else 'es'}"

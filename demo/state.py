@@ -79,11 +79,20 @@ def request_dir(root: str | Path) -> Path:
 
 
 def sweep(root: str | Path, age_s: float) -> int:
-    """Delete the request folders under ``root`` last written more than ``age_s`` ago; how many."""
+    """Delete the request folders under ``root`` last written more than ``age_s`` ago; how many.
+    Also the empty ``tmp*`` files Gradio's upload route leaves at the top of ``root`` (one per
+    uploaded file that it moved elsewhere: issue 37 saw one per /audit upload)."""
+    cutoff, removed = time.time() - age_s, 0
+    with contextlib.suppress(OSError), os.scandir(root) as entries:
+        for e in entries:
+            with contextlib.suppress(OSError):
+                st = e.stat(follow_symlinks=False)
+                if e.name.startswith("tmp") and e.is_file(follow_symlinks=False) and not st.st_size \
+                        and st.st_mtime < cutoff:
+                    os.unlink(e.path)
     base = Path(root) / "videocam"
     if not base.is_dir():
         return 0
-    cutoff, removed = time.time() - age_s, 0
     with os.scandir(base) as entries:
         for e in entries:
             try:

@@ -32,6 +32,7 @@ from core.cam.methods import CAM_FUNCTIONS
 from core.longvideo.output import FrameSpool, heatmap_video, timeline_plot, write_timeline
 from core.video import Limits
 
+from . import lifetime
 from .config import (
     DECODE_SECONDS,
     MAX_FILE_SIZE_MB,
@@ -39,13 +40,13 @@ from .config import (
     TIMELINE_SECONDS_PER_MINUTE,
 )
 
-__all__ = ["MOMENT", "MOMENT_LIMITS", "SCANNED", "SYNC_JS", "forget", "heatmap_choices", "intro", "plot_html",
-           "redraw", "scan", "window_start"]
+__all__ = ["MOMENT", "MOMENT_LIMITS", "SCANNED", "SYNC_JS", "forget", "heatmap_choices", "intro",
+           "plot_html", "redraw", "scan", "window_start"]
 
 # The moment's window is read like any clip, from a video up to TIMELINE_MAX_SECONDS long.
 MOMENT_LIMITS = Limits(max_bytes=MAX_FILE_SIZE_MB * 2**20, max_duration=TIMELINE_MAX_SECONDS + 1,
                        time_budget=max(DECODE_SECONDS, 10.0))
-SCANNED = ("timeline", "tl_plot", "tl_video", "heatmap_of", "moment", "tl_files", "tl_info")
+SCANNED = ("timeline", "tl_plot", "tl_video", "heatmap_of", "moment_slider", "tl_files", "tl_info")
 MOMENT = "Each moment's top class"  # the *Heatmap of* choice that follows the top class
 _FRAMES, _MAPS = "frames.rgb", "maps.npy"  # the scan's spooled frames and its maps, in its request folder
 
@@ -110,8 +111,14 @@ def _alt(result, top: int) -> str:
 
 
 def window_start(timeline_state: dict, moment: float) -> float:
-    """Start (s) of the timeline window whose centre is nearest ``moment``."""
+    """Start (s) of the timeline window whose centre is nearest ``moment`` (a moment outside the
+    video is refused with a message that says where it ends: the handler's input is a number
+    without bounds, which the *Moment* slider sets, so that Gradio's own range check does not
+    answer an API client with its raw error and a logged traceback)."""
     starts, ends = timeline_state["starts"], timeline_state["ends"]
+    if moment is None or not 0 <= float(moment) <= ends[-1] + 1e-6:
+        raise gr.Error(f"The moment {moment} s is not in the video, which lasts {ends[-1]:.2f} s: pick a "
+                       f"moment from 0 to {ends[-1]:.2f} s.", print_exception=False)
     k = min(range(len(starts)), key=lambda i: abs((starts[i] + ends[i]) / 2 - float(moment)))
     return float(starts[k])
 
@@ -130,8 +137,8 @@ def scan(video: str, model: str, explainer, settings: core.Settings, out: Path, 
             # each batch of windows runs under the Explainer's lock: other visitors wait for a batch
             result = timeline(explainer, video, settings=settings, max_duration=TIMELINE_MAX_SECONDS,
                               seconds_per_minute=TIMELINE_SECONDS_PER_MINUTE, on_frame=spool,
-                              progress=lambda done, total: progress(0.05 + 0.85 * done / total,
-                                                                    desc=f"Window {done} of {total}"))
+                              progress=lambda done, total: lifetime.check() or progress(
+                                  0.05 + 0.85 * done / total, desc=f"Window {done} of {total}"))
             progress(0.92, desc="Drawing the heatmap video")
             written = write_timeline(result, out, spool=spool, extra={"video": name})
         except BaseException:
@@ -160,7 +167,7 @@ def scan(video: str, model: str, explainer, settings: core.Settings, out: Path, 
         "tl_plot": plot_html(result),
         "tl_video": str(written["heatmap_full.mp4"]),
         "heatmap_of": gr.Dropdown(choices=heatmap_choices(result), value=MOMENT, interactive=True),
-        "moment": gr.Slider(minimum=0, maximum=round(result.duration, 2), value=round((start + end) / 2, 2),
+        "moment_slider": gr.Slider(minimum=0, maximum=round(result.duration, 2), value=round((start + end) / 2, 2),
                             step=0.05, interactive=True),
         "tl_files": [str(written[f]) for f in ("timeline.json", "timeline.csv", "timeline.png", "heatmap_full.mp4")],
         "tl_info": info,

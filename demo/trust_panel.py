@@ -21,17 +21,17 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
 
 import core
+from core.notebook import curves_figure, peak_frame
 from core.render import label_font
 from core.transforms import resize_frames
 from core.trust import TrustReport, trust_check, verdicts
 
 from . import outputs
-from .config import GIF_FPS, STATE_TTL_S
-from .space import gpu
+from .config import STATE_TTL_S
+from .space import gpu, trust_cost
 from .state import Session, request_dir
 
 __all__ = ["HEADERS", "OUTPUTS", "clear", "panel", "show"]
@@ -59,7 +59,9 @@ _WHEN = {"shuffled": "the frames are shuffled", "frozen_middle": "the middle fra
 
 INTRO = (
     "A heatmap is an explanation of the model, and it can be wrong. Three checks test it on this "
-    "clip and the class under *Explain class* (a few seconds on a CPU; kept for this session)."
+    "clip and the class under *Explain class*: about 45 forward passes of altered clips and three "
+    "explanations by randomised copies of the model: 5 to 10 s with the demonstration model on a "
+    "2-core CPU, longer for bigger models or a busy server. The result is kept for this session."
 )
 HELP_CURVES = (
     "**1. Does the heatmap point at what the model uses?** *Deletion* (left) blanks the most "
@@ -80,7 +82,9 @@ HELP_SANITY = (
     "model's top layers are replaced by random weights, from left to right more of them. A "
     "heatmap that explains the model must change with it; one that still looks the same shows "
     "the clip's edges, not the model's evidence. *rank corr.*: the Spearman rank correlation "
-    "with the trained model's map (1: the same ranking of pixels, 0: unrelated)."
+    "with the trained model's map over the whole clip (1: the same ranking of pixels, 0: "
+    "unrelated). Each picture shows the frame where the trained model's evidence peaks, each map "
+    "scaled to its own maximum there."
 )
 
 
@@ -89,16 +93,19 @@ class _CachedReport:
     report: TrustReport
     seconds: float
     png: str = ""  # the curves, drawn once (that takes ~1 s on a busy CPU)
-    gifs: dict[float, str] = field(default_factory=dict)  # opacity -> sanity GIF
+    pictures: dict[float, str] = field(default_factory=dict)  # opacity -> sanity picture (PNG)
 
 
 # -- the model work ---------------------------------------------------------------------------
 
-@gpu
+SANITY_RUNS = 3  # the sanity check's randomised copies, each explained again (handlers.trust caps them)
+
+
+@gpu(seconds=trust_cost)
 def _check(explainer: core.Explainer, clip: core.Clip, exp: core.Explanation, progress) -> TrustReport:
     """The checks through the model's shared Explainer: its lock keeps the checks' forward passes
     and the explanations of other requests apart, so one copy of each model serves both."""
-    return trust_check(explainer, clip, exp, progress=progress)
+    return trust_check(explainer, clip, exp, progress=progress, sanity_depth=SANITY_RUNS)
 
 
 def _key(session: Session, exp: core.Explanation) -> tuple:
@@ -129,11 +136,11 @@ def show(session: Session, explainer: core.Explainer, exp: core.Explanation, cac
         curves_figure(entry.report).savefig(out / "trust_curves.png", format="png")
         entry.png = str(out / "trust_curves.png")
     opacity = round(float(opacity), 2)
-    gif = entry.gifs.get(opacity)
-    if gif is None or not Path(gif).is_file():
+    picture = entry.pictures.get(opacity)
+    if picture is None or not Path(picture).is_file():
         out = out or request_dir(out_root)
-        frames = sanity_frames(session, exp, entry.report, opacity)
-        gif = entry.gifs[opacity] = str(core.save_gif(frames, out / "sanity.gif", fps=GIF_FPS))
+        Image.fromarray(sanity_picture(session, exp, entry.report, opacity)).save(out / "sanity.png")
+        picture = entry.pictures[opacity] = str(out / "sanity.png")
     r = entry.report
     how = "from this session's cache" if hit else f"computed in {entry.seconds:.1f} s"
     heading = f"Checks for **{r.target}** · {outputs.how_explained(exp)} · {how}"
@@ -141,7 +148,7 @@ def show(session: Session, explainer: core.Explainer, exp: core.Explanation, cac
         heading += f"  \n{outputs.CLASS_AGNOSTIC} The sanity check below shows it."
     return {"cache": cache, "heading": heading, "curves": entry.png,
             "faithfulness": faithfulness_reading(r), "table": counterfactual_rows(r),
-            "counterfactual": counterfactual_reading(r), "sanity": gif, "sanity_reading": sanity_reading(r)}
+            "counterfactual": counterfactual_reading(r), "sanity": picture, "sanity_reading": sanity_reading(r)}
 
 
 def clear() -> dict:
@@ -152,33 +159,8 @@ def clear() -> dict:
 
 # -- drawing ----------------------------------------------------------------------------------
 
-def curves_figure(report: TrustReport) -> Figure:
-    """Deletion (left) and insertion (right) curves, by frame (top) and by region (bottom); the
-    heatmap's order solid, a random order dashed, the areas under the curves in the legends."""
-    fig = Figure(figsize=(7.5, 4.4), dpi=100, layout="constrained")
-    axes = fig.subplots(2, 2, sharex=True, sharey=True)
-    colours = {"deletion": "tab:red", "insertion": "tab:blue"}
-    for row, unit in enumerate(("frames", "regions")):
-        for col, mode in enumerate(("deletion", "insertion")):
-            ax = axes[row, col]
-            for order, style, name in (("cam", "-", "heatmap order"), ("random", "--", "random order")):
-                c = report.curves[f"{unit}_{mode}_{order}"]
-                ax.plot(c.fractions, c.probs, style, marker="o", markersize=3, linewidth=1.5,
-                        color=colours[mode], label=f"{name} (AUC {c.auc:.3f})")
-            ax.set_xlabel(f"fraction of {unit} {'removed' if mode == 'deletion' else 'added back'}")
-            if col == 0:
-                ax.set_ylabel("P(class)")
-            if row == 0:
-                ax.set_title("Deletion: lower is better" if mode == "deletion"
-                             else "Insertion: higher is better", fontsize=10)
-            ax.set_ylim(bottom=0)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8, frameon=False)
-    return fig
-
-
 def _titled(frames: np.ndarray, lines: tuple[str, str]) -> np.ndarray:
-    """(T, h, w, 3) with a white bar holding two lines of text on top."""
+    """(N, h, w, 3) with a white bar holding two lines of text on top."""
     font = label_font(13)
     line_h = font.getbbox("Ag")[3] + 3
     bar = Image.new("RGB", (frames.shape[2], 2 * line_h + 6), (255, 255, 255))
@@ -189,27 +171,31 @@ def _titled(frames: np.ndarray, lines: tuple[str, str]) -> np.ndarray:
     return np.concatenate([bars, frames], axis=1)
 
 
-def sanity_frames(session: Session, exp: core.Explanation, report: TrustReport,
-                  opacity: float) -> np.ndarray:
-    """The trained model's heatmap next to the randomised models', on the session's frames."""
+def sanity_picture(session: Session, exp: core.Explanation, report: TrustReport,
+                   opacity: float) -> np.ndarray:
+    """(H, W, 3): the trained model's heatmap next to the randomised models', each on the frame
+    where the trained model's evidence peaks (a fixed first frame may hold none: all blue) and
+    scaled to its own maximum there, so the panels compare where each map points."""
     h, w = session.display.shape[1:3]
     scale = _PANEL_SIDE / max(h, w)  # small clips are enlarged: four panels side by side
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    frames = resize_frames(session.display, size)
+    peak = peak_frame(report.sanity_maps["trained"])
+    frame = resize_frames(session.display[peak:peak + 1], size)
     # The maps are over the model input: put them on the frames the way Explanation does.
-    stacked = torch.stack(list(report.sanity_maps.values()))
-    maps = replace(exp, maps=stacked).maps_on_frames(frame_size=size)
+    stacked = torch.stack([m[peak:peak + 1] for m in report.sanity_maps.values()])
+    maps = replace(exp, maps=stacked).maps_on_frames(frame_size=size)  # (N, 1, H, W)
     rhos = {"+".join(s["randomized"]): s["spearman"] for s in report.sanity}
     panels = []
     for name, m in zip(report.sanity_maps, maps, strict=True):
         newest = name.rsplit("+", 1)[-1]  # the layer this step randomised, on top of the last
         title = (("trained model", "the heatmap shown") if name == "trained" else
                  (f"{'' if newest == name else '+ '}{newest} random", f"rank corr. {rhos[name]:.2f}"))
-        panel = _titled(core.overlay(frames, m, alpha=opacity), title)
+        top = float(m.max())
+        panel = _titled(core.overlay(frame, m / top if top > 0 else m, alpha=opacity), title)[0]
         if panels:
-            panels.append(np.full((*panel.shape[:2], 6, 3), 255, np.uint8))  # a white gap
+            panels.append(np.full((panel.shape[0], 6, 3), 255, np.uint8))  # a white gap
         panels.append(panel)
-    return np.concatenate(panels, axis=2)
+    return np.concatenate(panels, axis=1)
 
 
 # -- words ------------------------------------------------------------------------------------

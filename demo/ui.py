@@ -10,7 +10,7 @@ import gradio as gr
 import core
 from core.attribution import Baseline, Perturbation
 
-from . import audit_tab, handlers, live_tab, models, timeline_view, trust_panel
+from . import audit_tab, handlers, live_tab, models, readme_page, timeline_view, trust_panel
 from .catalog import load_gallery, load_model_galleries, load_samples
 from .config import (
     CACHE_CLEANUP,
@@ -21,14 +21,13 @@ from .config import (
     MAX_SESSIONS,
     OPACITY,
     QUEUE_SIZE,
-    README_URL,
     REAL_MODEL,
     SAMPLES_DIR,
     STATE_TTL_S,
     TABLE_URL,
-    VIDEO_TYPES,
 )
 from .gallery_tab import gallery_tab
+from .lifetime import ends_with_request
 from .models import model_choices
 from .state import Stop
 
@@ -36,27 +35,29 @@ PERTURBATION = Perturbation()  # the page's defaults for occlusion and RISE
 
 CSS = """
 #original img, #heatmap img, #contrast img { width: 100%; height: 100%; object-fit: contain; }
+#samples .gallery { gap: 4px; }
+#samples .gallery-item { padding: 0; font-size: 13px; line-height: 1.3; }
+#samples .gallery-item > div { padding: 1px 6px; }
+.nav-holder { display: none !important; }  /* the README's page (readme_page.py) needs no navigation bar */
 """
 
 
 def _intro() -> str:
-    readme = f" More in the [README]({README_URL})." if README_URL else " More in README.md."
+    """Two lines above the tabs: the samples must stay above the fold at 1366x768."""
     return (
         "# Why did the video model decide that?\n"
-        "Upload a short clip or pick a sample and press **Explain**. The model watches a few frames "
-        "and names the action; **Grad-CAM** then paints, frame by frame, where its evidence for a "
-        "class came from: red is strong evidence, blue none. Pick another class under *Explain "
-        "class* to see what would have made the model say that instead; the plot shows *when* "
-        "the evidence is. A heatmap shows where the model looked, not that it looked for the "
-        f"right reason.{readme}  \n"
-        f"*Limits: videos up to {MAX_FILE_SIZE_MB} MB and {MAX_SECONDS:.0f} s "
-        f"({', '.join(VIDEO_TYPES)}).*"
+        f"Pick a sample clip or upload one (up to {MAX_FILE_SIZE_MB} MB and {MAX_SECONDS:.0f} s) and press "
+        "**Explain**: the model names the action and **Grad-CAM** paints where its evidence came from "
+        "(red strong, blue none). It shows where the model looked, not that it looked for the right "
+        "reason." + (f" More in the [README]({readme_page.link()})." if readme_page.link() else "")
     )
 
 
 def _models_note(missing) -> str:
-    rows = "\n".join(f"- `{m.name}`: {m.where}" for m in missing)
-    return f"Not on this machine (their weights are missing):\n{rows}"
+    """One line, not a row per model: which registered models have no weights here."""
+    names = ", ".join(m.name for m in missing)
+    return (f"*Registered, but without weights on this machine ({len(missing)}): {names}. "
+            "`python -m core models` says how to get each.*")
 
 
 def build_demo() -> gr.Blocks:
@@ -70,29 +71,32 @@ def build_demo() -> gr.Blocks:
                    delete_cache=CACHE_CLEANUP) as demo:
         session = gr.State(None, time_to_live=STATE_TTL_S)
         stop = gr.State(Stop(), time_to_live=STATE_TTL_S)  # one per session: Gradio copies it
-        gr.Markdown(_intro())
+        gr.Markdown(_intro(), elem_id="intro")
         tabs = gr.Tabs(elem_id="tabs")
         with tabs, gr.Tab("Explain", id="explain"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=320):
-                    video = gr.Video(label="Video clip", sources=["upload"], height=200, elem_id="video")
+                    video = gr.Video(label="Video clip", sources=["upload"], height=170, elem_id="video")
                     with gr.Row(equal_height=True):
                         model = gr.Dropdown(offered or [default], value=default, label="Model",
                                             elem_id="model", scale=3)
                         explain_btn = gr.Button("Explain", variant="primary", elem_id="explain",
                                                 scale=1, min_width=100)
-                        stop_btn = gr.Button("Stop", variant="stop", elem_id="stop", scale=0, min_width=60)
+                        stop_btn = gr.Button("Stop", variant="stop", elem_id="stop", scale=0, min_width=60,
+                                             visible=False)  # shown while something runs
                     cost = gr.Markdown("", elem_id="cost")  # occlusion/RISE: passes and time, before the run
-                    model_note = gr.Markdown(models.note(default), elem_id="model-note")
                     truth_in = gr.Textbox("", label="True label (if you know it)", max_lines=1,
-                                          placeholder="filled in for the sample clips")
+                                          placeholder="filled in for the sample clips", render=False)
                     if samples:  # a compact grid of their labels; a click fills video and label
                         gr.Examples([[str(s.path), s.label] for s in samples], inputs=[video, truth_in],
-                                    label="Sample clips (held out from training): click one",
+                                    # held out from training; one line, so that all fit above the fold
+                                    label=f"{len(samples)} rendered actions the demo model knows: click one",
                                     examples_per_page=len(samples), elem_id="samples",
                                     visible_columns=[0], example_labels=[s.label for s in samples])
                     else:
                         gr.Markdown("*No sample clips on this machine (demo/samples/index.json).*")
+                    model_note = gr.Markdown(models.note(default), elem_id="model-note")
+                    truth_in.render()
                     with gr.Accordion("Load a model", open=False, elem_id="load-model"):
                         gr.Markdown(models.how_to_add())
                         with gr.Row(equal_height=True):
@@ -168,8 +172,10 @@ def build_demo() -> gr.Blocks:
                                           elem_id="long-video")
                     scan_btn = gr.Button("Scan whole video", variant="primary", elem_id="scan")
                     gr.Markdown("Uses the *Model* and *Settings* of the Explain tab.")
-                    moment = gr.Slider(0, 1, value=0, step=0.05, label="Moment (s)", interactive=False,
-                                       elem_id="moment")
+                    moment_slider = gr.Slider(0, 1, value=0, step=0.05, label="Moment (s)", interactive=False,
+                                              elem_id="moment")
+                    # what /explain_moment reads: the slider's value, without its bounds (see window_start)
+                    moment = gr.Number(0, visible=False, elem_id="moment-value")
                     moment_btn = gr.Button("Explain this moment", elem_id="explain-moment")
                     tl_files = gr.File(label="Downloads", file_count="multiple", interactive=False,
                                        elem_id="timeline-files")
@@ -196,7 +202,7 @@ def build_demo() -> gr.Blocks:
              "all": all_scores, "truth": truth, "target": target, "a": class_a, "b": class_b,
              "plot": plot, "files": files, "info": info, "top5": top, "contrast": contrast_img,
              "caption": contrast_md, "model_note": model_note, "hub_id": hub_id, "tabs": tabs,
-             "long_video": long_video, "timeline": timeline, "moment": moment, "tl_plot": tl_plot,
+             "long_video": long_video, "timeline": timeline, "moment": moment, "moment_slider": moment_slider, "tl_plot": tl_plot,
              "tl_video": tl_video, "heatmap_of": heatmap_of, "tl_files": tl_files, "tl_info": tl_info,
              "masks": masks, "window": window, "stride": stride, "baseline": baseline, "stop": stop, "cost": cost,
              "measured": measured,
@@ -206,9 +212,19 @@ def build_demo() -> gr.Blocks:
         def on(trigger, fn, outputs, **kwargs):
             """Wire ``fn``: its inputs are the components named like its parameters, its outputs
             the components named in ``outputs`` (it returns a dict by those names)."""
-            return trigger(_by_name(fn, outputs), _inputs(fn, c), [c[n] for n in outputs], **kwargs)
+            # the work ends with its request: Stop, a cancel, a closed tab (demo/lifetime.py)
+            return trigger(ends_with_request(_by_name(fn, outputs)), _inputs(fn, c), [c[n] for n in outputs], **kwargs)
 
-        explained = on(explain_btn.click, handlers.explain, handlers.EXPLAINED, api_name="explain", **work)
+        def stop_shown_then(trigger):
+            """Show Stop, then (chained on this) the work it can stop: a Stop shown by an event
+            beside the work's, on the same trigger, could arrive after the work had ended."""
+            return trigger(_stop_button(True), None, stop_btn, api_visibility="private", queue=False).success
+
+        # no clip yet: a friendly warning, and the explanation's panels keep no "Error" badge
+        has_clip = explain_btn.click(handlers.need_clip, video, None, api_visibility="private",
+                                     concurrency_limit=None)  # queued: only then is the warning shown
+        explained = on(stop_shown_then(has_clip.success), handlers.explain, handlers.EXPLAINED, api_name="explain",
+                       **work)
         on(functools.partial(gr.on, [model.change, method.change, masks.change, window.change, stride.change]),
            handlers.cost, ("cost",), api_visibility="private", trigger_mode="always_last", show_progress="hidden",
            **work)
@@ -218,7 +234,8 @@ def build_demo() -> gr.Blocks:
         # another class for the whole-video heatmap: drawn from the scan's maps, no model, no decoding
         on(heatmap_of.select, handlers.redraw, ("tl_video",), api_name="timeline_heatmap",
            show_progress_on=tl_video)
-        moment_done = on(moment_btn.click, handlers.explain_moment, (*handlers.EXPLAINED, "tabs"),
+        moment_slider.change(None, moment_slider, moment, js="(t) => t", api_visibility="private", queue=False)
+        moment_done = on(stop_shown_then(moment_btn.click), handlers.explain_moment, (*handlers.EXPLAINED, "tabs"),
                          api_name="explain_moment", **work)
         on(moment_done.success, handlers.top5, ("top5",), api_visibility="private", **work)
         # A new class: the heatmap, then the plot and downloads beside it. Both are queued with
@@ -232,7 +249,7 @@ def build_demo() -> gr.Blocks:
                        handlers.refresh, handlers.REFRESHED, api_visibility="private",
                        trigger_mode="always_last", **work)
         on(contrast_btn.click, handlers.contrast, ("contrast", "caption"), api_name="contrast", **work)
-        checked = on(trust["button"].click, handlers.trust, trust_panel.OUTPUTS, api_name="trust",
+        checked = on(stop_shown_then(trust["button"].click), handlers.trust, trust_panel.OUTPUTS, api_name="trust",
                      show_progress_on=trust["curves"], **work)
         cleared = tuple(n for n in trust_panel.OUTPUTS if n != "cache")
         for button in (explain_btn, moment_btn):  # the panel described the last clip
@@ -243,13 +260,23 @@ def build_demo() -> gr.Blocks:
         # Stop: the running occlusion or RISE of this session checks the flag between batches,
         # and Gradio drops the events' results
         stop_btn.click(handlers.stop_run, stop, None, cancels=[explained, refreshed, checked, moment_done],
-                       queue=False, api_name="stop")
-        on(audit["audit_run"].click, audit_tab.audit_upload, audit_tab.OUTPUTS, api_name="audit",
-           show_progress_on=audit["audit_summary"], **work)
-        on(audit["audit_sample_btn"].click, audit_tab.audit_sample, audit_tab.OUTPUTS, api_name="audit_sample",
-           show_progress_on=audit["audit_summary"], **work)
+                       queue=False, api_name="stop").then(_stop_button(False), None, stop_btn, queue=False)
+        # Stop is on screen only while work it stops runs (stop_shown_then; and a refresh that
+        # runs occlusion or RISE)
+        for done in (explained, moment_done, checked):
+            done.then(_stop_button(False), None, stop_btn, api_visibility="private", queue=False)
+        gr.on([method.select, pooling.select, layer.select, opacity.release], handlers.stop_shown, method, stop_btn,
+              api_visibility="private", queue=False)
+        refreshed.then(_stop_button(False), None, stop_btn, api_visibility="private", queue=False)
+        audited = [on(audit["audit_run"].click, audit_tab.audit_upload, audit_tab.OUTPUTS, api_name="audit",
+                      show_progress_on=audit["audit_summary"], **work),
+                   on(audit["audit_sample_btn"].click, audit_tab.audit_sample, audit_tab.OUTPUTS,
+                      api_name="audit_sample", show_progress_on=audit["audit_summary"], **work)]
+        audit["audit_stop"].click(None, None, None, cancels=audited, queue=False)  # the audit stops at its next clip
         live_tab.wire(demo, c)
-        on(load_btn.click, handlers.add_model, ("model",), api_name="load_model",
+        hub_id_ok = load_btn.click(handlers.check_hub_id, hub_id, None, api_visibility="private",
+                                   concurrency_limit=None)  # a refusal is a toast, not a badge on the box
+        on(hub_id_ok.success, handlers.add_model, ("model",), api_name="load_model",
            show_progress_on=hub_id, **work)
         # models loaded from the page since the server started, for pages opened before that,
         # and the default model's layer and sampling (see the Settings above)
@@ -258,9 +285,14 @@ def build_demo() -> gr.Blocks:
                   None, [model, layer, sampling, method], api_visibility="private", queue=False)
         gr.on([video.upload, video.clear], lambda: "", None, truth_in, api_visibility="private",
               queue=False)
+    readme_page.add(demo)  # where "More in the README" links, when the README has no other address
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     _start_sweeper()
     return demo
+
+
+def _stop_button(visible: bool):
+    return lambda: gr.Button(visible=visible)
 
 
 def _inputs(fn, components: dict) -> list:

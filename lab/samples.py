@@ -97,7 +97,7 @@ def build(model, root: Path, out: Path, split: str = "test", max_side: int = 240
 
 def _markdown(gallery: list[dict], model: str) -> str:
     lines = [f"# Held-out clips explained by `{model}` (the 2017 post's tables)", "",
-             "Regenerate: `python -m lab.samples --data DATA --out demo` (see README, 'The shipped models and how to reproduce them').", ""]
+             "Regenerate: `python -m lab.samples --data DATA --out demo` (see docs/training.md, 'Reproduce the shipped models').", ""]
     for table in TABLE_SIZES:
         rows = [g for g in gallery if g["table"] == table]
         lines += [f"## {table.capitalize()}", "", "| # | original and heatmap | label |", "|:-:|:-:|:--|"]

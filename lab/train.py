@@ -197,6 +197,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
     p.add_argument("--export", default=None, help="write the final model as a shippable checkpoint here")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--feature-stats", type=int, default=100, metavar="PER_CLASS",
+                   help="with --export: fit the training data's feature statistics on this many clips a class "
+                        "(python -m lab.familiarity fit; core.familiarity warns on clips unlike them); 0: none")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
     p.add_argument("--cam-loss", type=float, default=0.0, metavar="WEIGHT",
@@ -375,6 +378,12 @@ def main(argv: list[str] | None = None) -> int:
                {"val_top1": final_top1, "val_top2": final_top2, "steps": step, "train_clips": len(train_x)},
                history=run["history"])
         print(f"exported {args.export}.safetensors (val top-1 {final_top1:.3f})")
+        if args.feature_stats:  # what core.familiarity reads: the training data's features, calibrated
+            from .familiarity import main as familiarity
+
+            familiarity(["fit", "--model", args.arch, "--weights", str(Path(args.export).with_suffix(".safetensors")),
+                         "--data", *args.data, "--per-class", str(args.feature_stats),
+                         "--write", str(Path(args.export).with_suffix(".json"))])
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

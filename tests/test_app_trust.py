@@ -29,8 +29,11 @@ def test_trust_panel_for_the_class_shown_then_from_the_session_cache(client):
     assert table["headers"] == ["clip", "top-1", "P(top-1)", "P(class)", "flipped"]
     assert all(row[4] in ("✓", "✗") for row in table["data"]) and table["data"][0][4] == "✗"
     assert "Reversing time" in reading
-    frames = app_server.gif_frames(sanity)
-    assert len(frames) >= 2 and frames[0].shape[1] > 3 * frames[0].shape[0] // 2  # panels side by side
+    picture = app_server.gif_frames(sanity)  # one still picture: the frame where the evidence peaks
+    assert len(picture) == 1 and picture[0].shape[1] > 3 * picture[0].shape[0] // 2  # panels side by side
+    trained = picture[0][40:, : picture[0].shape[1] // 4 - 6].astype(int)  # under its title bar
+    red, blue = trained[..., 0] - trained[..., 2], trained[..., 2] - trained[..., 0]
+    assert (red > 60).mean() > 0.01 and (blue > 60).mean() < 0.95  # not one all-blue frame
     assert "correlation" in sanity_md
 
     t0 = time.perf_counter()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urljoin
 
 import app_server
 import pytest
@@ -17,8 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SCREENSHOT = app_server.ROOT / "docs" / "screenshot.png"
-TRUST_SCREENSHOT = app_server.ROOT / "docs" / "screenshot_trust.png"
+SCREENSHOT = app_server.screenshot_path("screenshot.png")  # screenshots/, or VIDEOCAM_SCREENSHOTS=docs
+TRUST_SCREENSHOT = app_server.screenshot_path("screenshot_trust.png")
 
 
 def _missing(why: str):
@@ -65,6 +66,12 @@ def _wait_loaded(page, selector: str, other_than: str | None = None) -> float:
         arg=[selector, other_than], polling=10).json_value()
 
 
+def _error_badges(page) -> int:
+    """Gradio's red "Error" marks painted over components (a toast's own parts are not counted)."""
+    return page.evaluate("() => [...document.querySelectorAll('.error')].filter(e => !e.closest('.toast-wrap')"
+                         " && e.getClientRects().length > 0).length")
+
+
 def _explain_first_sample(page) -> str:
     """Pick the first sample, press Explain, wait for both GIFs; the sample's true label."""
     _, label = app_server.samples()[0]
@@ -103,7 +110,6 @@ def test_pick_a_sample_explain_and_change_the_class(page):
     page.wait_for_function("() => [...document.querySelectorAll('#top5 img')]"
                            ".every(i => i.complete && i.naturalWidth > 0)", polling=100)
     page.wait_for_timeout(300)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT, full_page=True)
 
 
@@ -112,8 +118,10 @@ def test_can_i_trust_this_panel(page):
     page.get_by_text("Can I trust this heatmap?").click()  # open the accordion
     page.click("#trust-check")
     page.evaluate("() => { window.__clicked = performance.now(); }")
+    page.locator("#stop").wait_for(state="visible")  # while the checks run, Stop can end them
     ms = _wait_loaded(page, "#trust-curves")
     _wait_loaded(page, "#trust-sanity")
+    page.locator("#stop").wait_for(state="hidden")
     print(f"\ntrust panel in the browser: {ms / 1e3:.1f} s from click to the curves")
     text = page.locator("#trust").inner_text()
     assert all(s in text for s in ("Reversing time", "reversed in time", "middle frame frozen",
@@ -131,20 +139,59 @@ def test_a_bad_upload_shows_the_readable_error(page, tmp_path):
     assert "Traceback" not in page.content()
 
 
-def test_the_first_screen_shows_upload_model_explain_and_results(browser, app_url):
-    """At 1366x768 the upload box, the model, Explain and the result panels are all above the
-    fold: the samples sit below Explain as a compact grid, not 13 rows in front of it."""
+def test_the_first_screen_shows_upload_model_explain_samples_and_results(browser, app_url):
+    """At 1366x768 the upload box, the model, Explain, every sample clip and the result panels are
+    all above the fold, without scrolling; the samples say what the demonstration model knows and
+    its note follows them. Explain with no clip warns, and paints no "Error" on the panels; Stop
+    is not shown while nothing runs; "README" is a link that opens it."""
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     try:
         page.goto(app_url)
         page.wait_for_selector("#explain")
-        for selector in ("#video", "#model", "#explain", "#original", "#heatmap", "#model-note"):
+        page.wait_for_timeout(500)  # let the page settle (fonts, the samples' grid)
+        assert page.evaluate("() => window.scrollY") == 0
+        for selector in ("#video", "#model", "#explain", "#original", "#heatmap", "#samples"):
             box = page.locator(selector).first.bounding_box()
-            assert box is not None and box["y"] + min(box["height"], 60) <= 768, (selector, box)
+            assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 768, (selector, box)
+        samples = page.locator("#samples button")
+        assert samples.count() == len(app_server.samples())
+        for i in range(samples.count()):  # each sample's button on screen, not cut off
+            box = samples.nth(i).bounding_box()
+            assert box["y"] + box["height"] <= 768 and box["x"] + box["width"] <= 1366, box
+        assert "13 rendered actions" in page.locator("#samples").inner_text()
         assert "13 rendered actions" in page.locator("#model-note").inner_text()
+        assert not page.locator("#stop").is_visible()
+        SCREENSHOT.parent.mkdir(exist_ok=True)
         page.screenshot(path=SCREENSHOT.with_name("screenshot_first_screen.png"))
+
+        page.click("#explain")  # no clip yet
+        page.get_by_text("Upload a video or pick a sample clip first.").wait_for()
+        page.wait_for_timeout(1000)  # an error would have reached the panels by now
+        assert page.get_by_text("Error", exact=True).count() == 0 and _error_badges(page) == 0
+        assert not page.locator("#stop").is_visible()
+
+        link = page.locator("#intro a", has_text="README")
+        href = link.get_attribute("href")
+        assert href and href != "#"
+        page.goto(urljoin(page.url, href))
+        page.get_by_role("heading", level=1).first.wait_for()
+        assert "videocam" in page.locator("body").inner_text().lower()
     finally:
         page.close()
+
+
+def test_the_load_box_refuses_in_a_toast_without_markdown_or_an_error_badge(page):
+    page.locator("#load-model").get_by_role("button").first.click()  # open the accordion
+    note = page.locator("#load-model").get_by_text("Registered, but without weights on this machine")
+    if note.count():  # one line of names, not a row with a cache path per model
+        assert "/" not in note.inner_text() and note.inner_text().count("\n") <= 1
+    page.locator("#hub-id textarea, #hub-id input").first.fill("../checkpoints")
+    page.click("#load")
+    toast = page.get_by_text("'../checkpoints' is not a Hugging Face Hub id")
+    toast.wait_for()
+    page.wait_for_timeout(500)
+    assert "`" not in toast.inner_text()
+    assert _error_badges(page) == 0  # the toast says it; nothing painted over the box
 
 
 def test_whole_video_timeline_then_a_moment_explained(page, tmp_path):

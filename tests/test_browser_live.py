@@ -97,7 +97,7 @@ def test_live_tab_explains_the_camera_and_frees_it_when_stopped(camera_browser, 
     cells = 14
     assert sum(on_object((x, y), mask, cells) for _, _, x, y in seen.values()) >= 0.7 * len(seen), seen
     assert "yours is running" in _streams_text(page)
-    page.locator("#live").screenshot(path=app_server.ROOT / "docs" / "screenshot_live.png")
+    page.locator("#live").screenshot(path=app_server.screenshot_path("screenshot_live.png"))
 
     camera.locator("button.capture-button").click()  # Stop
     time.sleep(4)  # past LIVE_IDLE_S: the stream is closed at the next request

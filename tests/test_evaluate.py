@@ -205,4 +205,4 @@ def test_methods_x_architectures_on_rendered_clips(default_checkpoint, rendered,
     assert res["default"]["method"] != "hirescam" or res["default"]["layer"] != "layer4"
     text = out.with_suffix(".md").read_text()
     assert text.startswith("# Evaluation\n\nkept\n") and "## Methods x architectures" in text
-    assert "rollout, relevance | does not apply" in text and "Default by the rule" in text
+    assert "rollout, relevance, attnlrp | does not apply" in text and "Default by the rule" in text

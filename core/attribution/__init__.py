@@ -4,7 +4,7 @@ of the clip does to any model.
 Each method is ``method(explainer, x, targets, params=None, *, progress=None, cancel=None)``
 -> ``(maps, info)``: ``x`` the (1, C, T, H, W) model input, ``targets`` a list of
 :class:`core.cam.Target`, ``maps`` (K, t, h, w) float on the method's own grid (the token grid
-for ``rollout`` and ``relevance``, the stride grid for ``occlusion``, the input's grid for
+for ``rollout``, ``relevance`` and ``attnlrp``, the stride grid for ``occlusion``, the input's grid for
 ``rise``), ``info`` a dict with ``forward_passes`` and the parameters used.
 :func:`forward_passes` says how many forward passes a method will run before it runs.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..cam.settings import ATTENTION_METHODS
 from .attention import token_grid
+from .attnlrp import attnlrp, attnlrp_forward
 from .occlusion import forward_passes as _occlusion_passes
 from .occlusion import occlusion, occlusion_pixels
 from .perturb import Baseline, Cancelled, Perturbation, baseline_clip
@@ -24,9 +25,11 @@ from .rollout import rollout
 __all__ = [
     "ATTENTION_METHODS",
     "ATTRIBUTIONS",
+    "CLASSIFYING",
     "Baseline",
     "Cancelled",
     "Perturbation",
+    "attnlrp",
     "baseline_clip",
     "forward_passes",
     "occlusion",
@@ -37,13 +40,20 @@ __all__ = [
     "token_grid",
 ]
 
-ATTRIBUTIONS = {"rollout": rollout, "relevance": relevance, "occlusion": occlusion, "rise": rise}
+ATTRIBUTIONS = {"rollout": rollout, "relevance": relevance, "attnlrp": attnlrp, "occlusion": occlusion, "rise": rise}
+# Methods whose own forward pass predicts the classes: the engine runs ``CLASSIFYING[m](explainer,
+# x)`` in place of its no-grad pass, reads the logits from it and hands it to the method (``run=``).
+CLASSIFYING = {"attnlrp": attnlrp_forward}
 
 
 def forward_passes(method: str, params: Perturbation | None, shape) -> int:
     """The number of forward passes ``method`` will run for a model input of ``shape``
-    (..., T, H, W) — before it runs. ``rollout`` and ``relevance`` run one (relevance adds one
-    backward pass per target)."""
+    (..., T, H, W) — before it runs, besides the one that predicts the classes. ``rollout`` and
+    ``relevance`` run one (relevance adds one backward pass per target); ``attnlrp`` none: its one
+    forward pass is the one that predicts the classes (:data:`CLASSIFYING`), then one backward pass
+    per target."""
+    if method in CLASSIFYING:
+        return 0
     if method == "occlusion":
         return _occlusion_passes(params or Perturbation(), shape)
     if method == "rise":

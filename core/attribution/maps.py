@@ -2,7 +2,7 @@
 input, scaled like the Grad-CAM family's (:func:`core.cam.forward.upsample_and_normalise`).
 
 :meth:`core.Explainer.explain` calls :func:`attribution_maps` for every method of
-:data:`ATTRIBUTIONS`, so ``rollout``, ``relevance``, ``occlusion`` and ``rise`` give the same
+:data:`ATTRIBUTIONS`, so ``rollout``, ``relevance``, ``attnlrp``, ``occlusion`` and ``rise`` give the same
 :class:`core.Explanation` as Grad-CAM: raw maps on the method's grid, maps on the model input,
 each frame's share of the mass.
 """
@@ -44,12 +44,16 @@ def passes(settings: Settings, shape) -> int:
     return forward_passes(settings.method.value, settings.perturbation, shape) + 1
 
 
-def attribution_maps(explainer, x: torch.Tensor, targets, settings: Settings, *, progress=None, cancel=None):
+def attribution_maps(explainer, x: torch.Tensor, targets, settings: Settings, *, progress=None, cancel=None,
+                     run=None):
     """(raw maps (K, t, h, w) on the method's grid, maps (K, T, H, W) in [0, 1] on the model input,
     (K, T) share of mass per frame, info) for the K ``targets`` of the model input ``x``
-    (1, C, T, H, W), by a resolved ``settings`` (:func:`resolve`)."""
+    (1, C, T, H, W), by a resolved ``settings`` (:func:`resolve`). ``run``: the forward pass of a
+    method of :data:`core.attribution.CLASSIFYING`, which predicted the classes."""
     params = settings.perturbation
-    raw, info = ATTRIBUTIONS[settings.method.value](explainer, x, targets, params, progress=progress, cancel=cancel)
+    own = {"run": run} if run is not None else {}
+    raw, info = ATTRIBUTIONS[settings.method.value](explainer, x, targets, params, progress=progress, cancel=cancel,
+                                                    **own)
     size = tuple(x.shape[2:])
     # occlusion's cells repeated over their pixels are exactly its per-pixel map (captum's);
     # every other grid is interpolated as Grad-CAM's layer grid is

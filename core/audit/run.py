@@ -137,6 +137,8 @@ def run(a: argparse.Namespace) -> int:
     from ..models import DEFAULT_MODEL, load_model
     from .inputs import read_items
 
+    if a.limit is not None and a.limit < 1:
+        raise SettingsError(f"--limit {a.limit}; give the number of videos to audit, 1 or more")
     rank = this_rank()
     device = resolve_device(rank.device(a.device))
     model = load_model(a.model or DEFAULT_MODEL, weights=a.weights, device=device)

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ..errors import SettingsError
+from ..familiarity import FeatureStats, capture_features
 from ..models.measured import TABLE_LINK
 from ..models.spec import ModelSpec
 from ..transforms import preprocess
@@ -66,6 +67,7 @@ class _Forward:
 
     run: LayerForward  # batch of 1
     grads: dict[tuple[int, int | None], torch.Tensor] = field(default_factory=dict)  # (1, C, t, h, w)
+    features: dict[str, torch.Tensor] = field(default_factory=dict)  # pooled, by layer (core.familiarity)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class Explainer:
         self._attributed: OrderedDict[tuple, Explanation] = OrderedDict()  # core.attribution's, by clip+settings
         self._clip_seconds: dict[tuple, float] = {}
         self._lock = threading.RLock()
+        self._stats: tuple[FeatureStats | None] | None = None  # parsed on first use
 
     # -- inputs ---------------------------------------------------------------------------------
     @property
@@ -149,11 +152,28 @@ class Explainer:
         if state is not None:
             self._cache.move_to_end(key)
             return state, True
-        state = _Forward(forward_to_layer(self.model, prep.x, layer, layer_name, spec=self.spec, amp=self.amp))
+        with capture_features(self.model, self.spec, self._stats_layers()) as seen:
+            run = forward_to_layer(self.model, prep.x, layer, layer_name, spec=self.spec, amp=self.amp)
+        state = _Forward(run, features=dict(seen))
         self._cache[key] = state
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return state, False
+
+    # -- how familiar the clip is ---------------------------------------------------------------------
+    def feature_stats(self) -> FeatureStats | None:
+        """The training data's feature statistics from the model's checkpoint, or None."""
+        if self._stats is None:
+            self._stats = (FeatureStats.of(self.spec),)
+        return self._stats[0]
+
+    def _stats_layers(self) -> tuple[str, ...]:
+        stats = self.feature_stats()
+        return stats.names if stats is not None else ()
+
+    def _familiarity(self, features: dict):
+        stats = self.feature_stats()
+        return stats.judge({k: v[:1] for k, v in features.items()}) if stats is not None else None
 
     # -- targets ----------------------------------------------------------------------------------
     def _categories(self, n: int) -> tuple[str, ...]:
@@ -213,7 +233,7 @@ class Explainer:
         ``layer="layer3"``), validated the same way. ``layer`` may also be a module of the model.
         Defaults: Grad-CAM, one weight per channel for the clip, maps scaled per clip, and the
         spec's ``default_layer``. The methods of :mod:`core.attribution` (``rollout``,
-        ``relevance``, ``occlusion``, ``rise``) need no layer; the perturbation methods report
+        ``relevance``, ``attnlrp``, ``occlusion``, ``rise``) need no layer; the perturbation methods report
         ``progress(done, total)`` forward passes after each batch and stop with
         :class:`core.attribution.Cancelled` before the next one when ``cancel()`` returns True.
         """
@@ -224,7 +244,8 @@ class Explainer:
         # The method's family: the Grad-CAM table at a layer, or core.attribution's table
         run = self._cam if settings.method in CAM_FUNCTIONS else self._attribute
         exp = run(clip, (targets, top_k, contrast), settings, module_layer, progress, cancel)
-        return replace(exp, defaults=defaults) if defaults else exp
+        frames = getattr(clip, "frames", clip if isinstance(clip, torch.Tensor) and clip.dtype == torch.uint8 else None)
+        return replace(exp, defaults=defaults or exp.defaults, frames=frames)
 
     def settings_for(self, settings: Settings | None = None, **options) -> tuple[Settings, dict]:
         """(the :class:`Settings` an explanation with these arguments uses, the model defaults it
@@ -275,22 +296,30 @@ class Explainer:
             "total": (t2 - t_start) * 1e3,
         }
         info = {"forward_passes": 0 if cached else 1}
-        return self._explanation(prep, settings, cats, chosen, logits, (raw, maps, importance), timings, cached, info)
+        exp = self._explanation(prep, settings, cats, chosen, logits, (raw, maps, importance), timings, cached, info)
+        return replace(exp, familiarity=self._familiarity(state.features))
 
     def _attribute(self, clip, asked, settings: Settings, module_layer, progress, cancel) -> Explanation:
-        """A method of :mod:`core.attribution`: one no-grad forward pass for the classes, then the
+        """A method of :mod:`core.attribution`: one no-grad forward pass for the classes (for a
+        method of ``CLASSIFYING``, its own forward pass with a graph instead), then the
         method's own passes (perturbation methods through :meth:`predict`, batch by batch, so
         other callers of the model interleave with them)."""
         # imported here: core.attribution imports core.cam
+        from ..attribution import CLASSIFYING
         from ..attribution.maps import attribution_maps, resolve
 
         t_start = time.perf_counter()
         settings = resolve(self, settings)
-        with self._lock, frozen(self.model), torch.no_grad():
+        own = CLASSIFYING.get(settings.method.value)  # the method's own forward pass predicts the classes
+        run = None
+        with self._lock, frozen(self.model), torch.no_grad(), capture_features(self.model, self.spec, self._stats_layers()) as seen:
             prep = self._prepare(clip)
             t0 = time.perf_counter()
-            logits = self.model(prep.x).detach().float()[0].cpu()
+            if own is not None:
+                run = own(self, prep.x)
+            logits = (run.logits if run is not None else self.model(prep.x)).detach().float()[0].cpu()
             t1 = time.perf_counter()
+        familiarity = self._familiarity(seen)
         chosen, cats = self._chosen(logits, asked)
         # the same clip, settings and targets again (the page's class change and downloads): kept
         key = (prep.key, settings, tuple(chosen), self._weights_version(), str(self.device))
@@ -299,11 +328,13 @@ class Explainer:
         if hit is not None:  # the maps are the input's; where the frames came from is this clip's
             return replace(hit, cached_forward=True, crop_box=prep.crop_box, frame_size=prep.frame_size,
                            frame_indices=prep.indices, timestamps=prep.timestamps)
-        raw, maps, importance, info = attribution_maps(self, prep.x, chosen, settings, progress=progress, cancel=cancel)
+        raw, maps, importance, info = attribution_maps(self, prep.x, chosen, settings, progress=progress, cancel=cancel,
+                                                       run=run)
         t2 = time.perf_counter()
         timings = {"preprocess": prep.ms, "forward": (t1 - t0) * 1e3, "attribution": (t2 - t1) * 1e3,
                    "total": (t2 - t_start) * 1e3}
         exp = self._explanation(prep, settings, cats, chosen, logits, (raw, maps, importance), timings, False, info)
+        exp = replace(exp, familiarity=familiarity)
         with self._lock:
             self._attributed[key] = exp
             while len(self._attributed) > self.cache_size:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..familiarity import Familiarity
 from ..transforms import maps_to_frames
 from .settings import Settings
 
@@ -32,8 +33,8 @@ class Explanation:
 
     Tensors are detached, on the CPU, float32:
     ``logits``/``probs`` (num_classes,); ``raw_maps`` (K, t, h', w') on the method's own grid, not
-    normalised (the Grad-CAM family: the layer's, after ReLU; ``rollout``/``relevance``: the
-    token grid; ``occlusion``: the stride grid, a window's drop in score, which may be negative;
+    normalised (the Grad-CAM family: the layer's, after ReLU; ``rollout``/``relevance``/``attnlrp``: the
+    token grid, attnlrp's signed; ``occlusion``: the stride grid, a window's drop in score, which may be negative;
     ``rise``: the model input's, may be negative); ``maps`` (K, T, h, w) over the model input, normalised to [0, 1];
     ``temporal_importance`` (K, T): each target's share of CAM mass per sampled frame (sums to 1).
     """
@@ -59,12 +60,30 @@ class Explanation:
     # the model's defaults the explanation applied because the caller left them out: ``method``
     # (and ``layer``) and ``source``, the table they were measured in (core.models.measured)
     defaults: dict = field(default_factory=dict)
+    # how far the clip lies from the model's training data (core.familiarity), or None when the
+    # model's checkpoint carries no feature statistics (Hub and torchvision models)
+    familiarity: Familiarity | None = None
+    # the clip's sampled frames (T, H, W, 3) uint8 as given (the caller's tensor, not a copy), or
+    # None when a model-input tensor was explained: what a notebook draws the heatmap on
+    frames: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
     # The settings' fields, read straight off the explanation (``exp.layer``, ``exp.method``, ...)
     layer = property(lambda self: self.settings.layer, doc="the layer explained (its name)")
     method = property(lambda self: self.settings.method, doc="a :class:`Method`")
     pooling = property(lambda self: self.settings.pooling, doc="a :class:`Pooling`")
     normalize = property(lambda self: self.settings.normalize, doc="a :class:`Normalize`")
+
+    def __getstate__(self) -> dict:
+        """Pickled (a ZeroGPU worker's result, a file) without ``frames``: the caller's clip, which
+        the receiver of a worker's result has already and a file need not hold twice."""
+        return {**self.__dict__, "frames": None}
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: original | heatmap, the top-2 and the evidence plot (core.notebook draws)."""
+        # drawing lives in the render layer, loaded when shown
+        from ..notebook import explanation_html
+
+        return explanation_html(self)
 
     def topk(self, k: int = 5) -> list[tuple[str, float]]:
         """The k most probable classes as (label, probability), best first."""
@@ -110,4 +129,6 @@ class Explanation:
             "method_params": {k: list(v) if isinstance(v, tuple) else v
                               for k, v in self.method_info.items() if k != "forward_passes"},
             "defaults_applied": dict(self.defaults),
+            # None: the model carries no statistics of its training data, so nothing is claimed
+            "familiarity": self.familiarity.to_dict() if self.familiarity is not None else None,
         }

@@ -22,7 +22,7 @@ __all__ = ["ATTENTION_METHODS", "PERTURBATION_METHODS", "Method", "Normalize", "
 class Method(_Choice):
     """The Grad-CAM family at a layer (see :func:`core.cam.methods.cam_from_gradients`), then the
     methods of :mod:`core.attribution`, which need no layer: a video transformer's own attention
-    (``rollout``, ``relevance``) and perturbations of the clip that any model answers
+    (``rollout``, ``relevance``, ``attnlrp``) and perturbations of the clip that any model answers
     (``occlusion``, ``rise``)."""
 
     # the Grad-CAM family, at a layer
@@ -34,12 +34,13 @@ class Method(_Choice):
     # a video transformer's own attention
     ROLLOUT = "rollout", "Attention rollout (class-agnostic)"
     RELEVANCE = "relevance", "Attention relevance"
+    ATTNLRP = "attnlrp", "AttnLRP"
     # perturbations of the clip, which any model answers
     OCCLUSION = "occlusion", "Occlusion"
     RISE = "rise", "RISE"
 
 
-ATTENTION_METHODS = (Method.ROLLOUT, Method.RELEVANCE)  # read a Hugging Face video transformer's attention
+ATTENTION_METHODS = (Method.ROLLOUT, Method.RELEVANCE, Method.ATTNLRP)  # read a Hugging Face video transformer's attention
 PERTURBATION_METHODS = (Method.OCCLUSION, Method.RISE)  # any model: many forward passes of changed clips
 
 

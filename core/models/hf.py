@@ -78,21 +78,35 @@ def resolve_hf(source: str, *, download: bool = False) -> Path:
                                     "written by save_pretrained, a registered model or a Hub id")
         return path
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
 
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     try:
         return Path(snapshot_download(source, allow_patterns=_ALLOW,
                                       local_files_only=offline or not download))
     except LocalEntryNotFoundError:
-        how = ("HF_HUB_OFFLINE is set" if offline else
-               "it could not be downloaded (no connection to the Hugging Face Hub?)" if download else
-               "nothing is downloaded unless you ask")
-        raise WeightsError(
-            f"{source} is not in the local Hugging Face cache and {how}; fetch it where there is a "
-            f"connection with `python -m core download {source}`") from None
+        raise WeightsError(f"{source} is not in the local Hugging Face cache and {_not_fetched(source, offline, download)}") from None
     except HfHubHTTPError as e:
         raise WeightsError(f"{source}: the Hugging Face Hub says {e}; check the id") from None
+    except HFValidationError:  # too long, odd characters: what the Hub itself would refuse
+        raise UnknownModelError(f"{source[:60]!r}{'...' if len(source) > 60 else ''} is not a Hugging Face Hub id "
+                                "(letters, digits, '-', '_' and '.', 96 characters at most, as owner/name)") from None
+
+
+def _not_fetched(source: str, offline: bool, download: bool) -> str:
+    """Why ``source`` was not fetched, and what to do that is not what was just done."""
+    elsewhere = ("or, on a machine that has it, save it with transformers' save_pretrained(folder) "
+                 "and give that folder here instead of the id")
+    if offline:
+        return (f"HF_HUB_OFFLINE is set, so nothing is downloaded: fetch it with `HF_HUB_OFFLINE=0 python -m core "
+                f"download {source}` (needs internet), {elsewhere}")
+    if download:
+        from huggingface_hub.constants import ENDPOINT
+
+        return (f"could not be downloaded: no network ({ENDPOINT} could not be reached). Try again with "
+                f"a connection, {elsewhere}")
+    return (f"nothing is downloaded unless you ask: fetch it with `python -m core download {source}` "
+            f"(needs internet), {elsewhere}")
 
 
 def _safetensors_only(path: Path, source: str) -> None:

@@ -53,7 +53,7 @@ def _videomae_tiny_spec() -> ModelSpec:
     c = VIDEOMAE_TINY
     layers = tuple(f"layer.{i}" for i in range(c["num_hidden_layers"]))
     grid = (c["num_frames"] // c["tubelet_size"], c["image_size"] // c["patch_size"], c["image_size"] // c["patch_size"])
-    how = "train it: docs/evaluation.md, 'A video transformer'"
+    how = "train it: docs/training.md, 'A video transformer (not shipped yet)'"
     return ModelSpec(
         name="videomae_tiny", categories=(), num_frames=c["num_frames"], input_size=(c["image_size"],) * 2,
         resize_size=None, mean=IMAGENET_MEAN, std=IMAGENET_STD, layers=layers, default_layer=layers[-1],

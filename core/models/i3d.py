@@ -224,7 +224,7 @@ def _resnet50_spec() -> ModelSpec:
 def _shipped(name: str, description: str) -> dict:
     """A model this project trains on its 13 rendered actions (112x112 frames, whole frame, no crop),
     shipped as ``checkpoints/NAME.safetensors``; its classes come from the checkpoint's JSON."""
-    how = "train it: see README, 'The shipped models and how to reproduce them', and docs/evaluation.md"
+    how = "train it: see docs/training.md, 'Reproduce the shipped models', and docs/evaluation.md"
     return {"spec": _i3d_spec(name, categories=(), input_size=(112, 112), resize_size=None,
                               description=description, weights_hint=f"checkpoints/{name}.safetensors ({how})"),
             "checkpoint": name}

@@ -217,7 +217,7 @@ def load_model(
         if not path.is_file():
             raise WeightsError(
                 f"the shipped checkpoint {path} is missing. Restore it with `git checkout -- checkpoints/` "
-                "or retrain it (see README, 'The shipped models and how to reproduce them'). "
+                "or retrain it (see docs/training.md, 'Reproduce the shipped models'). "
                 f"{entry.spec.weights_hint}"
             )
         return load_model(name, weights=path, device=device)

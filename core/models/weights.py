@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from .._shipped import CHECKPOINTS
 from ..errors import WeightsError
 
 __all__ = [
@@ -28,8 +29,9 @@ __all__ = [
     "save_checkpoint",
 ]
 
-# The shipped checkpoints; VIDEOCAM_CHECKPOINTS points elsewhere (e.g. a freshly trained model).
-CHECKPOINT_DIR = Path(os.environ.get("VIDEOCAM_CHECKPOINTS") or Path(__file__).resolve().parents[2] / "checkpoints")
+# The shipped checkpoints (in a clone or installed: core/_shipped.py); VIDEOCAM_CHECKPOINTS points
+# elsewhere (e.g. a freshly trained model).
+CHECKPOINT_DIR = Path(os.environ.get("VIDEOCAM_CHECKPOINTS") or CHECKPOINTS)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -92,21 +94,37 @@ def hub_file(url: str) -> Path:
 def load_hub_state_dict(url: str, *, name: str, download: bool) -> dict[str, torch.Tensor]:
     """torchvision weights from the hub cache, downloading them only if ``download``."""
     path = hub_file(url)
+    local = (f"copy the file to {path} by hand, or point at a local copy (`--weights PATH` on the "
+             "command line, `weights=PATH` in Python)")
     if not path.is_file():
         if not download:
             raise WeightsError(
                 f"weights for {name} are not on this machine (looked for {path}). Get them with "
-                f"`python -m core download {name}` where there is internet, copy the file there, "
-                "or pass weights=PATH to a local copy."
+                f"`python -m core download {name}` where there is internet, or {local}."
             )
+        path.parent.mkdir(parents=True, exist_ok=True)  # torch.hub writes a .partial file beside it
         try:
             torch.hub.download_url_to_file(url, str(path), progress=True)
-        except Exception as e:  # network errors come in many types
-            raise WeightsError(
-                f"could not download weights for {name} from {url} ({e}). Copy the file to {path} "
-                "by hand, or pass weights=PATH."
-            ) from e
+        except Exception as e:  # network errors come in many types (URLError, HTTPError, timeouts, ...)
+            raise WeightsError(f"could not download weights for {name}: {_why(e, url)}. Try again with a "
+                               f"connection, or {local}.") from e
     return read_torch_file(path)
+
+
+def _why(error: Exception, url: str) -> str:
+    """What went wrong with a download, in words: no network, the server's answer, or the error."""
+    import socket
+    import urllib.error
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or url
+    if isinstance(error, urllib.error.HTTPError):
+        return f"{host} answered HTTP {error.code} {error.reason} for {url}"
+    if isinstance(error, urllib.error.URLError):  # the request never got an answer: DNS, refused, TLS
+        return f"no network: {host} could not be reached ({error.reason})"
+    if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror)):  # the answer broke off
+        return f"no network: the connection to {host} failed ({error})"
+    return f"{type(error).__name__}: {error} (while fetching {url})"  # e.g. the disk, not the network
 
 
 def read_torch_file(path: str | Path) -> dict[str, torch.Tensor]:

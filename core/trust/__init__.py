@@ -34,6 +34,13 @@ class TrustReport:
         """What the numbers say: faithful or not, what flips, whether the map needs the weights."""
         return judge(self)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the verdicts, the curves, the counterfactuals, the sanity maps."""
+        # drawing lives in the render layer, loaded when shown
+        from ..notebook import trust_html
+
+        return trust_html(self)
+
     def to_dict(self) -> dict:
         aucs = {k: round(c.auc, 5) for k, c in self.curves.items()}
         return {
