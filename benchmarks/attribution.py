@@ -23,6 +23,10 @@ writes the section of docs/benchmarks.md, with the targets of issue 23::
     python -m benchmarks.attribution --base --rounds 2 --update docs/benchmarks.md
     python -m benchmarks.attribution --attention-only --rounds 15 --update docs/benchmarks.md
 
+``--product-call``: rollout and relevance as a user calls them (issue 39): a fresh Explainer on
+uint8 frames against preprocessing and a no-grad forward pass, and another class of the same clip
+(``python -m benchmarks.attribution --product-call --rounds 15 --update docs/benchmarks.md``).
+
 ``--attention-only``: the attention rows alone (the tiny fixtures and ``videomae_tiny``, the shipped
 architecture with random weights), one intra-op thread, timed in CPU seconds of that thread,
 written to their own section, with AttnLRP's target.
@@ -105,7 +109,7 @@ def attention_rows(name: str, model, rounds: int, *, cpu_time: bool = False) -> 
             model(x)
 
     def explain():
-        explainer._attributed.clear()  # the call as a user's first one: no kept result
+        explainer.clear()  # the call as a user's first one: no kept result, no kept forward pass
         explainer.explain(x, 0, method="attnlrp")
 
     ops = {"forward": forward, "rollout": lambda: rollout(explainer, x, target),
@@ -115,6 +119,78 @@ def attention_rows(name: str, model, rounds: int, *, cpu_time: bool = False) -> 
     print(f"{name:18s} forward {ms['forward']:9.1f} ms  " + "  ".join(
         f"{k} {ms[k]:9.1f} ms ({ms[k] / ms['forward']:.2f}x)" for k in ops if k != "forward"), flush=True)
     return ms
+
+
+def product_rows(name: str, model, rounds: int) -> dict[str, float]:
+    """The call a user makes (issue 39), in CPU seconds of one thread: ``Explainer(model).explain(
+    frames, method=...)`` on uint8 frames (a fresh Explainer, preprocessing included), against
+    preprocessing and one no-grad forward pass; ``another``: another class of the same clip on the
+    kept Explainer (its kept result emptied each time, so the method runs: rollout reuses its map,
+    relevance runs its backward pass); ``alone``: the method alone on the model input, as
+    :func:`attention_rows` times it."""
+    from core.transforms import preprocess
+
+    spec = model.spec
+    torch.manual_seed(0)
+    h, w = (round(s * 1.25) for s in spec.input_size)  # a clip larger than the input: resized and cropped
+    frames = torch.randint(0, 256, (spec.num_frames, h, w, 3), dtype=torch.uint8)
+    x, target = preprocess(frames, spec)[0], [Target(0, "class 0")]
+    kept = {m: Explainer(model) for m in ("rollout", "relevance")}
+    for method, explainer in kept.items():
+        explainer.explain(frames, 0, method=method)
+
+    def baseline():
+        with torch.no_grad():
+            model(preprocess(frames, spec)[0])
+
+    def another(method):
+        def run():
+            kept[method]._attributed.clear()  # the method runs for the class, not a kept result
+            kept[method].explain(frames, 1, method=method)
+        return run
+
+    alone = Explainer(model)
+    ops = {"baseline": baseline,
+           "rollout": lambda: Explainer(model).explain(frames, method="rollout"),
+           "relevance": lambda: Explainer(model).explain(frames, method="relevance"),
+           "rollout_another": another("rollout"), "relevance_another": another("relevance"),
+           "rollout_alone": lambda: rollout(alone, x, target), "relevance_alone": lambda: relevance(alone, x, target)}
+    ms = {k: median_ms(v) for k, v in _interleaved_cpu(ops, rounds).items()}
+    print(f"{name:18s} preprocess+forward {ms['baseline']:8.1f} ms  " + "  ".join(
+        f"{k} {ms[k]:8.1f} ms ({ms[k] / ms['baseline']:.2f}x)" for k in ops if k != "baseline"), flush=True)
+    return ms
+
+
+PRODUCT_TARGETS = {"rollout": 1.3, "relevance": 2.5, "rollout_another": 0.1, "relevance_another": 1.5}
+_CALL_BEGIN, _CALL_END = "<!-- attention-call:begin -->", "<!-- attention-call:end -->"
+
+
+def product_markdown(rows: dict, command: str) -> str:
+    t = PRODUCT_TARGETS
+    lines = [_CALL_BEGIN, "## Rollout and relevance: the call a user makes (issue 39)", "",
+             f"`{command}`: medians over interleaved rounds in one process, random weights, one intra-op thread, "
+             "timed in CPU seconds of that thread (the machine is shared with a training run and other jobs: load "
+             f"average {os.getloadavg()[0]:.2f} at the end; CPU time is what the work costs, not what the other "
+             "jobs add). *baseline*: preprocessing uint8 frames (a clip 1.25x the input size: resized and cropped) "
+             "and one no-grad forward pass. *explain*: `Explainer(model).explain(frames, method=...)`, a fresh "
+             "Explainer, preprocessing included: one forward pass gives the classes and the attention "
+             "(`core.attribution.CLASSIFYING`). *another class*: class 1 of the same clip on the kept Explainer "
+             "(its kept result emptied, so the method runs): no forward pass; rollout's map is reused, relevance "
+             "runs its backward pass only. *alone*: the method alone on the model input, the former figure.", "",
+             "| model | baseline | rollout | / baseline | limit | | another class | / baseline | limit | | alone | "
+             "relevance | / baseline | limit | | another class | / baseline | limit | | alone |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
+             "--- | --- | --- |"]
+    for name, ms in rows.items():
+        b = ms["baseline"]
+        cells = [name, f"{b:.1f} ms"]
+        for m in ("rollout", "relevance"):
+            r, a = ms[m] / b, ms[f"{m}_another"] / b
+            cells += [f"{ms[m]:.1f} ms", f"{r:.2f}x", f"<= {t[m]}x", verdict(r <= t[m]),
+                      f"{ms[f'{m}_another']:.1f} ms", f"{a:.2f}x", f"<= {t[f'{m}_another']}x",
+                      verdict(a <= t[f"{m}_another"]), f"{ms[f'{m}_alone'] / b:.2f}x"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join([*lines, _CALL_END, ""])
 
 
 def perturbation_rows(name: str, model, batches: list[int], passes: int, rounds: int = 2,
@@ -292,9 +368,20 @@ def main(argv=None) -> None:
     ap.add_argument("--update", type=Path, help="write the section into this markdown file (docs/benchmarks.md)")
     ap.add_argument("--attention-only", action="store_true",
                     help="the attention rows alone (tiny fixtures and videomae_tiny), AttnLRP's section")
+    ap.add_argument("--product-call", action="store_true",
+                    help="rollout and relevance as a user calls them (tiny fixtures and videomae_tiny), their section")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = ap.parse_args(argv)
     torch.manual_seed(0)
+    if args.product_call:
+        torch.set_num_threads(1)  # timed in CPU seconds of the one thread that works: see _interleaved_cpu
+        rows = {f"{f}-tiny": product_rows(f"{f}-tiny", _tiny(f), args.rounds) for f in ("videomae", "timesformer", "vivit")}
+        rows["videomae_tiny"] = product_rows("videomae_tiny", core.load_model("videomae_tiny", weights=None), args.rounds)
+        text = product_markdown(rows, shlex.join(["python", "-m", "benchmarks.attribution", *argv]))
+        print(text)
+        if args.update:
+            replace_section(args.update, _CALL_BEGIN, _CALL_END, text)
+        return
     if args.attention_only:
         torch.set_num_threads(1)  # timed in CPU seconds of the one thread that works: see _interleaved_cpu
         attention = {f"{f}-tiny": attention_rows(f"{f}-tiny", _tiny(f), args.rounds, cpu_time=True)

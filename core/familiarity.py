@@ -149,8 +149,9 @@ class FeatureStats:
 
     def judge(self, features: Mapping[str, torch.Tensor]) -> Familiarity | None:
         """The verdict for one clip's features (each (1, D)); None if a layer's are missing."""
-        if any(name not in features for name in self.names):
-            return None
+        if any(name not in features or features[name].numel() != layer.means.shape[1]
+               for name, layer in zip(self.names, self.layers, strict=True)):
+            return None  # a layer missing, or not the network the statistics were taken of
         rows, nearest = self.per_layer({k: v.reshape(1, -1) for k, v in features.items()})
         dist = rows.max(0)
         p = self.percentile(float(dist[0]))

@@ -33,9 +33,14 @@ EXTRA_MODELS = tuple(m.strip() for m in os.environ.get("VIDEOCAM_MODELS", "").sp
 
 
 def allow_downloads(env=os.environ) -> bool:
-    """VIDEOCAM_ALLOW_DOWNLOADS when it is set (1/true/yes or 0/false/no), else: not on a Space."""
+    """VIDEOCAM_ALLOW_DOWNLOADS when it is set (1/true/yes or 0/false/no), else: on for an app that
+    only this machine can reach (not a Space, served on loopback, the default), off for one the
+    public can (a Space, or GRADIO_SERVER_NAME=0.0.0.0), where every visitor could fill its disk."""
     given = env.get("VIDEOCAM_ALLOW_DOWNLOADS", "").strip().lower()
-    return given in ("1", "true", "yes") if given else not env.get("SPACE_ID")
+    if given:
+        return given in ("1", "true", "yes")
+    host = env.get("GRADIO_SERVER_NAME", "127.0.0.1").strip().lower()
+    return not env.get("SPACE_ID") and host in ("127.0.0.1", "localhost", "::1", "")
 
 
 ALLOW_DOWNLOADS = allow_downloads()

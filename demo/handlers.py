@@ -22,7 +22,8 @@ from gradio.utils import get_upload_folder  # Gradio's cache: what delete_cache 
 
 import core
 from core._sampling import Sampling
-from core.attribution import Perturbation
+from core.attribution import estimate
+from core.attribution.maps import resolve
 from core.cam.settings import ATTENTION_METHODS, PERTURBATION_METHODS, methods_for
 from core.models.measured import measured_line
 from core.video import DEFAULT_FPS, Limits
@@ -430,14 +431,14 @@ def cost(model, method, masks=None, window=None, stride=None, baseline=None) -> 
         within_caps(explainer, x, settings)  # over this page's cap: say so before Explain is pressed
     except core.UserError as e:
         return {"cost": f"⚠ {e}"}
-    if settings.method == core.Method.ATTNLRP:
+    if settings.method in ATTENTION_METHODS:  # one pass, which also classifies (core.attribution.CLASSIFYING)
+        if settings.method == core.Method.ROLLOUT:
+            return {"cost": f"**{passes} forward pass**, which also classifies. {outputs.CLASS_AGNOSTIC}"}
         return {"cost": f"**{passes} forward pass**, which also classifies, plus one backward pass per class."}
-    if settings.method in ATTENTION_METHODS:
-        note = outputs.CLASS_AGNOSTIC if settings.method == core.Method.ROLLOUT else "plus one backward pass per class."
-        return {"cost": f"**{passes} forward passes** (one to classify). {note}"}
-    each = explainer.clip_seconds((settings.perturbation or Perturbation()).batch_size)
-    return {"cost": f"**{passes} forward passes**, about {passes * each:.0f} s here "
-                    f"({each * 1e3:.0f} ms per clip, measured). **Stop** ends it."}
+    # the method's own batches measured (masks, blending, scoring), not the forward passes alone
+    est = estimate(explainer, resolve(explainer, settings), x.shape)
+    return {"cost": f"**{passes} forward passes**, about {est.seconds:.0f} s here "
+                    f"({est.per_pass * 1e3:.0f} ms per clip with its masking, measured). **Stop** ends it."}
 
 
 def need_clip(video) -> None:

@@ -118,7 +118,7 @@ def _check_frame(payload) -> None:
             warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
             with PIL.Image.open(source) as im:  # reads the header only
                 w, h = im.size
-    except (OSError, ValueError, TypeError, PIL.Image.DecompressionBombError):
+    except (OSError, ValueError, TypeError, AttributeError, PIL.Image.DecompressionBombError):  # AttributeError: no source
         raise gr.Error("The frame is not an image the server can read; the Live tab takes webcam frames "
                        "(PNG, JPEG or WebP).", print_exception=False) from None
     if w * h > LIVE_MAX_PIXELS:

@@ -69,7 +69,16 @@ __all__ = ["MAX_SECONDS", "ON_ZERO_GPU", "Kept", "ModelRef", "audit_cost", "expl
 log = logging.getLogger(__name__)
 
 _STOP_POLL_S = 0.2
-_FLAGS = Path(tempfile.gettempdir()) / "videocam-stop"
+_FLAGS: Path | None = None  # this process's own folder of stop flags (made on first use)
+_FLAG_LOCK = threading.Lock()  # a flag is touched or removed under it, never after its call ended
+
+
+def _flags() -> Path:
+    global _FLAGS
+    with _FLAG_LOCK:
+        if _FLAGS is None:
+            _FLAGS = Path(tempfile.mkdtemp(prefix="videocam-stop-"))
+        return _FLAGS
 
 
 def main_device() -> str:
@@ -232,7 +241,9 @@ def _watch(flag: Path, stops, done: threading.Event) -> None:
     def watch():
         while not done.wait(_STOP_POLL_S):
             if (request is not None and request.ended) or any(s.requested for s in stops):
-                flag.touch()
+                with _FLAG_LOCK:
+                    if not done.is_set():
+                        flag.touch()
                 return
 
     threading.Thread(target=watch, name="videocam-gpu-stop", daemon=True).start()
@@ -270,14 +281,14 @@ def gpu(fn=None, *, seconds=None, kept=None):
         stops = [a for a in (*args, *kwargs.values()) if isinstance(a, Stop)]
         plain_args = [_plain(a) for a in args]
         plain_kwargs = {k: _plain(v) for k, v in kwargs.items()}
-        _FLAGS.mkdir(parents=True, exist_ok=True)
-        flag, done = _FLAGS / uuid.uuid4().hex, threading.Event()
+        flag, done = _flags() / uuid.uuid4().hex, threading.Event()
         _watch(flag, stops, done)
         try:
             value, took = _remote(book, str(flag), key, plain_args, plain_kwargs)
         finally:
-            done.set()
-            flag.unlink(missing_ok=True)
+            with _FLAG_LOCK:
+                done.set()
+                flag.unlink(missing_ok=True)
         if isinstance(value, _Failed):
             if value.error is not None:
                 raise pickle.loads(value.error)

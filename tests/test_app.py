@@ -47,6 +47,8 @@ def test_real_clip_then_another_class_from_the_cached_pass(client):
     out = app_server.explain(client, video)
     explain_s = time.perf_counter() - t0
     assert "not known" in out["truth"]
+    # a street is nothing like the 13 rendered actions: the page says so beside the scores
+    assert "unlike anything the model was trained on" in out["truth"]
     assert len(app_server.gif_frames(out["original"])) == 16  # a busy street: no still frames
     second = out["all"]["confidences"][1]["label"]
     t0 = time.perf_counter()
@@ -60,6 +62,7 @@ def test_real_clip_then_another_class_from_the_cached_pass(client):
     _, files = client.predict(second, api_name="/export")
     result = json.loads(next(Path(f) for f in files if f.endswith("result.json")).read_text())
     assert result["targets"][0]["label"] == second and result["cached_forward"]
+    assert result["familiarity"]["unfamiliar"] is True and result["familiarity"]["percentile"] > 99
 
     gallery = client.predict(api_name="/top5")
     ranked = [c["label"] for c in out["all"]["confidences"][:5]]

@@ -38,12 +38,13 @@ def test_occlusion_and_rise_on_the_page_record_what_they_ran():
     top = handlers.top5(session, "rise", "clip", None, 0.5, masks=8, window="4 28 28")["top5"]
     assert len(top) == 5  # the top-5 strip, each class's RISE map
     retarget = handlers.retarget(session, session.ranked[1][0], "rise", "clip", None, 0.5, masks=8, window="4 28 28")
-    assert "RISE, 9 forward passes" in retarget["info"]
+    # another class of the same clip: its masks again, the classifying pass kept (issue 39)
+    assert "RISE, 8 forward passes · cached forward pass" in retarget["info"]
 
 
 def test_the_cost_is_said_before_the_run_and_stop_ends_it():
     cost = handlers.cost(core.DEFAULT_MODEL, "rise", 40, "4 28 28", "", "blur")["cost"]
-    assert cost.startswith("**41 forward passes**, about ") and "ms per clip, measured" in cost
+    assert cost.startswith("**41 forward passes**, about ") and "ms per clip with its masking, measured" in cost
     assert handlers.cost(core.DEFAULT_MODEL, "gradcam")["cost"] == ""
     assert "does not divide window" in handlers.cost(core.DEFAULT_MODEL, "occlusion", None, "4 28 28", "3 28 28")["cost"]
     video, _ = samples()[0]

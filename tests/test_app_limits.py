@@ -111,6 +111,11 @@ def test_a_killed_client_s_run_stops(app_url):
         "time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
     try:
+        import selectors
+
+        with selectors.DefaultSelector() as sel:  # a child that never gets there fails the test, not hangs it
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            assert sel.select(timeout=300), "the client's run never reported its forward passes"
         assert proc.stdout.readline().strip() == "running"
     finally:
         proc.kill()

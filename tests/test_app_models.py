@@ -148,6 +148,9 @@ def test_downloads_are_allowed_by_default_except_on_a_space():
     assert allow_downloads({"SPACE_ID": "user/videocam"}) is False  # a public Space: only when asked
     assert allow_downloads({"SPACE_ID": "user/videocam", "VIDEOCAM_ALLOW_DOWNLOADS": "1"}) is True
     assert allow_downloads({"VIDEOCAM_ALLOW_DOWNLOADS": "0"}) is False
+    # served to the network (a container, a VPS): anyone could make it fetch any repository
+    assert allow_downloads({"GRADIO_SERVER_NAME": "0.0.0.0"}) is False
+    assert allow_downloads({"GRADIO_SERVER_NAME": "0.0.0.0", "VIDEOCAM_ALLOW_DOWNLOADS": "1"}) is True
 
 
 def test_the_load_box_with_downloads_says_so_and_how_to_turn_them_off(monkeypatch):

@@ -5,6 +5,7 @@ hand computations and an independent dense implementation written here."""
 from __future__ import annotations
 
 import copy
+import weakref
 
 import pytest
 import torch
@@ -190,3 +191,41 @@ def test_a_model_without_attention_is_refused_naming_the_methods_that_apply():
     for method in (rollout, relevance):
         with pytest.raises(SettingsError, match="occlusion or rise"):
             method(Explainer(model), torch.rand(1, 3, 4, 8, 8), [Target(0, "a")])
+
+
+# -- one forward pass classifies and attributes; another class runs none (issue 39) ------------------
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("method", [rollout, relevance])
+def test_one_forward_pass_gives_classes_and_maps_and_another_class_runs_no_forward(tmp_path, monkeypatch, family,
+                                                                                   method):
+    model = _load(tmp_path, family)
+    torch.manual_seed(3)
+    x = torch.randn(1, 3, 4, 32, 32)
+    # the old path: a no-grad forward pass for the classes, then the method's own pass
+    with torch.no_grad():
+        logits = model(x)[0]
+    old = {k: method(Explainer(model), x, [Target(k, "")])[0][0] for k in (0, 2)}
+
+    backwards, grad = [], torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", lambda *a, **kw: backwards.append(1) or grad(*a, **kw))
+    outputs = []  # weak references to what each forward pass returned (its graph hangs on it)
+    handle = model.register_forward_hook(lambda module, args, out: outputs.append(weakref.ref(out)))
+    try:
+        explainer = Explainer(model, cache_size=1)
+        first = explainer.explain(x, targets=0, method=method.__name__)
+        assert len(outputs) == 1 and first.to_dict()["forward_passes"] == 1
+        assert len(backwards) == (method is relevance)
+        torch.testing.assert_close(first.logits, logits, rtol=0, atol=1e-5)  # the scores come from that pass
+        again = explainer.explain(x, targets=2, method=method.__name__)
+        assert len(outputs) == 1 and again.to_dict()["forward_passes"] == 0 and again.cached_forward
+        assert len(backwards) == 2 * (method is relevance)  # relevance: its backward pass only
+        for exp, k in ((first, 0), (again, 2)):
+            torch.testing.assert_close(exp.raw_maps[0], old[k], rtol=0, atol=1e-7)
+        # the pass (relevance: with its graph) is the Explainer's: bounded by its cache, freed with it
+        assert (outputs[0]() is not None) == (method is relevance)
+        explainer.explain(x * 0.5, targets=0, method=method.__name__)  # another clip: cache_size=1
+        assert outputs[0]() is None and len(outputs) == 2
+        del explainer
+        assert outputs[1]() is None
+    finally:
+        handle.remove()

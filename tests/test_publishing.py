@@ -109,3 +109,24 @@ def test_the_cpu_spaces_torch_pins_are_requirements_txts():
     assert set(cpu) == {"torch", "torchvision"}
     assert all(main.get(name) == version for name, version in cpu.items()), (cpu, main)
     assert "download.pytorch.org/whl/cpu" in (ROOT / "pre-requirements-cpu.txt").read_text()
+
+
+def test_the_app_compiles_under_the_python_of_the_front_matter():
+    """ZeroGPU runs Python 3.10 only (docs/space.md, "Versions"): the Space's front matter says so,
+    and every source file the Space runs must compile there (no 3.11-only syntax)."""
+    import shutil
+
+    front = (ROOT / "README.md").read_text(encoding="utf-8").split("---")[1]
+    version = re.search(r'python_version: "([0-9.]+)"', front).group(1)
+    assert version == "3.10"
+    candidates = [str(p) for p in Path.home().glob(f".pyenv/versions/{version}*/bin/python")]
+    candidates += [p for p in (shutil.which(f"python{version}"),) if p]
+    python = next((c for c in candidates if subprocess.run(
+        [c, "-c", f"import sys; assert sys.version.startswith('{version}')"], capture_output=True, check=False,
+    ).returncode == 0), None)
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine to compile with")
+    files = [str(p) for d in ("core", "demo") for p in (ROOT / d).rglob("*.py")] + [str(ROOT / "app.py")]
+    code = "import sys, ast\nfor f in sys.argv[1:]:\n    ast.parse(open(f, encoding='utf-8').read(), f)\n"
+    out = subprocess.run([python, "-c", code, *files], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]

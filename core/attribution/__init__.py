@@ -14,13 +14,14 @@ from __future__ import annotations
 from ..cam.settings import ATTENTION_METHODS
 from .attention import token_grid
 from .attnlrp import attnlrp, attnlrp_forward
+from .cost import Estimate, estimate
 from .occlusion import forward_passes as _occlusion_passes
 from .occlusion import occlusion, occlusion_pixels
 from .perturb import Baseline, Cancelled, Perturbation, baseline_clip
-from .relevance import relevance
+from .relevance import relevance, relevance_forward
 from .rise import forward_passes as _rise_passes
 from .rise import rise
-from .rollout import rollout
+from .rollout import rollout, rollout_forward
 
 __all__ = [
     "ATTENTION_METHODS",
@@ -28,9 +29,11 @@ __all__ = [
     "CLASSIFYING",
     "Baseline",
     "Cancelled",
+    "Estimate",
     "Perturbation",
     "attnlrp",
     "baseline_clip",
+    "estimate",
     "forward_passes",
     "occlusion",
     "occlusion_pixels",
@@ -42,16 +45,17 @@ __all__ = [
 
 ATTRIBUTIONS = {"rollout": rollout, "relevance": relevance, "attnlrp": attnlrp, "occlusion": occlusion, "rise": rise}
 # Methods whose own forward pass predicts the classes: the engine runs ``CLASSIFYING[m](explainer,
-# x)`` in place of its no-grad pass, reads the logits from it and hands it to the method (``run=``).
-CLASSIFYING = {"attnlrp": attnlrp_forward}
+# x)`` in place of its no-grad pass, reads the logits from it, keeps it in the Explainer's cache
+# and hands it to the method (``run=``): ``run.maps(explainer, targets)`` runs no forward pass
+# (rollout's map is made in the pass; relevance and attnlrp run one backward pass per target).
+CLASSIFYING = {"rollout": rollout_forward, "relevance": relevance_forward, "attnlrp": attnlrp_forward}
 
 
 def forward_passes(method: str, params: Perturbation | None, shape) -> int:
     """The number of forward passes ``method`` will run for a model input of ``shape``
-    (..., T, H, W) — before it runs, besides the one that predicts the classes. ``rollout`` and
-    ``relevance`` run one (relevance adds one backward pass per target); ``attnlrp`` none: its one
-    forward pass is the one that predicts the classes (:data:`CLASSIFYING`), then one backward pass
-    per target."""
+    (..., T, H, W) — before it runs, besides the one that predicts the classes. The attention
+    methods run none: their one forward pass is the one that predicts the classes
+    (:data:`CLASSIFYING`); ``relevance`` and ``attnlrp`` then run one backward pass per target."""
     if method in CLASSIFYING:
         return 0
     if method == "occlusion":

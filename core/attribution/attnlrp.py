@@ -224,21 +224,22 @@ def _score(logits: torch.Tensor, target) -> torch.Tensor:
 class AttnLRPPass:
     """One forward pass under the rules, whose ``logits`` also predict the classes (the engine
     runs it in place of its own no-grad pass: :data:`core.attribution.CLASSIFYING`); :meth:`maps`
-    runs one backward pass per target through its graph."""
+    runs one backward pass per target through its graph, which it keeps while ``keep`` is asked
+    (the Explainer holds the pass in its cache: another class of the clip is its backward only)."""
 
-    explainer: object
     info: TransformerInfo
     logits: torch.Tensor  # (1, classes), with the graph
     tokens: torch.Tensor  # the patch embedding's output, a leaf
 
-    def maps(self, targets) -> tuple[torch.Tensor, dict]:
-        """(K, t, h, w) maps on the token grid and info, for the K targets."""
+    def maps(self, explainer, targets, *, keep: bool = True) -> tuple[torch.Tensor, dict]:
+        """(K, t, h, w) maps on the token grid and info, for the K targets; ``keep=False`` frees
+        the graph with the last target's backward pass."""
         info, tokens = self.info, self.tokens
         maps, scores, totals = [], [], []
-        with self.explainer.exclusive():
+        with explainer.exclusive():
             for k, target in enumerate(targets):
                 score = _score(self.logits, target)
-                (grad,) = torch.autograd.grad(score, tokens, retain_graph=k < len(targets) - 1)
+                (grad,) = torch.autograd.grad(score, tokens, retain_graph=keep or k < len(targets) - 1)
                 # (1, t*h*w, D) or TimeSformer's (T, h*w, D), both in (t, h, w) order => (t, h, w)
                 r = (tokens.detach().double() * grad.double()).sum(-1)
                 if r.numel() != info.grid[0] * info.grid[1] * info.grid[2]:
@@ -257,7 +258,7 @@ def attnlrp_forward(explainer, x: torch.Tensor) -> AttnLRPPass:
     info = transformer_info(explainer, "attnlrp")
     with explainer.exclusive() as model, frozen(model), torch.enable_grad(), lrp_rules(info) as store:
         logits = model(x.to(explainer.device))
-    return AttnLRPPass(explainer, info, logits, store["tokens"])
+    return AttnLRPPass(info, logits, store["tokens"])
 
 
 def attnlrp(explainer, x: torch.Tensor, targets, params=None, *, progress=None, cancel=None,
@@ -266,5 +267,7 @@ def attnlrp(explainer, x: torch.Tensor, targets, params=None, *, progress=None, 
     its class, or its class minus ``minus``), and info. ``x``: the (1, C, T, H, W) model input;
     ``run``: its :func:`attnlrp_forward` already run (the engine's, which predicted the classes:
     then no forward pass of its own)."""
-    maps, info = (run or attnlrp_forward(explainer, x)).maps(targets)
-    return maps, {**info, "forward_passes": 0 if run is not None else 1}
+    if run is not None:
+        maps, info = run.maps(explainer, targets, keep=True)
+        return maps, {**info, "forward_passes": 0}
+    return attnlrp_forward(explainer, x).maps(explainer, targets, keep=False)

@@ -45,11 +45,12 @@ def passes(settings: Settings, shape) -> int:
 
 
 def attribution_maps(explainer, x: torch.Tensor, targets, settings: Settings, *, progress=None, cancel=None,
-                     run=None):
+                     run=None, classified: bool = True):
     """(raw maps (K, t, h, w) on the method's grid, maps (K, T, H, W) in [0, 1] on the model input,
     (K, T) share of mass per frame, info) for the K ``targets`` of the model input ``x``
     (1, C, T, H, W), by a resolved ``settings`` (:func:`resolve`). ``run``: the forward pass of a
-    method of :data:`core.attribution.CLASSIFYING`, which predicted the classes."""
+    method of :data:`core.attribution.CLASSIFYING`, which predicted the classes; ``classified``:
+    whether a forward pass predicted them for this call (False: the Explainer's cache had them)."""
     params = settings.perturbation
     own = {"run": run} if run is not None else {}
     raw, info = ATTRIBUTIONS[settings.method.value](explainer, x, targets, params, progress=progress, cancel=cancel,
@@ -58,6 +59,13 @@ def attribution_maps(explainer, x: torch.Tensor, targets, settings: Settings, *,
     # occlusion's cells repeated over their pixels are exactly its per-pixel map (captum's);
     # every other grid is interpolated as Grad-CAM's layer grid is
     on_input = occlusion_pixels(raw, params.stride, size) if settings.method == Method.OCCLUSION else raw
-    maps, importance = upsample_and_normalise(on_input.float(), size, settings.normalize)
-    info = {**info, "forward_passes": info["forward_passes"] + 1}  # + the one that predicted the classes
+    if info.get("class_specific", True):
+        maps, importance = upsample_and_normalise(on_input.float(), size, settings.normalize)
+    else:  # one map for every class (rollout): made once, and kept by its pass for more classes
+        kept = getattr(run, "on_input", {})
+        key = (size, settings.normalize)
+        if key not in kept:
+            kept[key] = upsample_and_normalise(on_input[:1].float(), size, settings.normalize)
+        maps, importance = (t.expand(len(raw), *t.shape[1:]).clone() for t in kept[key])
+    info = {**info, "forward_passes": info["forward_passes"] + int(classified)}  # + the one that predicted the classes
     return raw.float(), maps, importance, info

@@ -25,13 +25,15 @@ the same map.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
 from ..cam.hooks import evaluating
 from ..cam.layouts import to_cthw
 from .attention import attention_steps, mix, spatial_cls_weight, start_vector, transformer_info
 
-__all__ = ["rollout", "rollout_vector"]
+__all__ = ["RolloutPass", "rollout", "rollout_forward", "rollout_vector"]
 
 
 def rollout_vector(steps, v: torch.Tensor, *, cls_weight: float) -> torch.Tensor:
@@ -41,13 +43,31 @@ def rollout_vector(steps, v: torch.Tensor, *, cls_weight: float) -> torch.Tensor
     return v
 
 
-def rollout(explainer, x: torch.Tensor, targets, params=None, *, progress=None, cancel=None):
-    """(K, t, h, w) rollout maps on the token grid (the same map for each of the K targets), and
-    info. ``x``: the (1, C, T, H, W) model input. Refuses models without attention."""
+@dataclass
+class RolloutPass:
+    """One no-grad forward pass with the attention captured: its ``logits`` predict the classes
+    (the engine runs it in place of its own no-grad pass: :data:`core.attribution.CLASSIFYING`),
+    and the map, made from the attention then and there, serves every class: nothing of the pass
+    but the (1, t, h, w) map (and that map on the model input, once made) is kept."""
+
+    logits: torch.Tensor  # (1, classes)
+    grid: torch.Tensor  # (1, t, h, w) on the CPU
+    info: dict
+    on_input: dict = field(default_factory=dict)  # the map upsampled to the input, by (size, normalize)
+
+    def maps(self, explainer, targets, *, keep: bool = True) -> tuple[torch.Tensor, dict]:
+        """(K, t, h, w): the same map for each of the K targets, and info. Runs nothing."""
+        k = max(len(targets), 1)
+        return self.grid.expand(k, *self.grid.shape[1:]).clone(), dict(self.info)
+
+
+def rollout_forward(explainer, x: torch.Tensor) -> RolloutPass:
+    """The forward pass of :func:`rollout` on the (1, C, T, H, W) model input ``x``, and its map;
+    refuses models without attention."""
     info = transformer_info(explainer, "rollout")
     with (explainer.exclusive() as model, evaluating(model), torch.no_grad(),
           attention_steps(info, head_mean=True) as steps):
-        model(x.to(explainer.device))
+        logits = model(x.to(explainer.device))
     length = steps[0].weights.shape[-1] if info.family != "timesformer" else (
         1 + steps[0].weights.shape[0] * steps[0].weights.shape[-1])
     v = start_vector(info, length, steps[0].weights.device, torch.float64)
@@ -55,7 +75,15 @@ def rollout(explainer, x: torch.Tensor, targets, params=None, *, progress=None, 
     v = rollout_vector(steps, v, cls_weight=spatial_cls_weight(info))
     # (L,) => (1, L, 1) tokens => (1, 1, t, h, w)
     grid = to_cthw(v.float().view(1, -1, 1), info.layout, "rollout", info.grid)[0]
-    k = max(len(targets), 1)
-    return grid.expand(k, *grid.shape[1:]).cpu().clone(), {
-        "forward_passes": 1, "reads": info.read, "attention_layers": len(steps),
-        "class_specific": False}
+    return RolloutPass(logits.detach(), grid.cpu(), {
+        "forward_passes": 1, "reads": info.read, "attention_layers": len(steps), "class_specific": False})
+
+
+def rollout(explainer, x: torch.Tensor, targets, params=None, *, progress=None, cancel=None,
+            run: RolloutPass | None = None):
+    """(K, t, h, w) rollout maps on the token grid (the same map for each of the K targets), and
+    info. ``x``: the (1, C, T, H, W) model input; ``run``: its :func:`rollout_forward` already
+    run (the engine's, which predicted the classes: then no forward pass of its own). Refuses
+    models without attention."""
+    maps, info = (run or rollout_forward(explainer, x)).maps(explainer, targets)
+    return maps, {**info, "forward_passes": 0 if run is not None else 1}

@@ -71,6 +71,17 @@ class _Forward:
 
 
 @dataclass(frozen=True)
+class _Classified:
+    """The forward pass that predicted a clip's classes for an attribution method: the method's own
+    (``run``, a pass of ``core.attribution.CLASSIFYING``, with its graph or map) or a no-grad one."""
+
+    run: object | None
+    logits: torch.Tensor  # (classes,) float on the CPU
+    familiarity: object | None
+    forward_ms: float
+
+
+@dataclass(frozen=True)
 class _Prepared:
     x: torch.Tensor
     key: str
@@ -99,6 +110,7 @@ class Explainer:
         self._cache: OrderedDict[tuple, _Forward] = OrderedDict()
         self._prepared: OrderedDict[int, tuple[weakref.ref, _Prepared]] = OrderedDict()
         self._attributed: OrderedDict[tuple, Explanation] = OrderedDict()  # core.attribution's, by clip+settings
+        self._classified: OrderedDict[tuple, _Classified] = OrderedDict()  # their classifying passes, by clip+method
         self._clip_seconds: dict[tuple, float] = {}
         self._lock = threading.RLock()
         self._stats: tuple[FeatureStats | None] | None = None  # parsed on first use
@@ -265,7 +277,8 @@ class Explainer:
 
     def forward_passes(self, clip, settings: Settings) -> int:
         """How many forward passes explaining ``clip`` with ``settings`` runs (before it runs):
-        1 for the Grad-CAM family (0 when cached), the method's count plus one for the others."""
+        1 for the Grad-CAM family and the attention methods (0 when cached), the method's count
+        plus one for the others."""
         if settings.method in CAM_FUNCTIONS:
             return 1
         from ..attribution.maps import passes, resolve  # here: core.attribution imports core.cam
@@ -300,27 +313,22 @@ class Explainer:
         return replace(exp, familiarity=self._familiarity(state.features))
 
     def _attribute(self, clip, asked, settings: Settings, module_layer, progress, cancel) -> Explanation:
-        """A method of :mod:`core.attribution`: one no-grad forward pass for the classes (for a
-        method of ``CLASSIFYING``, its own forward pass with a graph instead), then the
-        method's own passes (perturbation methods through :meth:`predict`, batch by batch, so
-        other callers of the model interleave with them)."""
+        """A method of :mod:`core.attribution`: one forward pass for the classes (no-grad; for a
+        method of ``CLASSIFYING``, its own forward pass instead, which the method then reads),
+        kept by clip and method (:meth:`_classify`), then the method's own passes (perturbation
+        methods through :meth:`predict`, batch by batch, so other callers of the model interleave
+        with them). Another class of a kept clip runs no forward pass for the classes: rollout
+        none at all, relevance and attnlrp their backward pass only."""
         # imported here: core.attribution imports core.cam
-        from ..attribution import CLASSIFYING
         from ..attribution.maps import attribution_maps, resolve
 
         t_start = time.perf_counter()
         settings = resolve(self, settings)
-        own = CLASSIFYING.get(settings.method.value)  # the method's own forward pass predicts the classes
-        run = None
-        with self._lock, frozen(self.model), torch.no_grad(), capture_features(self.model, self.spec, self._stats_layers()) as seen:
+        with self._lock:
             prep = self._prepare(clip)
-            t0 = time.perf_counter()
-            if own is not None:
-                run = own(self, prep.x)
-            logits = (run.logits if run is not None else self.model(prep.x)).detach().float()[0].cpu()
-            t1 = time.perf_counter()
-        familiarity = self._familiarity(seen)
-        chosen, cats = self._chosen(logits, asked)
+            done, cached = self._classify(prep, settings.method.value)
+        t1 = time.perf_counter()
+        chosen, cats = self._chosen(done.logits, asked)
         # the same clip, settings and targets again (the page's class change and downloads): kept
         key = (prep.key, settings, tuple(chosen), self._weights_version(), str(self.device))
         with self._lock:
@@ -329,17 +337,41 @@ class Explainer:
             return replace(hit, cached_forward=True, crop_box=prep.crop_box, frame_size=prep.frame_size,
                            frame_indices=prep.indices, timestamps=prep.timestamps)
         raw, maps, importance, info = attribution_maps(self, prep.x, chosen, settings, progress=progress, cancel=cancel,
-                                                       run=run)
+                                                       run=done.run, classified=not cached)
         t2 = time.perf_counter()
-        timings = {"preprocess": prep.ms, "forward": (t1 - t0) * 1e3, "attribution": (t2 - t1) * 1e3,
-                   "total": (t2 - t_start) * 1e3}
-        exp = self._explanation(prep, settings, cats, chosen, logits, (raw, maps, importance), timings, False, info)
-        exp = replace(exp, familiarity=familiarity)
+        timings = {"preprocess": prep.ms, "forward": 0.0 if cached else done.forward_ms,
+                   "attribution": (t2 - t1) * 1e3, "total": (t2 - t_start) * 1e3}
+        exp = self._explanation(prep, settings, cats, chosen, done.logits, (raw, maps, importance), timings, cached,
+                                info)
+        exp = replace(exp, familiarity=done.familiarity)
         with self._lock:
             self._attributed[key] = exp
             while len(self._attributed) > self.cache_size:
                 self._attributed.popitem(last=False)
         return exp
+
+    def _classify(self, prep: _Prepared, method: str) -> tuple[_Classified, bool]:
+        """(the forward pass that predicted the classes of ``prep`` for ``method``, whether it was
+        kept). A method of ``CLASSIFYING`` runs its own pass, kept with its graph or map for more
+        classes; the others a no-grad forward pass, of which the scores are kept. The last
+        ``cache_size`` are kept, by this Explainer only. Called under the lock."""
+        from ..attribution import CLASSIFYING  # here: core.attribution imports core.cam
+
+        key = (prep.key, method, self._weights_version(), str(self.device))
+        done = self._classified.get(key)
+        if done is not None:
+            self._classified.move_to_end(key)
+            return done, True
+        own = CLASSIFYING.get(method)
+        t0 = time.perf_counter()
+        with frozen(self.model), torch.no_grad(), capture_features(self.model, self.spec, self._stats_layers()) as seen:
+            run = own(self, prep.x) if own is not None else None
+            logits = (run.logits if run is not None else self.model(prep.x)).detach().float()[0].cpu()
+        done = _Classified(run, logits, self._familiarity(seen), (time.perf_counter() - t0) * 1e3)
+        self._classified[key] = done
+        while len(self._classified) > self.cache_size:
+            self._classified.popitem(last=False)
+        return done, False
 
     def _chosen(self, logits: torch.Tensor, asked) -> tuple[list[Target], tuple[str, ...]]:
         probs = logits.softmax(-1)
@@ -409,6 +441,7 @@ class Explainer:
             self._cache.clear()
             self._prepared.clear()
             self._attributed.clear()
+            self._classified.clear()
 
     @contextmanager
     def exclusive(self) -> Iterator[nn.Module]:

@@ -204,6 +204,7 @@ def load_model(
         weights = "default"
     if weights is None:
         n = num_classes or len(spec.categories) or 400
+        spec = replace(spec, checkpoint=None)  # random weights: the shipped checkpoint's record is not theirs
         if len(spec.categories) != n:
             spec = replace(spec, categories=tuple(f"class {i}" for i in range(n)))
         model = entry.build(num_classes=n)
@@ -230,6 +231,7 @@ def load_model(
     elif owners := [e.name for e in _MODELS.values() if e.weights_alias and e.weights_alias == weights]:
         raise SettingsError(f"weights={weights!r} is for {', '.join(owners)}, not {name}")
     elif isinstance(weights, (str, Path)) and Path(weights).is_file():
+        spec = replace(spec, checkpoint=None)  # a torchvision file: no project record
         model = entry.build(num_classes=len(spec.categories))
         _load_state(model, read_torch_file(weights), weights)
     else:
