@@ -219,11 +219,14 @@ def _announce(explainer, clip, settings) -> dict:
     return {"progress": progress}
 
 
-def _out_folder(folder: str) -> None:
-    """Make ``--out`` now, before any work, or say why it cannot be a folder for the results."""
+def _out_folder(folder: str) -> Path | None:
+    """Make ``--out`` now, before any work, or say why it cannot be a folder for the results.
+    Returns the outermost folder this made (None: it was there), which a failed command removes
+    again if it is still empty (:func:`_drop_if_empty`)."""
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise UserError(f"--out {folder}: is a file, not a folder; give a folder (it is created if missing)")
+    made = next((p for p in (*reversed(path.absolute().parents), path.absolute()) if not p.exists()), None)
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".videocam-write-test-{os.getpid()}"
@@ -231,35 +234,55 @@ def _out_folder(folder: str) -> None:
         probe.unlink()
     except OSError as e:
         raise UserError(f"--out {folder}: cannot write there ({e.strerror or e}); give a folder you can write to") from None
+    return made
+
+
+def _drop_if_empty(made: Path | None) -> None:
+    """Remove the folders :func:`_out_folder` made, if a failed command left nothing in them."""
+    if made is None or not made.is_dir():
+        return
+    for d in sorted((p for p in (made, *made.rglob("*")) if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(d.iterdir()):
+            d.rmdir()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    made = None
     try:
         if getattr(args, "out", None):
-            _out_folder(args.out)
-        if args.command == "models":
-            return _models()
-        if args.command == "download":
-            return _download(args.name)
-        if args.command == "timeline":
-            from .longvideo.run import run
-
-            return run(args)
-        if args.command == "audit":
-            from .audit.run import run
-
-            return run(args)
-        if args.command == "live":
-            from .live.run import run
-
-            return run(args)
-        return _explain(args)
+            made = _out_folder(args.out)
+        code = _command(args)
+        if code != 0:
+            _drop_if_empty(made)
+        return code
     except UserError as e:
+        _drop_if_empty(made)
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Exception:
+        _drop_if_empty(made)
         traceback.print_exc(file=sys.stderr)
         print("error: internal error (a bug in videocam, not a problem with your input); the "
               "traceback is above: please report it", file=sys.stderr)
         return 1
+
+
+def _command(args) -> int:
+    if args.command == "models":
+        return _models()
+    if args.command == "download":
+        return _download(args.name)
+    if args.command == "timeline":
+        from .longvideo.run import run
+
+        return run(args)
+    if args.command == "audit":
+        from .audit.run import run
+
+        return run(args)
+    if args.command == "live":
+        from .live.run import run
+
+        return run(args)
+    return _explain(args)

@@ -59,8 +59,9 @@ def camera_browser(camera_clip):
 def _streams_text(page) -> str:
     before = page.locator("#live-streams").inner_text()
     page.click("#live-refresh")
-    page.wait_for_function("([old]) => document.querySelector('#live-streams').innerText.trim() !== '' && "
-                           "document.querySelector('#live-streams').innerText !== old", arg=[before])
+    # the answer, not Gradio's progress timer ("0.1s") shown in the box while it comes
+    page.wait_for_function("([old]) => { const t = document.querySelector('#live-streams').innerText; "
+                           "return t.includes('Live streams now:') && t !== old; }", arg=[before])
     return page.locator("#live-streams").inner_text()
 
 

@@ -32,6 +32,7 @@ from ..errors import SettingsError
 from .occlusion import forward_passes as occlusion_passes
 from .occlusion import occlusion
 from .perturb import Cancelled, baseline_clip
+from .rise import forward_passes as rise_passes
 from .rise import rise
 
 __all__ = ["Estimate", "estimate"]
@@ -95,11 +96,10 @@ def estimate(explainer, settings: Settings, shape, *, clock: Callable[[], float]
     method's batches), then kept by the Explainer, as :meth:`core.Explainer.clip_seconds` keeps
     its speeds. ``clock``: wall time (the page's); ``time.process_time`` gives CPU seconds (a
     benchmark on a machine shared with other jobs)."""
-    from .maps import passes
-
     if settings.method not in (Method.OCCLUSION, Method.RISE):
         raise SettingsError(f"a time estimate is for occlusion or rise, not {settings.method.value}")
-    total = passes(settings, shape)
+    method_passes = occlusion_passes if settings.method == Method.OCCLUSION else rise_passes
+    total = method_passes(settings.perturbation, shape) + 1  # and the pass that predicts the classes
     single = 2 if settings.method == Method.OCCLUSION else 1  # the classifying pass; occlusion's clean clip
     key = ("estimate", settings.method.value, replace(settings.perturbation, masks=1, seed=0), tuple(shape),
            str(explainer.device), clock)
