@@ -229,3 +229,21 @@ def test_one_forward_pass_gives_classes_and_maps_and_another_class_runs_no_forwa
         assert outputs[1]() is None
     finally:
         handle.remove()
+
+
+def test_an_explainer_keeps_only_the_newest_two_relevance_graphs_whatever_its_cache_size(tmp_path):
+    """A relevance pass is kept with the whole model's graph for more classes; the app's
+    Explainers keep 16 clips, which for a base-size transformer would be many GB of graphs."""
+    model = _load(tmp_path, "videomae")
+    explainer = Explainer(model, cache_size=16)
+    g = torch.Generator().manual_seed(0)
+    T = model.spec.num_frames
+    H, W = model.spec.input_size
+    clips = [torch.randn(1, 3, T, H, W, generator=g) for _ in range(4)]
+    for clip in clips:
+        explainer.explain(clip, method="relevance")
+    assert sum(k[1] == "relevance" for k in explainer._classified) == 2
+    newest = explainer.explain(clips[-1], method="relevance", top_k=3)  # classes not asked before
+    assert newest.method_info["forward_passes"] == 0  # the newest stay: more classes are a backward only
+    oldest = explainer.explain(clips[0], method="relevance", top_k=3)
+    assert oldest.method_info["forward_passes"] == 1 and not oldest.cached_forward  # the oldest went

@@ -92,6 +92,10 @@ class _Prepared:
     ms: float
 
 
+_GRAPH_METHODS = ("relevance", "attnlrp")  # their classifying pass is kept with the model's graph
+_GRAPHS_KEPT = 2  # at most this many such passes per Explainer
+
+
 def _digest(x: torch.Tensor) -> str:
     return hashlib.blake2b(x.detach().cpu().contiguous().numpy().tobytes(), digest_size=16).hexdigest()
 
@@ -371,6 +375,11 @@ class Explainer:
         self._classified[key] = done
         while len(self._classified) > self.cache_size:
             self._classified.popitem(last=False)
+        # a relevance or AttnLRP pass keeps the whole model's graph (GBs for a base-size transformer):
+        # whatever cache_size says (the app's is 16), only the newest few of those stay
+        heavy = [k for k in self._classified if k[1] in _GRAPH_METHODS]
+        for k in heavy[:max(0, len(heavy) - _GRAPHS_KEPT)]:
+            del self._classified[k]
         return done, False
 
     def _chosen(self, logits: torch.Tensor, asked) -> tuple[list[Target], tuple[str, ...]]:
