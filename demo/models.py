@@ -18,7 +18,7 @@ from pathlib import Path
 import core
 
 from .config import ALLOW_DOWNLOADS, EXTRA_MODELS, MAX_MODELS, REAL_MODEL, REAL_MODEL_ABOUT
-from .space import main_device
+from .zerogpu import main_device
 
 log = logging.getLogger(__name__)
 

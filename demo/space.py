@@ -48,20 +48,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-# A ZeroGPU Space sets SPACES_ZERO_GPU (spaces/config.py reads it so); elsewhere `spaces` is not
-# even imported (its import costs ~0.5 s and changes nothing off ZeroGPU).
-spaces = None
-if os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"):
-    try:
-        import spaces  # only on Hugging Face Spaces (and in the tests that play one)
-    except ImportError:
-        logging.getLogger(__name__).warning("SPACES_ZERO_GPU is set but the `spaces` package is not "
-                                            "installed: running without ZeroGPU (add it to requirements.txt)")
+# first: `spaces` before torch (booking and kept import it), as ZeroGPU asks
+from .zerogpu import ON_ZERO_GPU, main_device, spaces
 
-ON_ZERO_GPU = spaces is not None and bool(getattr(spaces.config.Config, "zero_gpu", False))
-
-from .booking import MAX_SECONDS, audit_cost, booking, explain_cost, learn, scan_cost, trust_cost  # noqa: E402
-from .kept import Kept  # noqa: E402
+# isort: split
+from .booking import MAX_SECONDS, audit_cost, booking, explain_cost, learn, scan_cost, trust_cost
+from .kept import Kept
 
 __all__ = ["MAX_SECONDS", "ON_ZERO_GPU", "Kept", "ModelRef", "audit_cost", "explain_cost", "gpu", "main_device",
            "preload", "scan_cost", "trust_cost", "worker_explainer"]
@@ -79,12 +71,6 @@ def _flags() -> Path:
         if _FLAGS is None:
             _FLAGS = Path(tempfile.mkdtemp(prefix="videocam-stop-"))
         return _FLAGS
-
-
-def main_device() -> str:
-    """Where this process loads models: the CPU on ZeroGPU (only its worker may touch CUDA),
-    else ``auto`` (CUDA when there is one)."""
-    return "cpu" if ON_ZERO_GPU else "auto"
 
 
 @dataclass(frozen=True)
