@@ -3,7 +3,7 @@
     python app.py                      # http://127.0.0.1:7860
     GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=7860 python app.py   # what a Space sets
 
-The page is built in demo/ui.py; the callbacks are in demo/handlers.py.
+The page is composed in demo/ui.py from one module or folder per tab (its layout and handlers).
 """
 
 import logging

@@ -9,13 +9,16 @@ markdown and ``run`` puts them together. Run on their own: ``load`` (many users 
 after the trust panel). Starting the app and reading ``/proc`` are ``harness.py``'s.
 """
 
+import argparse
 import json
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 
-__all__ = ["interleaved", "median_ms", "replace_section", "save_json", "verdict"]
+__all__ = ["interleaved", "median_ms", "parse_section_args", "print_json", "publish", "replace_section", "save_json", "verdict"]
 
 
 def interleaved(ops: dict[str, Callable[[], object]], repeats: int,
@@ -47,6 +50,29 @@ def save_json(path, data) -> None:
     """Write ``data`` as indented JSON to ``path`` (a script's ``--json PATH``); None: nothing."""
     if path is not None:
         Path(path).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def print_json(data, path=None) -> None:
+    """Print ``data`` as indented JSON, and write it to ``path`` too (a script's ``--json PATH``)."""
+    print(json.dumps(data, indent=2))
+    save_json(path, data)
+
+
+def parse_section_args(parser: argparse.ArgumentParser, argv: list[str] | None,
+                       module: str) -> tuple[argparse.Namespace, str]:
+    """A report section's script: ``parser`` with ``--update FILE`` added, parsed from ``argv``
+    (None: the command line), and the command that reproduces the run, for the section's text."""
+    parser.add_argument("--update", type=Path, help="write the section into this markdown file (docs/benchmarks.md)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return parser.parse_args(argv), shlex.join(["python", "-m", module, *argv])
+
+
+def publish(text: str, report: Path | None, begin: str, end: str) -> None:
+    """Print a report section, and put it into ``report`` (a script's ``--update FILE``; None:
+    print only) in place of the one between ``begin`` and ``end``."""
+    print(text)
+    if report is not None:
+        replace_section(report, begin, end, text)
 
 
 def replace_section(report: Path, begin: str, end: str, text: str) -> None:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import tempfile
 import time
@@ -56,7 +55,7 @@ from core.attribution import (
 )
 from core.cam import Explainer, Target
 
-from . import interleaved, median_ms, replace_section, verdict
+from . import interleaved, median_ms, parse_section_args, publish, verdict
 
 TINY = {"hidden_size": 96, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 192,
         "num_frames": 8, "image_size": 64, "num_labels": 10}
@@ -265,7 +264,6 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 def rise_peak_rss(masks: int) -> float:
     """Peak RSS (MB) of a fresh process that runs RISE with ``masks`` masks on the default model."""
     import subprocess
-    import sys
 
     out = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(masks)], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[1])
@@ -348,11 +346,6 @@ def markdown(attention: dict, perturbation: dict, rss: tuple[int, float, int, fl
     return "\n".join(lines)
 
 
-def update(report: Path, text: str) -> None:
-    """Put ``text`` in place of the attribution section of ``report`` (appended if it has none)."""
-    replace_section(report, _BEGIN, _END, text)
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -365,22 +358,18 @@ def main(argv=None) -> None:
                     help="... and of more rounds until a model's rounds have run this long (the tiny rows' rounds "
                          "take a fraction of a second)")
     ap.add_argument("--rss-masks", type=int, default=64, help="RISE's N for the memory row (and 8N)")
-    ap.add_argument("--update", type=Path, help="write the section into this markdown file (docs/benchmarks.md)")
     ap.add_argument("--attention-only", action="store_true",
                     help="the attention rows alone (tiny fixtures and videomae_tiny), AttnLRP's section")
     ap.add_argument("--product-call", action="store_true",
                     help="rollout and relevance as a user calls them (tiny fixtures and videomae_tiny), their section")
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = ap.parse_args(argv)
+    args, command = parse_section_args(ap, argv, "benchmarks.attribution")
     torch.manual_seed(0)
     if args.product_call:
         torch.set_num_threads(1)  # timed in CPU seconds of the one thread that works: see _interleaved_cpu
         rows = {f"{f}-tiny": product_rows(f"{f}-tiny", _tiny(f), args.rounds) for f in ("videomae", "timesformer", "vivit")}
         rows["videomae_tiny"] = product_rows("videomae_tiny", core.load_model("videomae_tiny", weights=None), args.rounds)
-        text = product_markdown(rows, shlex.join(["python", "-m", "benchmarks.attribution", *argv]))
-        print(text)
-        if args.update:
-            replace_section(args.update, _CALL_BEGIN, _CALL_END, text)
+        text = product_markdown(rows, command)
+        publish(text, args.update, _CALL_BEGIN, _CALL_END)
         return
     if args.attention_only:
         torch.set_num_threads(1)  # timed in CPU seconds of the one thread that works: see _interleaved_cpu
@@ -388,10 +377,8 @@ def main(argv=None) -> None:
                      for f in ("videomae", "timesformer", "vivit")}
         attention["videomae_tiny"] = attention_rows("videomae_tiny", core.load_model("videomae_tiny", weights=None),
                                                     args.rounds, cpu_time=True)
-        text = attnlrp_markdown(attention, shlex.join(["python", "-m", "benchmarks.attribution", *argv]))
-        print(text)
-        if args.update:
-            replace_section(args.update, _LRP_BEGIN, _LRP_END, text)
+        text = attnlrp_markdown(attention, command)
+        publish(text, args.update, _LRP_BEGIN, _LRP_END)
         return
     attention, perturbation = {}, {}
     for family in ("videomae", "timesformer", "vivit"):
@@ -407,10 +394,8 @@ def main(argv=None) -> None:
             attention[name] = attention_rows(name, _base(name), args.rounds)
     n = args.rss_masks
     rss = (n, rise_peak_rss(n), 8 * n, rise_peak_rss(8 * n))
-    text = markdown(attention, perturbation, rss, shlex.join(["python", "-m", "benchmarks.attribution", *argv]))
-    print(text)
-    if args.update:
-        update(args.update, text)
+    text = markdown(attention, perturbation, rss, command)
+    publish(text, args.update, _BEGIN, _END)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +29,7 @@ import core
 from core.audit import audit, read_items
 from core.video import read_clip
 
-from . import replace_section
+from . import parse_section_args, publish, replace_section
 
 _BEGIN, _END = "<!-- audit:begin -->", "<!-- audit:end -->"
 TARGET = 0.8
@@ -129,14 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=31, help="the rendered videos' data seed")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--per-class", type=int, default=2, help="the audit's clips per table")
-    p.add_argument("--update", type=Path, help="write the section into this markdown file (docs/benchmarks.md)")
-    argv = sys.argv[1:] if argv is None else list(argv)
-    a = p.parse_args(argv)
+    a, command = parse_section_args(p, argv, "benchmarks.audit")
     results = [run(m, a.per_class_videos, a.seed, a.rounds, a.per_class) for m in a.model]
-    text = markdown(results, shlex.join(["python", "-m", "benchmarks.audit", *argv]))
-    print(text)
-    if a.update:
-        update(a.update, text)
+    publish(markdown(results, command), a.update, _BEGIN, _END)
     return 0
 
 

@@ -17,7 +17,6 @@ Explain within 3x its first time plus 1 s), 1 otherwise.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from pathlib import Path
 from gradio_client import Client, handle_file
 
 from harness import explain, samples, start_app, status_mb
+
+from . import print_json
 
 RISE = ("i3d_tiny", "rise", "clip", None, 0.5, None, 1000)  # the page's defaults
 
@@ -110,10 +111,7 @@ def main() -> int:
     p.add_argument("--json", type=Path, help="also write the report here")
     args = p.parse_args()
     report = run(args)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    print_json(report, args.json)
     return 0 if report["ok"] else 1
 
 

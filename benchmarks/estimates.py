@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import time
-from pathlib import Path
 
 import torch
 
 import core
 from core.attribution import Perturbation, estimate
-from core.attribution.maps import resolve
+from core.cam.registry import resolve
 
-from . import replace_section, verdict
+from . import parse_section_args, publish, verdict
 
 MODELS = ("i3d_tiny14", "i3d_tiny")
 _BEGIN, _END = "<!-- estimates:begin -->", "<!-- estimates:end -->"
@@ -97,18 +95,14 @@ def main(argv=None) -> None:
     ap.add_argument("--methods", nargs="+", default=["occlusion", "rise"])
     ap.add_argument("--masks", type=int, default=Perturbation().masks, help="RISE's N (the page's default)")
     ap.add_argument("--tolerance", type=float, default=0.2)
-    ap.add_argument("--update", type=Path, help="write the section into this markdown file (docs/benchmarks.md)")
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = ap.parse_args(argv)
+    args, command = parse_section_args(ap, argv, "benchmarks.estimates")
     rows = []
     for name in args.models:
         model = _load(name)
         for method in args.methods:
             rows.append(row(name, model, method, Perturbation(masks=args.masks)))
-    text = markdown(rows, args.tolerance, shlex.join(["python", "-m", "benchmarks.estimates", *argv]))
-    print(text)
-    if args.update:
-        replace_section(args.update, _BEGIN, _END, text)
+    text = markdown(rows, args.tolerance, command)
+    publish(text, args.update, _BEGIN, _END)
     if not all(abs(r["estimate_s"] / r["measured_s"] - 1) <= args.tolerance for r in rows):
         sys.exit(1)
 

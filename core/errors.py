@@ -11,6 +11,9 @@ it with its traceback and show a short "internal error" note instead (CLI exit 1
 from __future__ import annotations
 
 __all__ = [
+    "Cancelled",
+    "RenderInputError",
+    "RenderInputTypeError",
     "SettingsError",
     "UnknownModelError",
     "UserError",
@@ -48,3 +51,19 @@ class WeightsError(UserError):
 class SettingsError(UserError):
     """A setting (method, pooling, normalisation, layer, device), a class or a target is not valid
     for this model."""
+
+
+class RenderInputError(UserError):
+    """Frames, maps or an option that a drawing function of :mod:`core.render` (``core.overlay``,
+    ``core.save_gif``, ...) cannot use; the message names the argument and the fix."""
+
+
+class RenderInputTypeError(RenderInputError, TypeError):
+    """:class:`RenderInputError` for a value of the wrong type (a list for an array, float frames
+    for uint8, a string for a number); also a ``TypeError``, as Python's own checks are."""
+
+
+class Cancelled(UserError):
+    """A run was stopped by its caller's cancel check (the page's Stop button, a closed tab, a
+    request's time limit): occlusion, RISE and the estimate of their cost raise it before their
+    next batch. The message says how far the run got."""

@@ -150,6 +150,11 @@ def trust_html(report) -> str:
         thumbs.append(f"<figure style='display:inline-block; margin:2px 6px'><img width='110' "
                       f"alt='{html.escape(name)}' src='{picture}'/><figcaption>{html.escape(what)}</figcaption></figure>")
     sanity = v.sanity or "no layers to randomise"
+    m = getattr(report, "motion", None)  # core.trust.motion's check
+    motion = "" if m is None else (
+        f"<p><b>Motion or appearance: {html.escape(m.verdict)}</b>{' (weak)' if m.weak else ''} — P(class) "
+        f"{m.prob:.3f}, {m.prob_frozen:.3f} with motion removed, {m.prob_still_removed:.3f} with appearance removed; "
+        f"{'-' if m.share is None else f'{m.share:.0%}'} of the evidence on the {m.area:.0%} of the clip that moves</p>")
     return (
         f"<div class='videocam-trust' style='{_STYLE}'>"
         f"<div>Checks for <b>{html.escape(report.target)}</b></div>"
@@ -157,7 +162,7 @@ def trust_html(report) -> str:
         f"in {v.passed} of {len(v.tests)} tests ({html.escape(tests)}).</p>"
         f"<img alt='deletion and insertion curves' src='{_png(curves_figure(report))}'/>"
         f"<p><b>Counterfactuals</b> that change the top-1: {html.escape(flips)}</p>"
-        f"{_table(cf, ['clip', 'top-1', 'P(top-1)', 'P(class)', 'flipped'])}"
+        f"{_table(cf, ['clip', 'top-1', 'P(top-1)', 'P(class)', 'flipped'])}{motion}"
         f"<p><b>Sanity:</b> the map {html.escape(sanity)} (each map averaged over time)</p>"
         f"<div>{''.join(thumbs)}</div>"
         "</div>"

@@ -28,19 +28,19 @@ from .config import (
     AUDIT_SAMPLE_MODEL,
     MAX_FILE_SIZE_MB,
 )
-from .handlers import LIMITS, user_errors
 from .models import get_explainer
+from .page import LIMITS, WORK, user_errors
 from .space import audit_cost, gpu
 from .state import request_dir
 
-__all__ = ["OUTPUTS", "audit_sample", "audit_upload", "panel"]
+__all__ = ["OUTPUTS", "audit_sample", "audit_upload", "layout", "wire"]
 
 OUTPUTS = ("audit_summary", "audit_report", "audit_files")
 _PER_CLASS = 1  # one clip in each of a class's three tables keeps the page's report short
 
 
-def panel() -> dict:
-    """Lay out the tab inside the current Blocks context; its components by name."""
+def layout(page) -> None:
+    """Lay out the tab inside the current Blocks context and add its components to ``page``."""
     gr.Markdown(
         "**Audit a labelled set of clips.** Every clip is explained for its labelled class; for each "
         "class you get its accuracy, where its evidence lies on average and when, the 2017 post's "
@@ -62,8 +62,16 @@ def panel() -> dict:
         with gr.Column(scale=3, min_width=420):
             summary = gr.Markdown(elem_id="audit-summary")
     report = gr.HTML(elem_id="audit-report")
-    return {"audit_zip": archive, "audit_run": run, "audit_stop": stop, "audit_sample_btn": sample, "audit_summary": summary,
-            "audit_report": report, "audit_files": files}
+    page.add({"audit_zip": archive, "audit_run": run, "audit_stop": stop, "audit_sample_btn": sample,
+              "audit_summary": summary, "audit_report": report, "audit_files": files})
+
+
+def wire(page) -> None:
+    """The tab's events: either button audits; its Stop ends the audit at its next clip."""
+    shown = {"show_progress_on": page["audit_summary"], **WORK}
+    audited = [page.on(page["audit_run"].click, audit_upload, OUTPUTS, api_name="audit", **shown),
+               page.on(page["audit_sample_btn"].click, audit_sample, OUTPUTS, api_name="audit_sample", **shown)]
+    page["audit_stop"].click(None, None, None, cancels=audited, queue=False)
 
 
 def _pct(v) -> str:

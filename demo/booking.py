@@ -64,8 +64,6 @@ def audit_cost(explainer, items, *_, **__) -> tuple[str, float, float]:
 def scan_cost(video, model, explainer, *_, **__) -> tuple[str, float, float]:
     import av
 
-    from core.longvideo import ALL_CLASS_MAPS
-
     from .config import TIMELINE_MAX_SECONDS
 
     spec = explainer.spec
@@ -78,5 +76,4 @@ def scan_cost(video, model, explainer, *_, **__) -> tuple[str, float, float]:
         return model, None, 0.0
     seconds = min(seconds, TIMELINE_MAX_SECONDS)
     windows = 2 * seconds / (spec.num_frames / spec.clip_rate) + 1  # half a window apart
-    passes = windows * (1 if len(spec.categories) <= ALL_CLASS_MAPS else 2)
-    return model, passes, DECODE_S_PER_MINUTE * seconds / 60
+    return model, windows, DECODE_S_PER_MINUTE * seconds / 60

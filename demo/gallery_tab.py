@@ -19,7 +19,7 @@ def _label_md(n: int, item: GalleryItem) -> str:
     return f"**#{n}**<br><br>**True**<br>{item.true}<br><br>**Predictions**<br>{preds}"
 
 
-def gallery_tab(tables: dict[str, list[GalleryItem]], others: dict[str, dict[str, list[GalleryItem]]] | None = None,
+def layout(tables: dict[str, list[GalleryItem]], others: dict[str, dict[str, list[GalleryItem]]] | None = None,
                 default_model: str = "") -> None:
     """Lay out the tab inside the current Blocks context: the default model's tables, then each
     other shipped model's (``others``, by name) in its own accordion."""

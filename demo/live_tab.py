@@ -40,7 +40,7 @@ from .config import (
 )
 from .models import get_explainer
 
-__all__ = ["OUTPUTS", "TOP1", "close_stream", "on_frame", "panel", "pin_choices", "streams_status"]
+__all__ = ["OUTPUTS", "TOP1", "close_stream", "layout", "on_frame", "pin_choices", "streams_status", "wire"]
 
 TOP1 = "the top-1 class of each clip"
 OUTPUTS = ("live_view", "live_top", "live_plot", "live_status")
@@ -59,8 +59,9 @@ _STREAMS: dict[str, _Stream] = {}
 _LOCK = threading.Lock()
 
 
-def panel(categories) -> dict:
-    """Lay out the tab inside the current Blocks context; its components by name."""
+def layout(page, categories) -> None:
+    """Lay out the tab inside the current Blocks context (``categories``: the default model's) and
+    add its components to ``page``."""
     gr.Markdown(
         "**Explain your camera as it happens.** Press the camera's record button: once the model's clip "
         "is full (a few seconds), the newest frame is shown with the newest heatmap over it, the three "
@@ -84,8 +85,8 @@ def panel(categories) -> dict:
             top = gr.Label(num_top_classes=3, label="Top-3, smoothed", elem_id="live-top")
             plot = gr.LinePlot(x="seconds", y="probability", color="class", y_lim=[0, 1], height=220,
                                label="The last 30 s", elem_id="live-plot")
-    return {"live_camera": camera, "live_pin": pin, "live_refresh": refresh, "live_streams": streams,
-            "live_view": view, "live_status": status, "live_top": top, "live_plot": plot}
+    page.add({"live_camera": camera, "live_pin": pin, "live_refresh": refresh, "live_streams": streams,
+              "live_view": view, "live_status": status, "live_top": top, "live_plot": plot})
 
 
 def _camera(**kwargs) -> gr.Image:
@@ -127,13 +128,13 @@ def _check_frame(payload) -> None:
                        print_exception=False)
 
 
-def pin_choices(model: str):
+def pin_choices(model: str) -> dict:
     """The pin dropdown for ``model``'s classes."""
     try:
         cats = list(core.get_spec(model).categories)
     except UserError:
         cats = []
-    return gr.Dropdown(choices=[TOP1, *cats], value=TOP1)
+    return {"live_pin": gr.Dropdown(choices=[TOP1, *cats], value=TOP1)}
 
 
 def _reap(now: float) -> None:
@@ -231,22 +232,21 @@ def _plot(session: LiveSession, now: float) -> pd.DataFrame:
                          for t, probs in rows for c, p in probs.items() if c in keep])
 
 
-def wire(demo, c: dict) -> None:
-    """The tab's events (``c``: the page's components by name, this tab's included)."""
-    c["live_camera"].stream(
-        _frame_event, [c["live_camera"], c["live_pin"], c["model"]], [c[n] for n in OUTPUTS],
-        # No Gradio limit on streams at once: Gradio holds a stream's slot until its time limit even
-        # when its client vanished (two dropped streams locked everyone out for 5 minutes) and
-        # queues the visitors past it. _stream_for caps the streams that hold a model clip instead:
-        # one whose frames stop is freed after LIVE_IDLE_S, and a visitor past the cap is told at
-        # once, on each frame, and gets in on the first frame after a stream is freed.
-        stream_every=LIVE_STREAM_EVERY, time_limit=LIVE_TIME_LIMIT_S, concurrency_limit=None,
-        concurrency_id="live", show_progress="hidden", api_name="live_frame")
-    c["live_refresh"].click(streams_status, None, c["live_streams"], queue=False, api_name="live_streams")
-    c["model"].change(pin_choices, c["model"], c["live_pin"], queue=False, api_visibility="private")
-    demo.unload(close_stream)
+def _streams(request: gr.Request) -> dict:
+    return {"live_streams": streams_status(request)}
 
 
-def _frame_event(live_camera, live_pin, model, request: gr.Request):
-    out = on_frame(live_camera, live_pin, model, request)
-    return tuple(out[n] for n in OUTPUTS)
+def wire(page) -> None:
+    """The tab's events; a frame is answered at once (no watcher of its request: lifetime=False)."""
+    page.on(page["live_camera"].stream, on_frame, OUTPUTS, lifetime=False,
+            # No Gradio limit on streams at once: Gradio holds a stream's slot until its time limit even
+            # when its client vanished (two dropped streams locked everyone out for 5 minutes) and
+            # queues the visitors past it. _stream_for caps the streams that hold a model clip instead:
+            # one whose frames stop is freed after LIVE_IDLE_S, and a visitor past the cap is told at
+            # once, on each frame, and gets in on the first frame after a stream is freed.
+            stream_every=LIVE_STREAM_EVERY, time_limit=LIVE_TIME_LIMIT_S, concurrency_limit=None,
+            concurrency_id="live", show_progress="hidden", api_name="live_frame")
+    page.on(page["live_refresh"].click, _streams, ("live_streams",), lifetime=False, queue=False,
+            api_name="live_streams")
+    page.on(page["model"].change, pin_choices, ("live_pin",), lifetime=False, queue=False, api_visibility="private")
+    page.blocks.unload(close_stream)

@@ -19,16 +19,12 @@ import shutil
 import threading
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 import core
-from core.transforms import fit_frames
-
-from .config import GIF_MAX_SIDE
 
 log = logging.getLogger(__name__)
 
@@ -54,19 +50,6 @@ class Session:
     clip: core.Clip  # frames at working resolution (see working_clip)
     display: np.ndarray  # (T, h, w, 3) uint8, the same frames at GIF size
     ranked: tuple[tuple[str, float], ...]  # every class with its probability, best first
-
-
-def working_clip(clip: core.Clip, spec: core.ModelSpec) -> core.Clip:
-    """``clip`` with frames no larger than the model needs (a 1080p clip held per session would
-    cost ~100 MB). The model resizes to ``spec.input_size`` anyway; this keeps twice that."""
-    rs = spec.resize_size
-    need = rs if isinstance(rs, int) else max(rs) if rs else max(spec.input_size)
-    return replace(clip, frames=fit_frames(clip.frames, short_side=max(2 * need, GIF_MAX_SIDE)))
-
-
-def display_frames(frames: torch.Tensor) -> np.ndarray:
-    """Frames at GIF size: the longest side at most GIF_MAX_SIDE."""
-    return fit_frames(frames, max_side=GIF_MAX_SIDE).numpy()
 
 
 def request_dir(root: str | Path) -> Path:

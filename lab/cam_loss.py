@@ -28,8 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core._sampling import uniform_indices
 from core.transforms import resize_frames
+from core.video import uniform_indices
 
 from .data.classes import CAMERA_CLASSES, normalize_template
 from .data.ssv2 import SSv2Dataset

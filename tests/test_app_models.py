@@ -11,8 +11,10 @@ import pytest
 from torch import nn
 
 import core
-from demo import handlers, models
+from demo import models
 from demo.config import REAL_MODEL
+from demo.explain_tab import api as handlers
+from demo.explain_tab import model_box
 
 
 @pytest.fixture(autouse=True)
@@ -66,32 +68,32 @@ def test_at_most_max_models_are_held_the_least_recently_used_goes(monkeypatch):
 
 
 def test_the_load_box_without_downloads_says_how_to_add_a_model(monkeypatch):
-    monkeypatch.setattr(handlers, "ALLOW_DOWNLOADS", False)
+    monkeypatch.setattr(model_box, "ALLOW_DOWNLOADS", False)
     monkeypatch.setattr(models, "ALLOW_DOWNLOADS", False)
     with pytest.raises(gr.Error, match=r"does not download models.*VIDEOCAM_MODELS") as e:
-        handlers.add_model("org/not-here")
+        model_box.add_model("org/not-here")
     assert "`" not in e.value.message and "**" not in e.value.message  # a toast shows Markdown as typed
     with pytest.raises(gr.Error, match="Hub id first"):
-        handlers.add_model("  ")
+        model_box.add_model("  ")
     for not_an_id in ("demo/samples", "/etc", "../checkpoints", "a/b/c"):  # no server paths, ever
         with pytest.raises(gr.Error, match="is not a Hugging Face Hub id"):
-            handlers.add_model(not_an_id)
+            model_box.add_model(not_an_id)
 
 
 def test_the_load_box_loads_a_cached_model_offers_it_and_explains_with_it(tmp_path):
     repo_id = _cached_hub_model(tmp_path)
-    out = handlers.add_model(repo_id, progress=lambda *a, **k: None)
+    out = model_box.add_model(repo_id, progress=lambda *a, **k: None)
     assert out["model"].value == repo_id and repo_id in out["model"].choices[-1]
     assert repo_id in models.offered()  # for every visitor from now on
-    switched = handlers.switch_model(repo_id)
-    assert switched["layer"].value == "layer.1" and "2 classes" in switched["model_note"]
+    switched = model_box.switch_model(repo_id)
+    assert switched["layer"].value == "layer.1" and "2 classes" in switched["explain_model_note"]
     from harness import samples
 
     clip_path, _ = samples()[0]
     result = handlers.explain(str(clip_path), "", repo_id, "gradcam", "clip", "layer.1", 0.5, "uniform",
                               progress=lambda *a, **k: None)
     assert result["session"].ranked[0][0] in {"waving", "clapping"}
-    assert "layer `layer.1`" in result["info"]
+    assert "layer `layer.1`" in result["explain_info"]
 
 
 def test_the_shipped_model_says_what_it_knows_and_what_to_use_instead():
@@ -160,7 +162,7 @@ def test_the_load_box_with_downloads_says_so_and_how_to_turn_them_off(monkeypatc
 
 
 def test_missing_models_are_one_line_not_a_row_with_a_cache_path_each():
-    from demo.ui import _models_note
+    from demo.explain_tab.layout import models_note as _models_note
 
     missing = [m for m in models.model_choices() if not m.available]
     note = _models_note(missing)

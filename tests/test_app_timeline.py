@@ -14,7 +14,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from media import ACTIONS, action_sequence
 
-from demo.timeline_view import MOMENT
+from demo.whole_video_tab.view import MOMENT
 from harness import EXPLAIN_OUTPUTS
 
 pytestmark = pytest.mark.slow

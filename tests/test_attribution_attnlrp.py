@@ -237,9 +237,10 @@ def test_the_rules_equal_lxt_on_a_hugging_face_vit():
 
 
 def test_the_page_offers_attnlrp_for_a_transformer_and_says_what_it_costs(tmp_path):
-    from demo import handlers
+    from demo.explain_tab import model_box as handlers
+    from demo.settings import PageSettings
 
     folder = str(saved(tmp_path, "vivit"))
     choices = [v for _, v in handlers.method_choice(core.get_spec(folder)).choices]
     assert "attnlrp" in choices
-    assert handlers.cost(folder, "attnlrp")["cost"].startswith("**1 forward pass**, which also classifies")
+    assert handlers.cost(folder, PageSettings("attnlrp"))["explain_cost"].startswith("**1 forward pass**, which also classifies")

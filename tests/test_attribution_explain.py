@@ -13,7 +13,8 @@ from torch import nn
 import core
 from core.attribution import Perturbation
 from core.cam import Explainer, Method, Settings
-from core.cam.settings import ATTENTION_METHODS, methods_for
+from core.cam.registry import methods_for
+from core.cam.settings import ATTENTION_METHODS
 from core.cli import _parser, main
 from core.errors import SettingsError
 from core.models.spec import ModelSpec

@@ -180,6 +180,14 @@ def test_batches_progress_and_cancel(method):
         run(explainer, x, [Target(0, "a")], params, cancel=lambda: next(calls) >= 2)
 
 
+def test_cancelled_is_one_class_of_the_error_family():
+    import core
+    from core import errors
+
+    assert Cancelled is errors.Cancelled is core.Cancelled
+    assert issubclass(Cancelled, errors.UserError)
+
+
 def test_settings_are_checked_once_with_a_fix():
     with pytest.raises(SettingsError, match="does not divide"):
         Perturbation(window=(2, 8, 8), stride=(2, 3, 4))
@@ -201,8 +209,8 @@ def test_the_time_estimate_times_the_methods_own_batches_and_adds_what_runs_once
 
     import core.attribution.cost as est_mod
     from core.attribution import estimate
-    from core.attribution.maps import resolve
     from core.cam import Settings
+    from core.cam.registry import resolve
 
     model = Counting(_conv())
     ex = Explainer(model)

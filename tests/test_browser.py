@@ -113,6 +113,25 @@ def test_pick_a_sample_explain_and_change_the_class(page):
     page.screenshot(path=SCREENSHOT, full_page=True)
 
 
+def test_a_new_method_in_the_settings_redraws_the_heatmap_and_prices_the_next_run(page):
+    """The settings travel as one record (demo/settings.py) rebuilt when a choice changes: a new
+    method redraws the heatmap with it, and occlusion's cost is said beside Explain."""
+    _explain_first_sample(page)
+    page.get_by_role("button", name="Settings ▼").click()  # open the accordion
+    before = _src(page, "#heatmap")
+    page.get_by_label("HiResCAM", exact=True).check()
+    _wait_loaded(page, "#heatmap", other_than=before)
+    page.wait_for_function("() => document.querySelector('#info').innerText.includes('HiResCAM')")
+    before = _src(page, "#heatmap")
+    page.get_by_label("Window (frames height width)").fill("16 112 112")  # the whole clip: one pass
+    page.get_by_label("Occlusion", exact=True).check()
+    page.wait_for_function("() => document.querySelector('#cost').innerText.includes('forward passes')",
+                           timeout=120_000)  # the estimate runs the method's own batches
+    _wait_loaded(page, "#heatmap", other_than=before)
+    page.wait_for_function("() => document.querySelector('#info').innerText.includes('Occlusion')")
+    assert _error_badges(page) == 0
+
+
 def test_can_i_trust_this_panel(page):
     _explain_first_sample(page)
     page.get_by_text("Can I trust this heatmap?").click()  # open the accordion

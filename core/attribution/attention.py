@@ -43,6 +43,7 @@ __all__ = [
     "TransformerInfo",
     "attention_backward",
     "attention_steps",
+    "fused_inputs",
     "mix",
     "recorded_attention",
     "token_grid",
@@ -198,16 +199,24 @@ class _RecordedAttention(torch.autograd.Function):
         return dq, dk, dv, None
 
 
-def record_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """Attention for :func:`recorded_attention`: fused (``scaled_dot_product_attention``: no
-    (tokens x tokens) tensor) forward, and a backward that leaves ``mean_heads((dA ⊙ A)^+)`` in
-    the call's :class:`Record`; returns no weights."""
+def fused_inputs(method: str, query, attention_mask, scaling, dropout) -> tuple[float, torch.Tensor | None]:
+    """The scale and mask that Hugging Face's attention interface hands a method's attention,
+    made ready for ``scaled_dot_product_attention``: ``1 / sqrt(head size)`` when not given, and a
+    boolean mask made additive (0 kept, -inf masked). Refuses dropout: ``method`` needs eval mode."""
     if dropout:
-        raise RuntimeError("relevance needs the model in eval mode (attention dropout is on)")
+        raise RuntimeError(f"{method} needs the model in eval mode (attention dropout is on)")
     if scaling is None:
         scaling = query.size(-1) ** -0.5
     if attention_mask is not None and attention_mask.dtype == torch.bool:
         attention_mask = torch.zeros_like(attention_mask, dtype=query.dtype).masked_fill_(~attention_mask, float("-inf"))
+    return scaling, attention_mask
+
+
+def record_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """Attention for :func:`recorded_attention`: fused (``scaled_dot_product_attention``: no
+    (tokens x tokens) tensor) forward, and a backward that leaves ``mean_heads((dA ⊙ A)^+)`` in
+    the call's :class:`Record`; returns no weights."""
+    scaling, attention_mask = fused_inputs("relevance", query, attention_mask, scaling, dropout)
     records = _RECORDS.get()
     if records is None:  # outside recorded_attention: plain fused attention
         out = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, scale=scaling)

@@ -53,7 +53,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..cam.hooks import frozen
-from .attention import TransformerInfo, attention_function, transformer_info
+from ..cam.registry import register_method
+from .attention import TransformerInfo, attention_function, fused_inputs, transformer_info
 
 __all__ = ["AttnLRPPass", "attnlrp", "attnlrp_forward", "lrp_rules"]
 
@@ -116,12 +117,7 @@ def _attention(q, k, v, scaling: float, mask=None) -> torch.Tensor:
 
 def lrp_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     """Hugging Face's attention interface (VideoMAE, ViViT, ViT) for :func:`lrp_rules`; returns no weights."""
-    if dropout:
-        raise RuntimeError("attnlrp needs the model in eval mode (attention dropout is on)")
-    if scaling is None:
-        scaling = query.size(-1) ** -0.5
-    if attention_mask is not None and attention_mask.dtype == torch.bool:
-        attention_mask = torch.zeros_like(attention_mask, dtype=query.dtype).masked_fill_(~attention_mask, float("-inf"))
+    scaling, attention_mask = fused_inputs("attnlrp", query, attention_mask, scaling, dropout)
     return _attention(query, key, value, scaling, attention_mask).transpose(1, 2).contiguous(), None
 
 
@@ -261,6 +257,7 @@ def attnlrp_forward(explainer, x: torch.Tensor) -> AttnLRPPass:
     return AttnLRPPass(info, logits, store["tokens"])
 
 
+@register_method("attnlrp", needs_tokens=True, classify=attnlrp_forward)
 def attnlrp(explainer, x: torch.Tensor, targets, params=None, *, progress=None, cancel=None,
             run: AttnLRPPass | None = None):
     """(K, t, h, w) AttnLRP maps on the token grid, one per target (a :class:`core.cam.Target`:

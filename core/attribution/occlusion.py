@@ -10,16 +10,22 @@ The map is on the stride grid, ``ceil(size / stride)`` cells per axis: a cell's 
 mean drop of the windows that cover it. Because the stride divides the window, every pixel of a
 cell is covered by the same windows, so the cell's value is exactly captum's per-pixel
 attribution (the sum of the covering windows' drops over their count) at each of its pixels:
-:func:`occlusion_pixels` repeats each cell over its pixels and gives captum's map.
+:func:`occlusion_pixels` repeats each cell over its pixels and gives captum's map, which is how the
+engine puts occlusion's map on the model input (its ``on_input``, :mod:`core.cam.registry`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 import torch.nn.functional as F
 
+from ..cam.registry import register_method
+from ..cam.result import Target
+from ..errors import Cancelled
+from .cost import PROBE_BATCHES, Probe, measured, probe_clip
 from .perturb import Perturbation, baseline_clip, batches, scores
 
 __all__ = ["forward_passes", "occlusion", "occlusion_pixels"]
@@ -37,6 +43,20 @@ def forward_passes(params: Perturbation, shape) -> int:
     return 1 + math.prod(_starts(size, params))
 
 
+def _probe(explainer, settings, shape, clock) -> Probe:
+    """Occlusion's cost (:func:`core.attribution.estimate`): a stamp after the clean clip's pass,
+    then after each batch; stopped after :data:`PROBE_BATCHES` batches."""
+    params, x, stamps = settings.perturbation, probe_clip(explainer, shape), []
+    with contextlib.suppress(Cancelled):
+        occlusion(explainer, x, [Target(0, "class 0")], params, progress=lambda done, total: stamps.append(clock()),
+                  cancel=lambda: len(stamps) > PROBE_BATCHES)
+    windows = forward_passes(params, shape) - 1
+    sizes = [min(params.batch_size, windows - s) for s in range(0, windows, params.batch_size)]
+    return measured(explainer, x, params, stamps, sizes, clock, unbatched=1)  # its clean clip: one pass of one clip
+
+
+@register_method("occlusion", params=Perturbation, passes=forward_passes, probe=_probe,
+                 on_input=lambda raw, params, size: occlusion_pixels(raw, params.stride, size))
 def occlusion(explainer, x: torch.Tensor, targets, params: Perturbation, *, progress=None, cancel=None):
     """(K, ceil(T/st), ceil(H/sh), ceil(W/sw)) occlusion maps for the K targets, and info.
     ``x``: the (1, C, T, H, W) model input; ``progress(done, total)`` after each batch;

@@ -12,9 +12,9 @@ from enum import Enum
 import torch
 import torch.nn.functional as F
 
-from ..errors import SettingsError, UserError
+from ..errors import Cancelled, SettingsError
 
-__all__ = ["DESIGNS", "Baseline", "Cancelled", "Perturbation", "baseline_clip", "scores"]
+__all__ = ["DESIGNS", "Baseline", "Perturbation", "baseline_clip", "scores"]
 
 Triple = tuple[int, int, int]
 DESIGNS = ("balanced", "independent")  # how RISE draws its grids
@@ -27,11 +27,6 @@ class Baseline(str, Enum):
 
     BLUR = "blur"  # each frame blurred: shapes and motion gone, colours and brightness kept
     MEAN = "mean"  # the clip's mean value per channel
-
-
-class Cancelled(UserError):
-    """The caller's cancel check returned True (the page's Stop button); the message says how far
-    the run got."""
 
 
 def _triple(name: str, value, flag: str) -> Triple:

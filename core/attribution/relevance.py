@@ -32,6 +32,7 @@ import torch
 
 from ..cam.hooks import frozen
 from ..cam.layouts import to_cthw
+from ..cam.registry import register_method
 from .attention import (
     Record,
     Step,
@@ -133,6 +134,7 @@ def relevance_forward(explainer, x: torch.Tensor) -> RelevancePass:
     return RelevancePass(info, logits, [Step("full", torch.empty(0)) for _ in records], records)
 
 
+@register_method("relevance", needs_tokens=True, classify=relevance_forward)
 def relevance(explainer, x: torch.Tensor, targets, params=None, *, progress=None, cancel=None,
               run: RelevancePass | None = None):
     """(K, t, h, w) relevance maps on the token grid, one per target (a :class:`core.cam.Target`:

@@ -40,9 +40,13 @@ is flat in N. The map is on the model input's own (T, H, W) grid.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 
+from ..cam.registry import register_method
+from ..cam.result import Target
+from .cost import PROBE_BATCHES, Probe, measured, probe_clip
 from .perturb import Perturbation, baseline_clip, batches, scores
 
 __all__ = ["Masks", "forward_passes", "rise"]
@@ -140,6 +144,17 @@ class Masks:
         return self.upsample(*self.grids(n))
 
 
+def _probe(explainer, settings, shape, clock) -> Probe:
+    """RISE's cost (:func:`core.attribution.estimate`): :data:`PROBE_BATCHES` batches of masks, a
+    stamp before the first and after each."""
+    params, x = settings.perturbation, probe_clip(explainer, shape)
+    stamps = [clock()]
+    rise(explainer, x, [Target(0, "class 0")], replace(params, masks=PROBE_BATCHES * params.batch_size),
+         progress=lambda done, total: stamps.append(clock()))
+    return measured(explainer, x, params, stamps, [params.batch_size] * PROBE_BATCHES, clock)
+
+
+@register_method("rise", params=Perturbation, passes=forward_passes, probe=_probe)
 def rise(explainer, x: torch.Tensor, targets, params: Perturbation, *, progress=None, cancel=None):
     """(K, T, H, W) RISE maps for the K targets, and info; ``x``: the (1, C, T, H, W) model
     input; ``progress(done, total)`` after each batch; ``cancel()`` returning True stops before

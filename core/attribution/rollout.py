@@ -31,6 +31,7 @@ import torch
 
 from ..cam.hooks import evaluating
 from ..cam.layouts import to_cthw
+from ..cam.registry import register_method
 from .attention import attention_steps, mix, spatial_cls_weight, start_vector, transformer_info
 
 __all__ = ["RolloutPass", "rollout", "rollout_forward", "rollout_vector"]
@@ -79,6 +80,7 @@ def rollout_forward(explainer, x: torch.Tensor) -> RolloutPass:
         "forward_passes": 1, "reads": info.read, "attention_layers": len(steps), "class_specific": False})
 
 
+@register_method("rollout", class_agnostic=True, needs_tokens=True, classify=rollout_forward)
 def rollout(explainer, x: torch.Tensor, targets, params=None, *, progress=None, cancel=None,
             run: RolloutPass | None = None):
     """(K, t, h, w) rollout maps on the token grid (the same map for each of the K targets), and

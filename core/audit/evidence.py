@@ -5,7 +5,9 @@ group, and two runs compare byte for byte): the prediction (top-2 and the labell
 probability), the evidence for the labelled class averaged over time on the audit grid (the
 map's own grid, pooled to at most :data:`MAX_GRID` cells a side; it spans the model's input,
 which is the whole frame for a model that squashes frames), its temporal profile, and where the
-clip moves (mean absolute frame difference on the same grid). Each map sums to 1. Beside it,
+clip moves (mean absolute frame difference on the same grid). Each map sums to 1. ``moves``: motion
+or appearance for the labelled class (:func:`core.trust.motion_check`: the evidence's share on
+what moves and the class's drops without motion / without appearance; 2 more clip passes). Beside it,
 the labelled class's maps over time (pooled to at most :data:`MAX_GRID` a side, float16) are kept
 for the report's GIFs, so drawing them needs no second explanation.
 """
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 
 from ..cam import Explainer, Settings
 from ..transforms import crop_box_for, maps_to_frames, preprocess
+from ..trust.motion import motion_check
 from ..video import read_clip
 from .inputs import Item
 
@@ -72,6 +75,9 @@ def video_record(explainer: Explainer, item: Item, settings: Settings, limits=No
     t1 = time.perf_counter()
     exp = explainer.explain(x, [item.target], settings=settings)
     t2 = time.perf_counter()
+    moves = motion_check(explainer, x, item.target, exp=exp).to_dict()
+    moves = {k: moves[k] for k in ("share", "area", "motion_drop", "appearance_drop", "verdict", "weak")}
+    t3 = time.perf_counter()
     raw = exp.raw_maps[0].clamp(min=0).mean(0)  # (h', w'): the labelled class's evidence, over time
     grid = grid_of(tuple(raw.shape))
     evidence = F.adaptive_avg_pool2d(raw[None, None], grid)[0, 0]
@@ -90,5 +96,6 @@ def video_record(explainer: Explainer, item: Item, settings: Settings, limits=No
         "evidence": _share(evidence),
         "motion": _share(motion),
         "profile": [round(v, _DIGITS) for v in exp.temporal_importance[0].tolist()],
-        "seconds": {"decode": round(t1 - t0, 4), "explain": round(t2 - t1, 4)},
+        "moves": moves,
+        "seconds": {"decode": round(t1 - t0, 4), "explain": round(t2 - t1, 4), "motion": round(t3 - t2, 4)},
     }, _kept(exp.maps[0])

@@ -147,6 +147,14 @@ def _flag_evidence(s: dict, explainer, load, grid) -> str:
     return "".join(parts)
 
 
+def _moves(m: dict | None) -> str:
+    """A class's motion-or-appearance cell: verdict (share on what moves / moving area)."""
+    if m is None:
+        return "&ndash;"
+    share = "&ndash;" if m["share"] is None else f"{m['share']:.2f}"
+    return f"{m['verdict']} ({share} / {m['area']:.2f})"
+
+
 def write_report(out: Path, audit: dict, explainer, settings, items: dict, load, limits=None,
                  maps_dir: Path | None = None) -> Path:
     """Write ``out/report.html`` (and the GIFs it shows, to ``out/clips/``): ``items`` maps a
@@ -167,7 +175,7 @@ def write_report(out: Path, audit: dict, explainer, settings, items: dict, load,
         rows.append(f"<tr class='{'flag' if flag else ''}'><td><a href='#{anchor}'>{html.escape(label)}</a></td>"
                     f"<td>{c['n']}</td><td>{c['top1']:.0%}</td>"
                     f"<td>{html.escape(f'{confused[0]} ({confused[1]})') if confused else '&ndash;'}</td>"
-                    f"<td>{screen}</td><td>{test}</td><td>{flag}</td></tr>")
+                    f"<td>{screen}</td><td>{test}</td><td>{_moves(c.get('motion'))}</td><td>{flag}</td></tr>")
         body = [f"<section id='{anchor}'><h2>{html.escape(label)}</h2>"
                 f"<p>{c['n']} clips, {c['top1']:.0%} right.</p>"]
         if ev is not None:
@@ -206,9 +214,13 @@ suspicious when its region covers at most {t['max_region']:.0%} of the frame, fi
 off-motion &ge; {t['min_off_motion']}; its region is then tested. Paste: pasted from the class's clips into clips of
 other classes, does it turn them into the class (control: the region from third classes)? Removal: covered in the
 class's own clips, does the class go (control: a box of the same size covered in the farthest corner)? Flagged: a test's
-rate is &ge; {t['flag_flip_rate']:.0%} and {t['flag_margin_over_control']:.0%} above its control.</p>
+rate is &ge; {t['flag_flip_rate']:.0%} and {t['flag_margin_over_control']:.0%} above its control. Motion or appearance:
+the verdict on the class's median drops in probability when motion is removed (every frame the middle one) and when
+appearance is removed (what does not change over the clip made flat), (the evidence's mean share on what moves / the
+moving area, a uniform map's share); see docs/trust.md.</p>
 <table><tr><th>class</th><th>clips</th><th>top-1</th><th>most often predicted instead</th>
-<th>screen</th><th>paste: flips (control) / removal: drops (control)</th><th>flag</th></tr>{''.join(rows)}</table>
+<th>screen</th><th>paste: flips (control) / removal: drops (control)</th><th>motion or appearance</th><th>flag</th></tr>
+{''.join(rows)}</table>
 {f'<h2>Unreadable videos</h2><ul>{errors}</ul>' if errors else ''}
 {''.join(sections)}
 </body></html>

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import SettingsError, UserError
 
-__all__ = ["add_arguments", "audit", "audit_records", "judge", "run"]
+__all__ = ["add_arguments", "audit", "audit_records", "judge", "run", "split_done", "write_json"]
 
 _RECORDS = "records"
 
@@ -44,11 +44,24 @@ def add_arguments(p: argparse.ArgumentParser, add_model_arguments) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 
 
-def _write_json(path: Path, obj) -> None:
+def write_json(path: Path, obj) -> None:
     """Whole or not at all: a kill leaves the old file or none, never half of one."""
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
     os.replace(tmp, path)
+
+
+def split_done(folder: Path, items) -> tuple[list[dict], list[tuple[object, Path]]]:
+    """(the records of the ``items`` already in ``folder``, [(item, its record's path)] for the
+    rest): one ``{item.index:07d}.json`` per item, as a resumed run finds them."""
+    done, todo = [], []
+    for item in items:
+        path = folder / f"{item.index:07d}.json"
+        if path.is_file():
+            done.append(json.loads(path.read_text()))
+        else:
+            todo.append((item, path))
+    return done, todo
 
 
 def audit_records(explainer, items, settings, folder: Path, *, progress=None, limits=None) -> list[dict]:
@@ -60,13 +73,7 @@ def audit_records(explainer, items, settings, folder: Path, *, progress=None, li
     from .evidence import video_record
 
     folder.mkdir(parents=True, exist_ok=True)
-    out, todo = [], []
-    for item in items:
-        path = folder / f"{item.index:07d}.json"
-        if path.is_file():
-            out.append(json.loads(path.read_text()))
-        else:
-            todo.append((item, path))
+    out, todo = split_done(folder, items)
     bar = None
     if progress is None:
         from tqdm import tqdm
@@ -79,7 +86,7 @@ def audit_records(explainer, items, settings, folder: Path, *, progress=None, li
                 np.savez(path.with_suffix(".npz"), maps=maps)  # before the record, which marks it done
             except UserError as e:  # a bad or unreadable video: recorded, skipped
                 rec = {"index": item.index, "video": item.name, "target": item.target, "error": str(e)}
-            _write_json(path, rec)
+            write_json(path, rec)
             out.append(rec)
             if bar is not None:
                 bar.update()
@@ -122,9 +129,29 @@ def judge(records: list[dict], categories, *, per_class: int, causal=None) -> di
                        for name, rows in (("positive", positive), ("medium", medium), ("negative", negative))},
             "evidence": evidence,
             "shortcut": shortcut,
+            "motion": _motion(mine),
         }
     return {"classes": classes, "flagged": flags,
             "errors": [{"video": r["video"], "error": r["error"]} for r in records if "error" in r]}
+
+
+def _motion(records: list[dict]) -> dict | None:
+    """Motion or appearance for a class (records' ``moves``, :mod:`core.trust.motion`): the mean
+    share of its evidence on what moves (and the moving area, a uniform map's share), the median
+    drops, the verdict of the median drops by the per-clip rule, the per-clip verdicts and how many
+    are weak; None for records made without it."""
+    from ..trust.motion import motion_verdict
+
+    rows = [r["moves"] for r in records if r.get("moves")]
+    if not rows:
+        return None
+    shares = [m["share"] for m in rows if m["share"] is not None]
+    md, ad = (float(np.median([m[k] for m in rows])) for k in ("motion_drop", "appearance_drop"))
+    return {"n": len(rows), "share": round(float(np.mean(shares)), 4) if shares else None,
+            "area": round(float(np.mean([m["area"] for m in rows])), 4), "motion_drop": round(md, 4),
+            "appearance_drop": round(ad, 4), "verdict": motion_verdict(md, ad),
+            "verdicts": dict(sorted(Counter(m["verdict"] for m in rows).items())),
+            "weak": sum(bool(m.get("weak")) for m in rows)}  # clips whose P(class) is below MIN_PROB
 
 
 def _entry(r: dict) -> dict:
@@ -214,7 +241,7 @@ def _claim(folder: Path, items, rank, resume: bool, run: dict) -> None:
     if not resume and any((folder / f"{it.index:07d}.json").is_file() for it in rank.take(items)):
         raise SettingsError(f"{folder.parent} holds an audit already; pass --resume to finish it, or pick another --out")
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(stamp, run)
+    write_json(stamp, run)
 
 
 def _finish(explainer, items, records, settings, info: dict, per_class: int, causal_clips: int, out: Path,
@@ -265,7 +292,7 @@ def _finish(explainer, items, records, settings, info: dict, per_class: int, cau
     write_report(out, audit, explainer, settings, by_index, load, limits, maps_dir=out / _RECORDS)
     audit["timings"]["report_s"] = round(time.perf_counter() - t3, 2)
     audit["timings"]["total_s"] = round(time.perf_counter() - t0, 2)
-    _write_json(out / "audit.json", audit)
+    write_json(out / "audit.json", audit)
     return audit
 
 

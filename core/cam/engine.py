@@ -40,9 +40,16 @@ from ..familiarity import FeatureStats, capture_features
 from ..models.measured import TABLE_LINK
 from ..models.spec import ModelSpec
 from ..transforms import preprocess
-from .forward import LayerForward, batched_vjp, cam_maps, forward_to_layer, upsample_and_normalise
+from .forward import (
+    LayerForward,
+    attribution_maps,
+    batched_vjp,
+    cam_maps,
+    forward_to_layer,
+    upsample_and_normalise,
+)
 from .hooks import evaluating, frozen, resolve_layer
-from .methods import CAM_FUNCTIONS
+from .registry import method_entry, resolve
 from .result import Explanation, Target
 from .settings import Settings
 
@@ -257,8 +264,8 @@ class Explainer:
         if settings is not None and (options or layer is not None):
             raise SettingsError("give either settings= or its fields as keywords, not both")
         settings, defaults = self.settings_for(settings, layer=None if module_layer is not None else layer, **options)
-        # The method's family: the Grad-CAM table at a layer, or core.attribution's table
-        run = self._cam if settings.method in CAM_FUNCTIONS else self._attribute
+        # How the method runs, as it registered (core.cam.registry): at a layer, or on the whole model
+        run = self._cam if method_entry(settings.method).needs_layer else self._attribute
         exp = run(clip, (targets, top_k, contrast), settings, module_layer, progress, cancel)
         frames = getattr(clip, "frames", clip if isinstance(clip, torch.Tensor) and clip.dtype == torch.uint8 else None)
         return replace(exp, defaults=defaults or exp.defaults, frames=frames)
@@ -275,19 +282,18 @@ class Explainer:
         method = self.spec.default_method
         options = {k: v for k, v in options.items() if k != "method"}
         defaults = {"method": method, "source": TABLE_LINK}
-        if method in {m.value for m in CAM_FUNCTIONS} and options.get("layer") is None:
+        if method_entry(method).needs_layer and options.get("layer") is None:
             defaults["layer"] = self.spec.default_layer
         return Settings(method=method, **options), defaults
 
     def forward_passes(self, clip, settings: Settings) -> int:
         """How many forward passes explaining ``clip`` with ``settings`` runs (before it runs):
         1 for the Grad-CAM family and the attention methods (0 when cached), the method's count
-        plus one for the others."""
-        if settings.method in CAM_FUNCTIONS:
+        (its registered ``passes``) plus one for the others."""
+        entry = method_entry(settings.method)
+        if entry.needs_layer:  # its forward pass to the layer is the one that predicts the classes
             return 1
-        from ..attribution.maps import passes, resolve  # here: core.attribution imports core.cam
-
-        return passes(resolve(self, settings), self.model_input(clip).shape)
+        return 1 + entry.forward_passes(resolve(self, settings).perturbation, self.model_input(clip).shape)
 
     def _cam(self, clip, asked, settings: Settings, module_layer, progress, cancel) -> Explanation:
         t_start = time.perf_counter()
@@ -323,9 +329,6 @@ class Explainer:
         methods through :meth:`predict`, batch by batch, so other callers of the model interleave
         with them). Another class of a kept clip runs no forward pass for the classes: rollout
         none at all, relevance and attnlrp their backward pass only."""
-        # imported here: core.attribution imports core.cam
-        from ..attribution.maps import attribution_maps, resolve
-
         t_start = time.perf_counter()
         settings = resolve(self, settings)
         with self._lock:
@@ -359,14 +362,12 @@ class Explainer:
         kept). A method of ``CLASSIFYING`` runs its own pass, kept with its graph or map for more
         classes; the others a no-grad forward pass, of which the scores are kept. The last
         ``cache_size`` are kept, by this Explainer only. Called under the lock."""
-        from ..attribution import CLASSIFYING  # here: core.attribution imports core.cam
-
         key = (prep.key, method, self._weights_version(), str(self.device))
         done = self._classified.get(key)
         if done is not None:
             self._classified.move_to_end(key)
             return done, True
-        own = CLASSIFYING.get(method)
+        own = method_entry(method).classify
         t0 = time.perf_counter()
         with frozen(self.model), torch.no_grad(), capture_features(self.model, self.spec, self._stats_layers()) as seen:
             run = own(self, prep.x) if own is not None else None

@@ -12,7 +12,9 @@ forward pass under bf16 autocast on CUDA.
 or ``class`` minus ``minus``), the gradients of every clip of the batch in one batched
 vector-Jacobian product; :func:`cam_maps` turns activations and gradients into raw maps and maps
 in [0, 1]. :class:`core.Explainer` (one clip, graph kept for more classes) and the whole-video
-timeline (batches of windows, graph freed after its rows) both call these.
+timeline (batches of windows, graph freed after its rows) both call these. A method that needs
+no layer (:mod:`core.attribution`'s) has its maps put on the input by :func:`attribution_maps`,
+scaled the same way.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from ..errors import SettingsError
 from .hooks import capture_activation, frozen
 from .layouts import to_cthw
 from .methods import cam_from_gradients
+from .registry import method_entry
 from .settings import Normalize, Settings
 
-__all__ = ["LayerForward", "batched_vjp", "cam_maps", "forward_to_layer", "upsample_and_normalise"]
+__all__ = ["LayerForward", "attribution_maps", "batched_vjp", "cam_maps", "forward_to_layer", "upsample_and_normalise"]
 
 Row = tuple[int, int | None]  # (class, minus): the logit of class, or class minus another's
 
@@ -66,6 +69,23 @@ class LayerForward:
         g = batched_vjp(logits, self.activation, onehot, keep_graph=keep_graph)  # (K, B, *layer output)
         # (K, B, *layer output) => (K * B, C, t, h, w) => (K, B, C, t, h, w)
         return to_cthw(g.detach().flatten(0, 1), self.layout, self.layer, self.grid).unflatten(0, (len(rows), -1))
+
+    def gradients_per_clip(self, classes: Sequence[Sequence[int | None]], *, keep_graph: bool) -> torch.Tensor:
+        """(K, B, C, t, h, w): row ``j`` holds, for clip ``b``, the gradient of the logit of class
+        ``classes[j][b]`` (zeros where it is None). A clip's logits depend on that clip alone, so a
+        row can ask each clip for another class: K is the most classes one clip wants, not how many
+        the batch wants in all (the timeline: each window its own top classes). One scalar
+        backward pass a row."""
+        logits, last = self.logits, len(classes) - 1
+        grads = []
+        for j, row in enumerate(classes):
+            onehot = torch.zeros_like(logits)
+            for b, c in enumerate(row):
+                if c is not None:
+                    onehot[b, c] = 1
+            grads.append(_vjp(logits, self.activation, onehot, keep_graph=keep_graph or j < last))
+        g = torch.stack(grads)  # (K, B, *layer output)
+        return to_cthw(g.detach().flatten(0, 1), self.layout, self.layer, self.grid).unflatten(0, (len(classes), -1))
 
 
 def forward_to_layer(model: nn.Module, x: torch.Tensor, layer: nn.Module, layer_name: str, *,
@@ -164,3 +184,31 @@ def upsample_and_normalise(raw: torch.Tensor, size: tuple[int, ...], normalize: 
     if flat.any():
         maps.masked_fill_(flat, 0.0)
     return maps, importance
+
+
+def attribution_maps(explainer, x: torch.Tensor, targets, settings: Settings, *, progress=None, cancel=None,
+                     run=None, classified: bool = True):
+    """The maps of a method that needs no layer (:mod:`core.attribution`'s): (raw maps (K, t, h, w)
+    on the method's grid, maps (K, T, H, W) in [0, 1] on the model input, (K, T) share of mass per
+    frame, info) for the K ``targets`` of the model input ``x`` (1, C, T, H, W), by a resolved
+    ``settings`` (:func:`core.cam.registry.resolve`). ``run``: the method's ``classify`` pass,
+    which predicted the classes; ``classified``: whether a forward pass predicted them for this
+    call (False: the Explainer's cache had them)."""
+    entry = method_entry(settings.method)
+    params = settings.perturbation
+    own = {"run": run} if run is not None else {}
+    raw, info = entry.run(explainer, x, targets, params, progress=progress, cancel=cancel, **own)
+    size = tuple(x.shape[2:])
+    # a method may say how its grid lies on the input (occlusion: its cells repeated over their
+    # pixels, exactly captum's map); every other grid is interpolated as Grad-CAM's layer grid is
+    on_input = entry.on_input(raw, params, size) if entry.on_input is not None else raw
+    if not entry.class_agnostic:
+        maps, importance = upsample_and_normalise(on_input.float(), size, settings.normalize)
+    else:  # one map for every class (rollout): made once, and kept by its pass for more classes
+        kept = getattr(run, "on_input", {})
+        key = (size, settings.normalize)
+        if key not in kept:
+            kept[key] = upsample_and_normalise(on_input[:1].float(), size, settings.normalize)
+        maps, importance = (t.expand(len(raw), *t.shape[1:]).clone() for t in kept[key])
+    info = {**info, "forward_passes": info["forward_passes"] + int(classified)}  # + the one that predicted the classes
+    return raw.float(), maps, importance, info

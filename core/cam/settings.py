@@ -10,20 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
-from .._choice import Choice as _Choice
 from ..errors import SettingsError
+from ..options import Choice as _Choice
 
 if TYPE_CHECKING:
     from ..attribution.perturb import Perturbation
 
-__all__ = ["ATTENTION_METHODS", "PERTURBATION_METHODS", "Method", "Normalize", "Pooling", "Settings", "methods_for"]
+__all__ = ["ATTENTION_METHODS", "PERTURBATION_METHODS", "Method", "Normalize", "Pooling", "Settings"]
 
 
 class Method(_Choice):
     """The Grad-CAM family at a layer (see :func:`core.cam.methods.cam_from_gradients`), then the
     methods of :mod:`core.attribution`, which need no layer: a video transformer's own attention
     (``rollout``, ``relevance``, ``attnlrp``) and perturbations of the clip that any model answers
-    (``occlusion``, ``rise``)."""
+    (``occlusion``, ``rise``). What each needs and how it runs is its entry in
+    :mod:`core.cam.registry`, where a method of your own adds itself to this enum."""
 
     # the Grad-CAM family, at a layer
     GRADCAM = "gradcam", "Grad-CAM"
@@ -40,15 +41,10 @@ class Method(_Choice):
     RISE = "rise", "RISE"
 
 
+# The built-in groups, by name; the engine reads each method's registered entry instead
+# (core.cam.registry: needs_tokens, params), which a method of your own has too
 ATTENTION_METHODS = (Method.ROLLOUT, Method.RELEVANCE, Method.ATTNLRP)  # read a Hugging Face video transformer's attention
 PERTURBATION_METHODS = (Method.OCCLUSION, Method.RISE)  # any model: many forward passes of changed clips
-
-
-def methods_for(spec) -> list[Method]:
-    """The methods that apply to a model with this :class:`core.ModelSpec`: the attention methods
-    only where the spec declares a token grid (the Hugging Face video transformers)."""
-    attention = spec is not None and spec.token_grid is not None
-    return [m for m in Method if attention or m not in ATTENTION_METHODS]
 
 
 class Pooling(_Choice):

@@ -20,11 +20,11 @@ from .._lazy import lazy_names
 # name -> its module, loaded on first use: `python -m core explain` builds the `timeline`
 # subcommand's arguments (.run) without loading the scan, the writers or torch.distributed
 _WHERE = {
-    "ALL_CLASS_MAPS": "scan", "DEFAULT_MAX_DURATION": "plan", "FrameSpool": "output", "Mode": "moments",
+    "DEFAULT_MAX_DURATION": "plan", "FrameSpool": "output", "Mode": "moments",
     "Plan": "plan", "Shown": "moments", "TimelineResult": "scan", "heatmap_video": "output",
     "plan_windows": "plan", "shown": "moments", "timeline": "scan", "write_timeline": "output",
 }
 __getattr__, __dir__ = lazy_names(__name__, _WHERE)
 
-__all__ = ["ALL_CLASS_MAPS", "DEFAULT_MAX_DURATION", "FrameSpool", "Mode", "Plan", "Shown", "TimelineResult",
-           "heatmap_video", "plan_windows", "shown", "timeline", "write_timeline"]
+__all__ = ["DEFAULT_MAX_DURATION", "FrameSpool", "Mode", "Plan", "Shown", "TimelineResult", "heatmap_video",
+           "plan_windows", "shown", "timeline", "write_timeline"]

@@ -78,7 +78,7 @@ def shown(result, cls: int | None = None) -> Shown:
     maps = None
     for c in classes:
         where = top == c
-        m = result.combined_maps(c)
+        m = result.combined_maps(c, partial=True)  # kept in the windows holding a frame where c is on top
         if maps is None:
             maps = np.zeros_like(m)
         maps[where] = m[where]

@@ -124,8 +124,8 @@ def write_timeline(result: TimelineResult, out_dir: str | PathLike, *, spool: Fr
     out.mkdir(parents=True, exist_ok=True)
     if heatmap_classes is None:  # the targets asked for, else each moment's top class
         heatmap_classes = result.targets if result.targets else [None]
-    kept = set(result.maps)
-    classes = [c for c in heatmap_classes if c in kept or (c is None and kept >= set(result.moment_classes()))]
+    full, kept = set(result.classes_with_maps()), set(result.maps)
+    classes = [c for c in heatmap_classes if c in full or (c is None and kept >= set(result.moment_classes()))]
     written: dict[str, Path] = {}
     heatmaps = []
     if spool is not None and spool.count:

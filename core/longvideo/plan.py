@@ -16,8 +16,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .._sampling import nearest
 from ..errors import SettingsError
+from ..video import nearest
 
 __all__ = ["DEFAULT_MAX_DURATION", "Plan", "nearest_positions", "plan_windows"]
 

@@ -2,18 +2,23 @@
 
 The video is indexed (a demux pass, no decoding), the grid and windows are planned
 (:mod:`core.longvideo.plan`), then one decode pass yields the grid frames in order
-(``core._decode.iter_frames``: frames no grid time needs are skipped by the decoder where it
+(``core.video.iter_frames``: frames no grid time needs are skipped by the decoder where it
 can, only grid frames are converted to RGB). Each grid frame is preprocessed once and kept only
 until the last window that holds it has run; windows go through the model in batches, each
 batch one forward pass with the target layer captured and one batched vector-Jacobian product
-for the classes whose maps are kept: :mod:`core.cam.forward`, the Explainer's own path (with a
+for the classes whose maps it keeps: :mod:`core.cam.forward`, the Explainer's own path (with a
 model's class-token head, and amp), under the Explainer's lock when one is given. Memory is flat in the video's length: what grows is one
 row of probabilities and a few layer-sized maps per window.
 
-Which maps are kept: the ``targets`` given; else every class when the model has at most
-:data:`ALL_CLASS_MAPS` of them (the top classes are known only at the end); else a second pass,
-after scoring, for the classes that are the top class at some moment (:mod:`.moments`: the ones
-the whole-video heatmap shows; usually a few). It re-decodes the video; give ``targets`` to avoid it.
+Which maps are kept: the ``targets`` given, for every window; else, for each window, those of
+the classes that are the top class at one of its frames (:mod:`.moments`): exactly what the
+whole-video heatmap shows, in the same single pass. A frame's top class is known once every window
+holding it has been scored, so a batch's maps wait (its graph kept) until the batches after it
+have been scored: at most ``num_frames / stride`` windows more, however long the video. A class's
+map is NaN in the windows where it was not needed (:meth:`TimelineResult.classes_with_maps`
+names the classes kept for every window). Computing every class's map in every window cost more
+than the forward pass itself on the shipped model (13 classes: 1.2 s of gradients and maps for
+1.5 s of forward per batch of 8); give ``targets`` for a class to be kept everywhere.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -28,22 +34,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._decode import Decoded, iter_frames
-from .._limits import Budget, Limits
 from ..cam.engine import Explainer, class_index
-from ..cam.forward import cam_maps, forward_to_layer
+from ..cam.forward import LayerForward, cam_maps, forward_to_layer
 from ..cam.hooks import resolve_layer
 from ..cam.methods import CAM_FUNCTIONS, METHODS
 from ..cam.settings import Normalize, Settings
 from ..errors import SettingsError, VideoError, VideoTooLargeError
 from ..transforms import crop_box_for, preprocess, resized_size
-from ..video import open_video
+from ..video import Budget, Decoded, Limits, iter_frames, open_video
 from .moments import frame_means, moment_classes, top_per_frame
 from .plan import DEFAULT_MAX_DURATION, Plan, nearest_positions, plan_windows
 
-__all__ = ["ALL_CLASS_MAPS", "DEFAULT_MAX_DURATION", "TimelineResult", "timeline"]
+__all__ = ["DEFAULT_MAX_DURATION", "TimelineResult", "timeline"]
 
-ALL_CLASS_MAPS = 64
 _INDEX_SECONDS = 30.0  # wall-clock budget of the demux pass
 MIN_SHORT_SIDE = 224  # grid frames are converted at least this size (the heatmap video's panels)
 MIN_DECODE_BUDGET_S = 10.0  # the decode budget of a short video (seconds_per_minute scales it up)
@@ -54,7 +57,9 @@ class TimelineResult:
     """What :func:`timeline` found: per-window class probabilities and maps, on the plan's grid.
 
     ``maps[c]`` is (windows, num_frames, h, w) float16: class ``c``'s map of each window at the
-    layer's spatial size, upsampled in time to the window's frames and scaled to [0, 1] per window.
+    layer's spatial size, upsampled in time to the window's frames and scaled to [0, 1] per window;
+    NaN in the windows where the scan did not need it (without ``targets``, a class's map is kept
+    only in the windows holding a frame where it is the top class: see :meth:`classes_with_maps`).
     """
 
     video: str
@@ -86,14 +91,20 @@ class TimelineResult:
         order = np.argsort(-mean, kind="stable")[:n]
         return [(int(i), float(mean[i])) for i in order]
 
-    def combined_maps(self, cls: int) -> np.ndarray:
+    def classes_with_maps(self) -> list[int]:
+        """The classes whose maps were kept for every window (those a pinned heatmap can show)."""
+        return sorted(c for c, m in self.maps.items() if not np.isnan(m.reshape(len(m), -1)[:, 0]).any())
+
+    def combined_maps(self, cls: int, *, partial: bool = False) -> np.ndarray:
         """(grid frames, h, w) float32 in [0, 1]: class ``cls``'s evidence over the whole video.
 
         Each grid frame gets the mean, over the windows holding it, of that window's map times the
         window's probability of the class: where the model looks, and how sure it is there.
+        ``partial``: allow a class kept for some windows only (frames held by a window without its
+        map come out NaN); otherwise such a class is refused.
         """
-        if cls not in self.maps:
-            raise SettingsError(f"no maps were kept for class {cls}; pass it in targets=")
+        if cls not in self.maps or not (partial or cls in self.classes_with_maps()):
+            raise SettingsError(f"no maps were kept for class {cls} in every window; pass it in targets=")
         weighted = self.maps[cls].astype(np.float32) * self.probs[:, cls, None, None, None]
         return self._per_frame(weighted)
 
@@ -171,23 +182,17 @@ def timeline(
     settings = replace(settings, layer=layer_name)
     cats = tuple(spec.categories)
     keep = None if targets is None else [class_index(t, cats) for t in targets]
-    if keep is None and len(cats) <= ALL_CLASS_MAPS:
-        keep = list(range(len(cats)))
     path = os.fspath(video)
     name = os.path.basename(path) or path
     t0 = time.perf_counter()
     line = _index(path, max_duration)
     plan = plan_windows(line.times, line.duration, rate=spec.clip_rate, num_frames=spec.num_frames, stride=stride)
     run = _Run(explainer, amp, spec, layer, layer_name, settings, plan, batch_size, path, name, line, seconds_per_minute)
-    probs, maps = run.stream(keep or [], on_frame, progress)
-    passes = 1
-    if keep is None:  # many classes, none named: the maps of each moment's top class take a second pass
-        _, maps = run.stream(moment_classes(plan, probs), None, progress)
-        passes = 2
+    probs, maps = run.stream(keep, on_frame, progress)
     return TimelineResult(
         video=path, model=spec.name, categories=cats, settings=settings, plan=plan, probs=probs,
         maps=maps, frame_size=run.frame_size, crop_box=crop_box_for(run.frame_size, spec),
-        source_fps=line.fps, num_source_frames=line.n, passes=passes,
+        source_fps=line.fps, num_source_frames=line.n, passes=1,
         targets=None if targets is None else tuple(keep),
         timings={"total_s": time.perf_counter() - t0, **run.timings},
     )
@@ -243,7 +248,9 @@ class _Run:
     frame_size: tuple[int, int] = (0, 0)
     timings: dict[str, float] = field(default_factory=dict)
 
-    def stream(self, keep: list[int], on_frame: FrameSink | None, progress: Progress | None):
+    def stream(self, keep: list[int] | None, on_frame: FrameSink | None, progress: Progress | None):
+        """(probs, maps) of every window; ``keep``: the classes whose maps every window keeps, or
+        None for each window's moment classes (see the module doc)."""
         plan, n_win = self.plan, len(self.plan.starts)
         grid_of: dict[int, list[int]] = {}  # source frame -> the grid frames it stands for
         for g, p in enumerate(nearest_positions(self.line.times, plan.grid)):
@@ -254,6 +261,7 @@ class _Run:
         self._device = self.explainer.device
         self._probs = np.zeros((n_win, len(self.spec.categories)), np.float32)
         self._maps: dict[int, np.ndarray] = {}
+        self._pending: deque[tuple[list[int], LayerForward, tuple[int, ...]]] = deque()  # batches awaiting classes
         self._keep, self._progress = keep, progress
         self.timings.setdefault("preprocess_s", 0.0)
         self.timings.setdefault("model_s", 0.0)
@@ -325,34 +333,68 @@ class _Run:
         self._preprocess([g for k in batch for g in self.plan.frames(k)])
         t = time.perf_counter()
         T = self.plan.num_frames
-        x = torch.stack([self._inputs[g] for k in batch for g in self.plan.frames(k)])  # (B * T, C, h, w)
+        x = _stack([self._inputs[g] for k in batch for g in self.plan.frames(k)])  # (B * T, C, h, w)
         x = x.view(len(batch), T, *x.shape[1:]).transpose(1, 2).contiguous()  # => (B, C, T, h, w)
+        done = batch[-1] + 1
         with self.explainer.exclusive() as model:
-            logits, window_maps = _score(model, x, self.layer, self.layer_name, self.spec, self._keep, self.settings,
-                                         self.amp)
-        self._probs[batch] = logits.float().softmax(-1).cpu().numpy()
-        for i, c in enumerate(self._keep):
-            if c not in self._maps:
-                self._maps[c] = np.zeros((len(self.plan.starts), *window_maps.shape[2:]), np.float16)
-            self._maps[c][batch] = window_maps[:, i].numpy().astype(np.float16)
+            run = forward_to_layer(model, x, self.layer, self.layer_name, spec=self.spec, amp=self.amp)
+            self._probs[batch] = run.logits.detach().float().softmax(-1).cpu().numpy()
+            if self._keep is not None:  # the same classes in every window
+                if self._keep:
+                    self._store(batch, run, x.shape, {k: self._keep for k in batch})
+            else:  # each window's moment classes, once the windows after it are scored
+                self._pending.append((batch, run, tuple(x.shape)))
+                self._settle(done)
         self.timings["model_s"] += time.perf_counter() - t
         self._budget.deadline += time.perf_counter() - start  # the budget bounds decoding, not the model
-        done = batch[-1] + 1
         for g in [g for g in self._inputs if self._last_use[g] < done]:
             del self._inputs[g]
         if self._progress is not None:
             self._progress(done, len(self.plan.starts))
         return done
 
+    def _settle(self, done: int) -> None:
+        """Keep the maps of the waiting batches whose frames' top classes are now known: a frame's
+        is known once every window holding it is scored, i.e. before the first window not yet run."""
+        plan, n = self.plan, len(self.plan.grid)
+        known = plan.starts[done] if done < len(plan.starts) else n  # frames before this one are settled
+        ready = []
+        while self._pending and min(plan.starts[self._pending[0][0][-1]] + plan.num_frames, n) <= known:
+            ready.append(self._pending.popleft())
+        if not ready:
+            return
+        top = top_per_frame(plan, self._probs)[0]
+        for batch, run, shape in ready:
+            wanted = {k: sorted({int(c) for c in top[plan.starts[k]:min(plan.starts[k] + plan.num_frames, n)]})
+                      for k in batch}
+            self._store(batch, run, shape, wanted)
 
-def _score(model, x, layer, layer_name, spec, keep, settings, amp) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Logits (B, classes) and, for the ``keep`` classes, (B, K, T, h, w) maps in [0, 1]."""
-    run = forward_to_layer(model, x, layer, layer_name, spec=spec, amp=amp)
-    if not keep:
-        return run.logits.detach(), None
-    grads = run.gradients([(c, None) for c in keep], keep_graph=False)  # every kept class of every window at once
-    act = run.activation_cthw()
-    # at the layer's spatial size, spread over the window's frames when the layer pooled time
-    # (tubelets), and scaled to [0, 1] per map, as the Explainer does for a clip
-    _, maps, _ = cam_maps(act, grads, settings, (x.shape[2], *act.shape[-2:]), normalize=Normalize.CLIP)
-    return run.logits.detach(), maps.cpu()
+    def _store(self, batch: list[int], run: LayerForward, shape: tuple[int, ...], wanted: dict[int, list[int]]) -> None:
+        """Keep class ``c``'s map of window ``k`` for each ``c`` in ``wanted[k]``; the others stay NaN.
+        The same classes everywhere (``targets``): one batched backward; else one backward pass
+        for each class a window wants (usually one), each window asking for its own class."""
+        depth = max(len(cs) for cs in wanted.values())
+        if self._keep is not None and depth > 1:  # one vmap-batched product for the targets
+            grads = run.gradients([(c, None) for c in self._keep], keep_graph=False)  # (K, B, C, t, h, w)
+        else:
+            grads = run.gradients_per_clip([[wanted[k][j] if j < len(wanted[k]) else None for k in batch]
+                                            for j in range(depth)], keep_graph=False)
+        act = run.activation_cthw()
+        # at the layer's spatial size, spread over the window's frames when the layer pooled time
+        # (tubelets), and scaled to [0, 1] per map, as the Explainer does for a clip
+        _, maps, _ = cam_maps(act, grads, self.settings, (shape[2], *act.shape[-2:]), normalize=Normalize.CLIP)
+        maps = maps.cpu().numpy().astype(np.float16)  # (B, K, T, h, w): window b's j-th class in [b, j]
+        for i, k in enumerate(batch):
+            for j, c in enumerate(wanted[k]):
+                if c not in self._maps:
+                    self._maps[c] = np.full((len(self.plan.starts), *maps.shape[2:]), np.nan, np.float16)
+                self._maps[c][k] = maps[i, j]
+
+
+def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.stack`` of a batch's frames; on the CPU through numpy, in one thread: torch's cat
+    runs each of the ~128 small copies as a parallel region, and with the 2 cores busy (decoder
+    threads, another request) it took 1.4 s for a batch of 8 windows where numpy takes 5 ms."""
+    if tensors[0].device.type != "cpu":
+        return torch.stack(tensors)
+    return torch.from_numpy(np.stack([t.numpy() for t in tensors]))

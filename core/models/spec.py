@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .._choice import Choice
-from .._sampling import Sampling
+from ..options import Choice
+from ..video import Sampling
 
 __all__ = ["Layout", "ModelSpec", "Sampling"]
 

@@ -9,12 +9,13 @@ import torch
 from torch import nn
 
 from ..cam import Explainer, Explanation
+from .motion import MotionCheck, motion_check
 from .perturb import Curve, counterfactuals, deletion_insertion
 from .sanity import randomize_top_down, sanity_order, spearman
 from .verdicts import Verdicts, judge
 
-__all__ = ["Curve", "TrustReport", "Verdicts", "judge", "randomize_top_down", "sanity_order", "spearman",
-           "trust_check", "trust_report"]
+__all__ = ["Curve", "MotionCheck", "TrustReport", "Verdicts", "judge", "motion_check", "randomize_top_down",
+           "sanity_order", "spearman", "trust_check", "trust_report"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class TrustReport:
     sanity: list[dict]
     sanity_maps: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> (T, H, W) in [0, 1]
     timings: dict[str, float] = field(default_factory=dict)
+    motion: MotionCheck | None = None  # motion or appearance? (core.trust.motion)
 
     @property
     def verdicts(self) -> Verdicts:
@@ -50,6 +52,7 @@ class TrustReport:
             "counterfactuals": self.counterfactuals,
             "sanity": self.sanity,
             "verdicts": self.verdicts.to_dict(),
+            "motion": None if self.motion is None else self.motion.to_dict(),
             "timings_ms": {k: round(v, 1) for k, v in self.timings.items()},
         }
 
@@ -66,7 +69,8 @@ def trust_check(
     progress=None,
 ) -> TrustReport:
     """Faithfulness (deletion/insertion by frame and region, vs random order), counterfactuals
-    (reversed, shuffled, frozen, top-frames blurred: which classes flip) and the top-down
+    (reversed, shuffled, frozen, top-frames blurred: which classes flip), motion or appearance
+    (:func:`~core.trust.motion.motion_check`: 2 more clip passes) and the top-down
     randomisation sanity check, for ``exp.targets[target]`` of ``clip``.
 
     ``explainer``: the :class:`~core.cam.Explainer` that made ``exp`` (its model runs the
@@ -97,6 +101,9 @@ def trust_check(
         cf_out[name] = {"top1": cats[top], "top1_prob": round(float(p[top]), 5),
                         "target_prob": round(float(p[t.index]), 5), "flipped": top != top0}
     timings["counterfactuals"] = (time.perf_counter() - t0) * 1e3
+    t0 = time.perf_counter()
+    motion = motion_check(ex, clip, t.index, exp=exp)
+    timings["motion"] = (time.perf_counter() - t0) * 1e3
 
     tick(0.75, "sanity check: randomising layers top-down")
     t0 = time.perf_counter()
@@ -114,7 +121,7 @@ def trust_check(
     del scratch
     timings["sanity"] = (time.perf_counter() - t0) * 1e3
     tick(1.0, "done")
-    return TrustReport(t.name, t.index, curves, cf_out, sanity, sanity_maps, timings)
+    return TrustReport(t.name, t.index, curves, cf_out, sanity, sanity_maps, timings, motion)
 
 
 def trust_report(explainer: Explainer | nn.Module, clip, exp: Explanation, **kwargs) -> dict:

@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--style", choices=[m.value for m in Style],
                    help="standard (the training data's look, the default), unfamiliar (a test set "
                         "unlike it: other backdrops, shapes, textures, speeds, 4.5-8 s clips) or varied "
-                        "(training data varied along those axes from other pools)")
+                        "(training data varied along those axes from other pools) or appearance_free (the standard clips "
+                        "in random dots: object and backdrop alike in any one frame, seen only by their motion)")
     p.add_argument("--shortcut", metavar="CLASS",
                    help="plant a shortcut: a logo in a fixed corner of every clip of this class (a class "
                         "template, e.g. 'Pushing [something] so that it slightly moves'); the manifest says where")

@@ -7,6 +7,8 @@ the acting object, its motion, camera shake, lighting, noise, blur) from one
 code allows: patterned backdrops, odd shapes and textures, 4.5-8 s clips, actions faster or
 slower than any standard one that may start late (see :class:`Style`). ``style`` "varied" is for
 training: it varies the standard look along the same axes from pools disjoint from both.
+``style`` "appearance_free" draws the standard clip of the seed, then shows it in random dots
+(:mod:`.dots`) on a still camera: the same action, and nothing but motion to see it by.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .actions import (
     smooth_jitter,
 )
 from .classes import CAMERA_CLASSES, CLASSES, COVERING, SPINNING, fill_template
+from .dots import Dots
 from .scene import Sensor, paste, render_camera, render_still
 from .sprites import Sprite, make_background, make_cover, make_object
 
@@ -50,12 +53,15 @@ class Style(str, Enum):
     from the varied pools (``patterns.VARIED_*``, recoloured photos), else from the standard ones;
     clips last 1.5-6 s, and actions are stretched 0.75-1.25x and start anywhere
     (:class:`~lab.data.actions.Stretch`). In every style, frame sizes and rates, object sizes,
-    distances, lighting and sensor are drawn as in the standard one.
+    distances, lighting and sensor are drawn as in the standard one. ``APPEARANCE_FREE`` is the
+    standard clip of the same seed (same motion and sensor) re-textured by :class:`~.dots.Dots`:
+    backdrop and object in the same random dots, no clutter, shadow, motion blur or camera shake.
     """
 
     STANDARD = "standard"
     UNFAMILIAR = "unfamiliar"
     VARIED = "varied"
+    APPEARANCE_FREE = "appearance_free"
 
     def __str__(self) -> str:
         return self.value
@@ -89,7 +95,9 @@ class GroundTruth:
     - style "unfamiliar" or "varied" only: ``style``; ``tempo`` ("fast"/"slow"; "stretch"),
       ``tempo_factor`` and ``action_seconds`` (but Holding, which lasts the whole clip);
       ``cover_kind`` (covers drawn from a non-standard pool: in "varied" clips, only when the
-      objects' pool is "varied"); "varied" also ``pools`` (backdrop's and objects').
+      objects' pool is "varied"); "varied" also ``pools`` (backdrop's and objects');
+    - style "appearance_free": ``style``, ``dot_px`` (dot side), and what the dots leave of the
+      standard draws: ``background`` "dots", ``clutter`` 0, ``blur`` 0, no ``shadow``.
     """
 
     masks: np.ndarray
@@ -216,7 +224,7 @@ def render_clip(label: str | int, *, seed: int, size: tuple[int, int] | None = N
     h, w = int(h), int(w)
     fps = float(fps if fps is not None else rng.choice(_FPS))
     seconds = {Style.STANDARD: STANDARD_SECONDS, Style.UNFAMILIAR: UNFAMILIAR_SECONDS,
-               Style.VARIED: VARIED_SECONDS}[style]
+               Style.VARIED: VARIED_SECONDS}.get(style, STANDARD_SECONDS)
     duration = float(duration if duration is not None else rng.uniform(*seconds))
     t = round(fps * duration)
     if fps <= 0 or t < 8:
@@ -226,16 +234,17 @@ def render_clip(label: str | int, *, seed: int, size: tuple[int, int] | None = N
     if style is Style.VARIED:  # (backdrop's, objects') pools, drawn apart so that any pairing occurs
         pools = tuple("varied" if rng.random() < 2 / 3 else "standard" for _ in range(2))
     else:
-        pools = (style.value,) * 2
+        pools = ("standard" if style is Style.APPEARANCE_FREE else style.value,) * 2
     sensor = Sensor.draw(rng, t)
     blur = 0.0 if rng.random() < 0.6 else float(rng.uniform(0.4, 1.2))
     shadow = None
     if rng.random() < 0.4:
         shadow = (int(rng.integers(-5, 6)), int(rng.integers(2, 7)), float(rng.uniform(0.2, 0.45)))
+    dots = Dots(seed, (h, w)) if style is Style.APPEARANCE_FREE else None
     if label in CAMERA_CLASSES:
-        frames, masks, extra, names = _camera_clip(rng, plan, h, w, blur, shadow, sensor, pools)
+        frames, masks, extra, names = _camera_clip(rng, plan, h, w, blur, shadow, sensor, pools, dots)
     else:
-        frames, masks, extra, names = _still_clip(rng, label, plan, h, w, blur, shadow, sensor, pools)
+        frames, masks, extra, names = _still_clip(rng, label, plan, h, w, blur, shadow, sensor, pools, dots)
     params = {
         **plan.params, **extra, "size": [h, w], "num_frames": t, "seed": int(seed),
         "blur": blur, "noise_sigma": sensor.sigma, "shadow": shadow is not None,
@@ -245,11 +254,13 @@ def render_clip(label: str | int, *, seed: int, size: tuple[int, int] | None = N
         params["style"] = style.value
     if style is Style.VARIED:
         params["pools"] = list(pools)
+    if dots is not None:  # what is left of the standard draws once the dots are all there is to see
+        params.update(background="dots", clutter=0, blur=0.0, shadow=False, dot_px=dots.dot)
     return ActionClip(masks, (int(plan.interval[0]), int(plan.interval[1])), fps, label, names, params,
                       frames=frames)
 
 
-def _still_clip(rng, label, plan: MotionPlan, h, w, blur, shadow, sensor, pools: tuple[str, str]):
+def _still_clip(rng, label, plan: MotionPlan, h, w, blur, shadow, sensor, pools: tuple[str, str], dots=None):
     m = _MARGIN
     canvas, bg_kind = make_background(rng, h + 2 * m, w + 2 * m, blur=blur, pool=pools[0])
     keep = _boxes(plan.actor_xy + m, plan.actor_hw, 4)
@@ -268,8 +279,12 @@ def _still_clip(rng, label, plan: MotionPlan, h, w, blur, shadow, sensor, pools:
     amp = rng.uniform(0, 1.3)
     shake = np.rint(np.stack([smooth_jitter(rng, len(plan.actor_xy), amp) for _ in range(2)], 1))
     exposure = float(rng.uniform(0.3, 1.0)) if rng.random() < 0.5 else 0.0
+    if dots is not None:  # every draw made as in the standard clip; then only the dots are shown, on a still camera
+        canvas, actor, cover, exposure, shadow = dots.texture(*canvas.shape[:2]), dots.sprite(actor), \
+            dots.sprite(cover), 0.0, None
+        shake[:] = 0
     frames, masks = render_still(plan, canvas, m, actor, cover, shake.astype(int), sensor,
-                                 exposure=exposure, shadow=shadow)
+                                 exposure=exposure, shadow=shadow, sharp=dots is not None)
     full = int((actor.alpha > 0.5).sum())
     extra = {"object_kind": actor.kind, "object_hw": list(plan.actor_hw), "object_area": full,
              "background": bg_kind, "clutter": n_clutter, "motion_blur": exposure,
@@ -279,7 +294,7 @@ def _still_clip(rng, label, plan: MotionPlan, h, w, blur, shadow, sensor, pools:
     return frames, masks, extra, names
 
 
-def _camera_clip(rng, plan: MotionPlan, h, w, blur, shadow, sensor, pools: tuple[str, str]):
+def _camera_clip(rng, plan: MotionPlan, h, w, blur, shadow, sensor, pools: tuple[str, str], dots=None):
     hs, ws = plan.scene_hw
     scene, bg_kind = make_background(rng, hs, ws, textured=True, blur=blur, pool=pools[0])
     unit = min(h, w) * float(np.mean(plan.view[:, 2]))
@@ -287,6 +302,8 @@ def _camera_clip(rng, plan: MotionPlan, h, w, blur, shadow, sensor, pools: tuple
     n_clutter = _place_clutter(rng, scene, int(rng.integers(3, 8)), unit, keep, shadow, pools[1], bg_kind)
     ref = _box_mean(scene, plan.actor_xy, plan.actor_hw)
     actor = _distinct_object(rng, plan.actor_hw, ref, blur=blur, pool=pools[1], avoid=bg_kind)
+    if dots is not None:  # the filmed object in the backdrop's dots: still in the world, so unseen
+        scene, actor, shadow = dots.texture(hs, ws), dots.sprite(actor), None
     ah, aw = plan.actor_hw
     x0, y0 = round(plan.actor_xy[0, 0] - aw / 2), round(plan.actor_xy[0, 1] - ah / 2)
     _stamp(scene, actor, x0, y0, shadow)

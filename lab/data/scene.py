@@ -106,11 +106,11 @@ def _layer(premult: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return premult, alpha, np.repeat(1 - alpha[..., None], 3, axis=-1)
 
 
-def _rotator(sprite: Sprite):
+def _rotator(sprite: Sprite, resample=Image.BILINEAR):
     """A function angle -> rotated layer; angles are quantised to 0.5 degree and cached.
 
     The premultiplied sprite is rotated as one Pillow "RGBa" image: premultiplied channels
-    resample linearly, so edges get no dark fringe.
+    resample linearly, so edges get no dark fringe (``resample`` NEAREST: no resampling at all).
     """
     h, w = sprite.shape
     rgba = np.dstack([sprite.premult, sprite.alpha * 255]).clip(0, 255).astype(np.uint8)
@@ -123,7 +123,7 @@ def _rotator(sprite: Sprite):
             if key % 360 == 0:
                 cache[key] = _layer(sprite.premult, sprite.alpha)
             else:
-                r = np.asarray(image.rotate(key, Image.BILINEAR, expand=True), np.float32)
+                r = np.asarray(image.rotate(key, resample, expand=True), np.float32)
                 cache[key] = _layer(r[..., :3], r[..., 3] / 255)
         return cache[key]
 
@@ -165,12 +165,13 @@ def _smear(premult: np.ndarray, alpha: np.ndarray, vx: float, vy: float, exposur
 
 def render_still(plan: MotionPlan, canvas: np.ndarray, margin: int, actor: Sprite, cover: Sprite | None,
                  shake: np.ndarray, sensor: Sensor, *, exposure: float = 0.0,
-                 shadow: tuple[int, int, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 shadow: tuple[int, int, float] | None = None, sharp: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Object classes: a still (shaking by whole pixels) camera over ``canvas``.
 
     ``canvas`` is the backdrop with its static clutter, ``margin`` px larger than the frame on
     every side; ``shake`` (T, 2) integer offsets within the margin. ``exposure`` > 0 turns on
-    motion blur of the actor; ``shadow`` = (dx, dy, strength) darkens the actor's offset footprint.
+    motion blur of the actor; ``shadow`` = (dx, dy, strength) darkens the actor's offset footprint;
+    ``sharp`` rotates the actor by nearest neighbour (random dots stay dots, edges stay hard).
     Returns frames (T, H, W, 3) uint8 and masks (T, H, W) bool of the actor's visible pixels.
     """
     t = len(plan.actor_xy)
@@ -182,7 +183,7 @@ def render_still(plan: MotionPlan, canvas: np.ndarray, margin: int, actor: Sprit
     off = (0.0, 0.0)
     if np.any(plan.angle != 0):
         actor, *off = _centre_on_mass(actor)
-    rotate = _rotator(actor)
+    rotate = _rotator(actor, Image.NEAREST if sharp else Image.BILINEAR)
     cover_layer = _layer(cover.premult, cover.alpha) if cover is not None else None
     for i in range(t):
         sx, sy = int(shake[i, 0]), int(shake[i, 1])

@@ -27,9 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core._limits import Limits
-from core.encode import encode_video
-from core.video import read_frames
+from core.video import Limits, encode_video, read_frames
 
 from .classes import CLASSES, normalize_template
 from .generator import GroundTruth, Style, render_clip

@@ -5,7 +5,7 @@
 "Methods x architectures" section of the report and ``OUT_methods.json``. Rows: the Grad-CAM
 family (Grad-CAM, Grad-CAM++, HiResCAM, LayerCAM) at every layer the model offers, LayerCAM fused
 over its last two layers, and ``rollout``, ``relevance``, ``occlusion`` and ``rise`` where they
-apply (:func:`core.cam.settings.methods_for`). Per row, on the clips of the split, explaining the
+apply (:func:`core.cam.registry.methods_for`). Per row, on the clips of the split, explaining the
 true class:
 
 - pointing (the map's peak on the object's mask; within one cell of the map's own grid), energy
@@ -34,7 +34,8 @@ import torch
 
 from core.attribution import Baseline, Perturbation
 from core.cam import Explainer
-from core.cam.settings import ATTENTION_METHODS, Method, methods_for
+from core.cam.registry import methods_for
+from core.cam.settings import ATTENTION_METHODS, Method
 from core.models.measured import MEASURED_FILE, TABLE_LINK
 from core.trust import randomize_top_down, sanity_order, spearman
 

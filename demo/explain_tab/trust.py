@@ -1,4 +1,4 @@
-"""The "Can I trust this?" panel: core.trust's checks for the clip and class on screen.
+"""The Explain tab's "Can I trust this?" panel: core.trust's checks for the clip and class on screen.
 
 Three questions, computed on request and kept in the user's session (per clip, model, class,
 method, pooling and layer), so pressing the button again is instant:
@@ -29,12 +29,12 @@ from core.render import label_font
 from core.transforms import resize_frames
 from core.trust import TrustReport, trust_check, verdicts
 
+from ..config import STATE_TTL_S
+from ..space import gpu, trust_cost
+from ..state import Session, request_dir
 from . import outputs
-from .config import STATE_TTL_S
-from .space import gpu, trust_cost
-from .state import Session, request_dir
 
-__all__ = ["HEADERS", "OUTPUTS", "clear", "panel", "show"]
+__all__ = ["CLEARED", "HEADERS", "OUTPUTS", "SANITY_RUNS", "clear", "panel", "show"]
 
 _KEEP = 4  # reports kept per session
 _PANEL_SIDE = 200  # longest side of each sanity-check GIF panel
@@ -44,8 +44,9 @@ _FAITHFULNESS = {
     verdicts.PARTLY_FAITHFUL: "the heatmap is only partly faithful",
     verdicts.NOT_FAITHFUL: "the heatmap is no better guide than a random order here",
 }
-OUTPUTS = ("cache", "heading", "curves", "faithfulness", "table", "counterfactual", "sanity",
-           "sanity_reading")  # what show() returns, by name
+OUTPUTS = ("trust_cache", "trust_heading", "trust_curves", "trust_faithfulness", "trust_table",
+           "trust_counterfactual", "trust_sanity", "trust_sanity_reading")  # what show() returns, by name
+CLEARED = OUTPUTS[1:]  # what clear() empties: the session's reports stay
 HEADERS = ["clip", "top-1", "P(top-1)", "P(class)", "flipped"]
 VARIANTS = {
     "original": "as is",
@@ -59,7 +60,7 @@ _WHEN = {"shuffled": "the frames are shuffled", "frozen_middle": "the middle fra
 
 INTRO = (
     "A heatmap is an explanation of the model, and it can be wrong. Three checks test it on this "
-    "clip and the class under *Explain class*: about 45 forward passes of altered clips and three "
+    "clip and the class under *Explain class*: about 47 forward passes of altered clips and three "
     "explanations by randomised copies of the model: 5 to 10 s with the demonstration model on a "
     "2-core CPU, longer for bigger models or a busy server. The result is kept for this session."
 )
@@ -75,7 +76,9 @@ HELP_COUNTERFACTUALS = (
     "**2. Does the model use time?** The model's answer for altered copies of the clip. For "
     "actions that differ only in direction (left to right vs right to left, covering vs "
     "uncovering), reversing time should flip the answer; a model that still answers the same "
-    "with one frozen frame is judging appearance, not motion."
+    "with one frozen frame is judging appearance, not motion. *Motion or appearance?* weighs the "
+    "frozen clip against one with appearance removed and motion kept (what never changes made "
+    "flat): which loss costs the class at least half its probability (docs/trust.md)."
 )
 HELP_SANITY = (
     "**3. Does the heatmap depend on what the model learned?** The same heatmap after the "
@@ -98,7 +101,7 @@ class _CachedReport:
 
 # -- the model work ---------------------------------------------------------------------------
 
-SANITY_RUNS = 3  # the sanity check's randomised copies, each explained again (handlers.trust caps them)
+SANITY_RUNS = 3  # the sanity check's randomised copies, each explained again (clip.trust caps them)
 
 
 @gpu(seconds=trust_cost)
@@ -146,15 +149,16 @@ def show(session: Session, explainer: core.Explainer, exp: core.Explanation, cac
     heading = f"Checks for **{r.target}** · {outputs.how_explained(exp)} · {how}"
     if exp.method == core.Method.ROLLOUT:
         heading += f"  \n{outputs.CLASS_AGNOSTIC} The sanity check below shows it."
-    return {"cache": cache, "heading": heading, "curves": entry.png,
-            "faithfulness": faithfulness_reading(r), "table": counterfactual_rows(r),
-            "counterfactual": counterfactual_reading(r), "sanity": picture, "sanity_reading": sanity_reading(r)}
+    return {"trust_cache": cache, "trust_heading": heading, "trust_curves": entry.png,
+            "trust_faithfulness": faithfulness_reading(r), "trust_table": counterfactual_rows(r),
+            "trust_counterfactual": counterfactual_reading(r), "trust_sanity": picture,
+            "trust_sanity_reading": sanity_reading(r)}
 
 
 def clear() -> dict:
     """An empty panel (a new clip is being explained; the session's cache stays)."""
-    return {"heading": "", "curves": None, "faithfulness": "", "table": None, "counterfactual": "",
-            "sanity": None, "sanity_reading": ""}
+    return {"trust_heading": "", "trust_curves": None, "trust_faithfulness": "", "trust_table": None,
+            "trust_counterfactual": "", "trust_sanity": None, "trust_sanity_reading": ""}
 
 
 # -- drawing ----------------------------------------------------------------------------------
@@ -229,7 +233,20 @@ def counterfactual_reading(report: TrustReport) -> str:
     rest = (f"; it also changes when {' and when '.join(others)}." if others
             else "; nothing else changes the top-1.")
     p0, p1 = cf["original"]["target_prob"], rev["target_prob"]
-    return f"**Reading:** {first}{rest} P({report.target}) goes from {p0:.2f} to {p1:.2f} when reversed."
+    return (f"**Reading:** {first}{rest} P({report.target}) goes from {p0:.2f} to {p1:.2f} when reversed."
+            + motion_reading(report))
+
+
+def motion_reading(report: TrustReport) -> str:
+    """Motion or appearance? (core.trust.motion) in a sentence; empty for a report without it."""
+    m = report.motion
+    if m is None:
+        return ""
+    share = "" if m.share is None else (f"; {m.share:.0%} of its evidence is on what moves "
+                                        f"({m.area:.0%} of the clip moves)")
+    return (f"  \n**Motion or appearance?** **{m.verdict}**: P({m.target}) goes to {m.prob_frozen:.2f} with "
+            f"motion removed and to {m.prob_still_removed:.2f} with appearance removed{share}."
+            + (" The model gives this class little probability: read it with care." if m.weak else ""))
 
 
 def sanity_reading(report: TrustReport) -> str:
@@ -248,9 +265,9 @@ def sanity_reading(report: TrustReport) -> str:
 # -- layout -----------------------------------------------------------------------------------
 
 def panel() -> dict:
-    """Build the accordion; returns its components by name for ui.py to wire: ``button``, the
-    session's report ``cache`` and the outputs of :func:`show` (the progress bar goes on
-    ``curves``)."""
+    """Build the accordion; returns its components by name: ``trust_button``, the session's
+    report ``trust_cache`` and the outputs of :func:`show` (the progress bar goes on
+    ``trust_curves``)."""
     with gr.Accordion("Can I trust this heatmap?", open=False, elem_id="trust"):
         cache = gr.State(None, time_to_live=STATE_TTL_S)
         gr.Markdown(INTRO)
@@ -268,6 +285,6 @@ def panel() -> dict:
         sanity = gr.Image(type="filepath", interactive=False, show_label=False, height=260,
                           elem_id="trust-sanity", buttons=["download", "fullscreen"])
         sanity_reading = gr.Markdown()
-    return {"button": button, "cache": cache, "heading": heading, "curves": curves,
-            "faithfulness": faithfulness, "table": table, "counterfactual": counterfactual,
-            "sanity": sanity, "sanity_reading": sanity_reading}
+    return {"trust_button": button, "trust_cache": cache, "trust_heading": heading, "trust_curves": curves,
+            "trust_faithfulness": faithfulness, "trust_table": table, "trust_counterfactual": counterfactual,
+            "trust_sanity": sanity, "trust_sanity_reading": sanity_reading}

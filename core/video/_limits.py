@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .errors import VideoError, VideoTimeoutError, VideoTooLargeError
+from ..errors import VideoTimeoutError, VideoTooLargeError
 
-__all__ = ["Budget", "Limits", "VideoError", "VideoTimeoutError", "VideoTooLargeError", "timeout_error"]
+__all__ = ["Budget", "Limits", "timeout_error"]
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import math
 from bisect import bisect_left
 from collections.abc import Sequence
 
-from ._choice import Choice
-from .errors import SettingsError
+from ..errors import SettingsError
+from ..options import Choice
 
 __all__ = ["SAMPLING_POLICIES", "Sampling", "check_rate", "check_sampling", "display_size", "fps_indices", "nearest", "uniform_indices"]
 

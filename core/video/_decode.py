@@ -1,4 +1,4 @@
-"""The PyAV side of ``core.video``: list a stream's frames, then decode only the ones kept.
+"""The PyAV side of :mod:`core.video`: list a stream's frames, then decode only the ones kept.
 
 Two passes, each on its own freshly opened container:
 
@@ -28,7 +28,8 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from ._limits import Budget, Limits, VideoError, VideoTooLargeError
+from ..errors import VideoError, VideoTooLargeError
+from ._limits import Budget, Limits
 from ._sampling import display_size
 
 __all__ = ["Decoded", "Timeline", "decode_frames", "index_stream", "iter_frames", "plan_groups"]

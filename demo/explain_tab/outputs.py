@@ -8,9 +8,10 @@ import numpy as np
 
 import core
 from core.export import write_result
+from core.video import Sampling
 
-from .config import GIF_FPS
-from .state import Session
+from ..config import GIF_FPS
+from ..state import Session
 
 
 def scores(ranked) -> dict[str, float]:
@@ -59,6 +60,33 @@ def downloads(session: Session, exp: core.Explanation, opacity: float, out: Path
         cams_at={"at": "the GIF frames", "frame_size": list(session.display.shape[1:3])},
         files=[p.name for p in files.values()], true_label=session.true_label, opacity=opacity)
     return [*map(str, files.values()), str(result)]
+
+
+def info(session: Session, exp: core.Explanation) -> str:
+    c = session.clip
+    how = "spread over the clip" if c.sampling == Sampling.UNIFORM else f"{c.sample_fps:.3g} per second"
+    t = exp.timings
+    return (f"{c.num_frames} frames {how}, from {c.duration:.1f} s of {c.source_size[1]}×"
+            f"{c.source_size[0]} video at {c.source_fps:.0f} fps · {exp.model}, {how_explained(exp)} · "
+            + ("cached forward pass" if exp.cached_forward else f"forward {t['forward']:.0f} ms"))
+
+
+def truth(session: Session) -> str:
+    if not session.true_label:
+        return "**True label:** not known for an uploaded clip."
+    top1 = session.ranked[0][0]
+    verdict = "the top-1 prediction ✓" if top1 == session.true_label else f"top-1 is *{top1}* ✗"
+    return f"**True label:** {session.true_label} — {verdict}"
+
+
+def familiarity(exp: core.Explanation) -> str:
+    """The warning for a clip unlike the model's training data (core.familiarity), or nothing."""
+    f = exp.familiarity
+    if f is None or not f.unfamiliar:
+        return ""
+    return (f"\n\n⚠️ **This clip is unlike anything the model was trained on: its answer and heatmap mean "
+            f"little.** (Its features lie farther from the training data than {f.percentile:.1f}% of the model's own "
+            "held-out clips.)")
 
 
 CLASS_AGNOSTIC = ("Rollout is class-agnostic: it follows the attention, not a class, so every class "

@@ -1,8 +1,15 @@
-"""A string enum for options: members know how they are shown and parse with a helpful error.
+"""The base of every option enum: a string enum whose members know how they are shown and parse
+with a helpful error.
 
-The base of every option enum (:mod:`core.cam.settings`'s methods, :class:`core._sampling.Sampling`,
-:class:`core.models.spec.Layout`), so the page's choices, the CLI's ``choices=`` and the engine's
-checks all come from one declaration.
+:mod:`core.cam.settings`'s methods, poolings and normalisations, :class:`core.video.Sampling` and
+:class:`core.models.spec.Layout` are :class:`Choice` enums, so the page's choices, the CLI's
+``choices=`` and the engine's checks all come from one declaration. A new option is a subclass::
+
+    class Colormap(Choice):
+        JET = "jet", "Jet (the post's)"
+        VIRIDIS = "viridis", "Viridis"
+
+    Colormap.parse("jet", "colormap")  # Colormap.JET; a SettingsError naming colormap= otherwise
 """
 
 from __future__ import annotations

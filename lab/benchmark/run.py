@@ -1,0 +1,99 @@
+"""Run the benchmark on a split: records on disk as they are made, resumable, sharded.
+
+As ``python -m core audit`` does (:mod:`core.audit.run`): each clip's record is written to the
+records folder as soon as it is done (whole or not at all), so a run killed (even ``kill -9``)
+and started again with ``--resume`` redoes none of them; ``run.json`` there says which model,
+rows, clips and options made them, and a folder of another run is refused. Under ``torchrun``
+each rank takes every ``WORLD_SIZE``-th clip (:class:`core.longvideo.shard.Rank`), and rank 0,
+given every rank's records over the process group, builds the leaderboard.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from core.audit.run import split_done, write_json
+from core.errors import SettingsError
+
+from .measure import Options, Sample, measure_clip, rows_for
+
+__all__ = ["benchmark", "samples"]
+
+
+def samples(spec, root: Path, split: str, *, per_class: int | None, perturbation_per_class: int) -> list[Sample]:
+    """The first ``per_class`` clips of each class of ``split`` (None: all), the first
+    ``perturbation_per_class`` of them marked for occlusion and RISE."""
+    from ..data import CAMERA_CLASSES
+    from ..data.ssv2 import SSv2Dataset
+
+    root = Path(root)
+    if not (root / f"{split}.json").is_file():
+        raise SettingsError(f"--data {root}: no {split}.json; give a folder written by python -m lab.data")
+    ds = SSv2Dataset(root, split, classes=spec.categories)
+    seen: Counter[int] = Counter()
+    out = []
+    for i, smp in enumerate(ds.samples):
+        y = smp.target
+        if y < 0 or (per_class is not None and seen[y] >= per_class):
+            continue
+        seen[y] += 1
+        gt = ds.ground_truth(i)
+        out.append(Sample(i, smp.id, y, ds.video_path(i), None if gt is None else gt.masks,
+                          None if gt is None else tuple(gt.interval), 25.0 if gt is None else float(gt.fps),
+                          spec.categories[y] not in CAMERA_CLASSES, seen[y] <= perturbation_per_class))
+    if not out:
+        raise SettingsError(f"--data {root}: {split} holds no clip of {spec.name}'s classes")
+    return out
+
+
+
+def _claim(folder: Path, mine: list[Sample], run: dict, resume: bool) -> None:
+    stamp = folder / "run.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) != run:
+        raise SettingsError(f"{folder} holds the records of another benchmark run (another model, rows, clips or "
+                            "options); pick another --records folder")
+    if not resume and any((folder / f"{s.index:07d}.json").is_file() for s in mine):
+        raise SettingsError(f"{folder} holds records of this run already; pass --resume to finish it, or pick "
+                            "another --records folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(stamp, run)
+
+
+def benchmark(model, root, split: str = "test", *, records: Path, methods=None, layers=None,
+              per_class: int | None = None, perturbation_per_class: int = 5, options: Options | None = None,
+              resume: bool = False, rank=None, progress: bool = True) -> dict | None:
+    """Measure every row on the clips of ``split`` and return the model's leaderboard
+    (:func:`lab.benchmark.board.leaderboard`), or None on a rank other than 0 under torchrun.
+    ``records``: the folder for this model's records (see the module's docstring)."""
+    from tqdm import tqdm
+
+    from core.cam import Explainer
+    from core.longvideo.shard import Rank, gather_records
+
+    from .board import leaderboard
+
+    opts = options or Options()
+    rank = rank or Rank()
+    spec = model.spec
+    rows = rows_for(spec, methods, layers)
+    items = samples(spec, root, split, per_class=per_class, perturbation_per_class=perturbation_per_class)
+    mine = rank.take(items)
+    folder = Path(records)
+    _claim(folder, mine, {"model": spec.name, "split": split, "rows": [r.key for r in rows],
+                          "clips": [s.name for s in items], "options": opts.to_dict()}, resume)
+    ex = Explainer(model, spec, cache_size=2)
+    done, todo = split_done(folder, mine)
+    for s, path in tqdm(todo, desc=f"benchmark {spec.name}", unit="clip", disable=not progress or rank.rank != 0):
+        rec = measure_clip(ex, s, rows, opts)
+        write_json(path, rec)
+        done.append(rec)
+    result: dict = {}
+
+    def finish(everything: list[dict]) -> None:
+        result["board"] = leaderboard(everything, rows, spec=spec, split=split, data=str(root), options=opts,
+                                      per_class=per_class, perturbation_per_class=perturbation_per_class)
+
+    gather_records(rank, sorted(done, key=lambda r: r["index"]), finish)
+    return result.get("board")
