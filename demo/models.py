@@ -23,6 +23,7 @@ from .zerogpu import main_device
 log = logging.getLogger(__name__)
 
 _CACHE_SIZE = 16  # forward passes kept per model: enough for several users' class dropdowns
+_CACHE_BYTES = 256 * 2**20  # and no more than this per model (a Hub model's graph can be hundreds of MB)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def get_explainer(name: str) -> core.Explainer:
         if ex is None:
             device = core.resolve_device(main_device())  # on ZeroGPU the CPU: see demo/space.py
             model = core.load_model(name, device=device, download=ALLOW_DOWNLOADS)
-            ex = core.Explainer(model, cache_size=_CACHE_SIZE)
+            ex = core.Explainer(model, cache_size=_CACHE_SIZE, cache_bytes=_CACHE_BYTES)
             _names[ex] = name
             log.info("loaded %s on %s", name, device)
             with _lock:

@@ -93,7 +93,7 @@ def preload(names) -> None:
         return
     import core
 
-    from .models import _CACHE_SIZE
+    from .models import _CACHE_BYTES, _CACHE_SIZE
 
     # SIGTERM (the Space stopping) as a normal exit, so that multiprocessing's exit handler ends
     # spaces' forked workers (daemon processes) instead of leaving them behind
@@ -101,7 +101,7 @@ def preload(names) -> None:
 
     for name in names:
         _worker[name] = core.Explainer(core.load_model(name, device=core.resolve_device("auto")),
-                                       cache_size=_CACHE_SIZE)
+                                       cache_size=_CACHE_SIZE, cache_bytes=_CACHE_BYTES)
         log.info("%s: on the GPU for ZeroGPU's worker", name)
 
 
@@ -110,14 +110,14 @@ def worker_explainer(name: str):
     import core
 
     from .config import ALLOW_DOWNLOADS, MAX_MODELS
-    from .models import _CACHE_SIZE
+    from .models import _CACHE_BYTES, _CACHE_SIZE
 
     with _worker_lock:
         ex = _worker.get(name)
         if ex is None:
             device = core.resolve_device("auto")
             ex = _worker[name] = core.Explainer(core.load_model(name, device=device, download=ALLOW_DOWNLOADS),
-                                                cache_size=_CACHE_SIZE)
+                                                cache_size=_CACHE_SIZE, cache_bytes=_CACHE_BYTES)
             log.info("loaded %s on %s in the GPU worker", name, device)
             while len(_worker) > MAX_MODELS:
                 _worker.popitem(last=False)

@@ -265,3 +265,26 @@ def test_explaining_after_model_to_cuda_uses_an_input_on_the_gpu():
         model.to("cpu")
     torch.testing.assert_close(on_gpu.probs, on_cpu.probs, atol=1e-4, rtol=0)
     torch.testing.assert_close(on_gpu.maps, on_cpu.maps, atol=1e-3, rtol=0)
+
+
+def test_the_forward_pass_cache_is_bounded_by_bytes_as_well_as_by_count():
+    """Bug (issue 37): the app kept 16 passes a model whatever their size; a big model's graph
+    is hundreds of MB. Each pass counts what autograd saved after the layer, not the weights."""
+    model = load_model()
+    spec = model.spec
+    g = torch.Generator().manual_seed(0)
+    clips = [torch.randn(1, 3, spec.num_frames, *spec.input_size, generator=g) for _ in range(3)]
+    free = Explainer(model, cache_size=8)
+    for x in clips:
+        free.explain(x)
+    one = free.cached_bytes() / 3
+    assert len(free._cache) == 3 and one > 1e6  # megabytes of graph and layer output, not bytes
+    capped = Explainer(model, cache_size=8, cache_bytes=int(2.5 * one))
+    for x in clips:
+        capped.explain(x)
+    assert len(capped._cache) == 2 and capped.cached_bytes() <= 2.5 * one
+    assert capped.explain(clips[-1]).cached_forward and capped.explain(clips[1]).cached_forward
+    assert not capped.explain(clips[0]).cached_forward  # the oldest went first
+    tiny = Explainer(model, cache_bytes=1)  # the newest pass always stays: more classes stay cheap
+    tiny.explain(clips[0])
+    assert tiny.explain(clips[0], top_k=3).cached_forward

@@ -75,6 +75,12 @@ class _Forward:
     run: LayerForward  # batch of 1
     grads: dict[tuple[int, int | None], torch.Tensor] = field(default_factory=dict)  # (1, C, t, h, w)
     features: dict[str, torch.Tensor] = field(default_factory=dict)  # pooled, by layer (core.familiarity)
+    graph_bytes: int = 0  # what autograd saved for the backward pass after the layer (the model's weights excluded)
+
+    def nbytes(self) -> int:
+        """The memory this entry holds: its graph, the layer's output and the gradients asked of it."""
+        held = [self.run.activation, *self.grads.values()]
+        return self.graph_bytes + sum(t.numel() * t.element_size() for t in held)
 
 
 @dataclass(frozen=True)
@@ -110,13 +116,19 @@ def _digest(x: torch.Tensor) -> str:
 class Explainer:
     """Explains one model; thread-safe; caches the last ``cache_size`` forward passes.
 
+    ``cache_bytes``: also keep no more of them than fit in that many bytes (each pass counted by
+    what autograd saved for its backward pass, the layer's output and its gradients; the newest
+    pass always stays): a big model's graphs are hundreds of MB each.
+
     ``amp``: run the forward pass under bf16 autocast on CUDA (ignored on the CPU).
     """
 
-    def __init__(self, model: nn.Module, spec: ModelSpec | None = None, *, cache_size: int = 4, amp: bool = False):
+    def __init__(self, model: nn.Module, spec: ModelSpec | None = None, *, cache_size: int = 4, amp: bool = False,
+                 cache_bytes: int | None = None):
         self.model = model
         self.spec = spec if spec is not None else getattr(model, "spec", None)
         self.cache_size = cache_size
+        self.cache_bytes = cache_bytes  # None: bounded by count only; else also by the passes' bytes
         self.amp = bool(amp)
         self._cache: OrderedDict[tuple, _Forward] = OrderedDict()
         self._prepared: OrderedDict[int, tuple[weakref.ref, _Prepared]] = OrderedDict()
@@ -175,13 +187,36 @@ class Explainer:
         if state is not None:
             self._cache.move_to_end(key)
             return state, True
-        with capture_features(self.model, self.spec, self._stats_layers()) as seen:
+        saved: dict[int, int] = {}  # storage -> bytes of what autograd keeps for the backward pass
+        weights = {p.untyped_storage().data_ptr() for p in self.model.parameters()}
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            storage = t.untyped_storage()
+            if storage.data_ptr() not in weights:
+                saved[storage.data_ptr()] = storage.nbytes()
+            return t
+
+        with capture_features(self.model, self.spec, self._stats_layers()) as seen, \
+                torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             run = forward_to_layer(self.model, prep.x, layer, layer_name, spec=self.spec, amp=self.amp)
-        state = _Forward(run, features=dict(seen))
+        state = _Forward(run, features=dict(seen), graph_bytes=sum(saved.values()))
         self._cache[key] = state
+        self._trim()
+        return state, False
+
+    def _trim(self) -> None:
+        """Drop the oldest forward passes beyond ``cache_size``, then beyond ``cache_bytes`` (the
+        newest always stays). Called under the lock."""
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-        return state, False
+        if self.cache_bytes is not None:
+            while len(self._cache) > 1 and sum(s.nbytes() for s in self._cache.values()) > self.cache_bytes:
+                self._cache.popitem(last=False)
+
+    def cached_bytes(self) -> int:
+        """The bytes the cached forward passes hold (graphs, layer outputs, gradients)."""
+        with self._lock:
+            return sum(s.nbytes() for s in self._cache.values())
 
     # -- how familiar the clip is ---------------------------------------------------------------------
     def feature_stats(self) -> FeatureStats | None:
@@ -231,6 +266,7 @@ class Explainer:
             g = state.run.gradients(todo, keep_graph=True)  # the graph stays for more classes
             for k, gk in zip(todo, g, strict=True):
                 state.grads[k] = gk  # (1, C, t, h, w)
+            self._trim()  # the gradients count too
         return torch.stack([state.grads[k] for k in keys])
 
     # -- the public call --------------------------------------------------------------------------
