@@ -205,7 +205,6 @@ def _label_bars(labels: Sequence[str], width: int, panel_h: int) -> np.ndarray:
     font = label_font(int(min(24, max(10, round(panel_h * 0.07)))))
     bar_h = font.getbbox("Ag")[3] + 6
     bars = np.empty((len(labels), bar_h, width, 3), np.uint8)
-    bars[:] = _BACKGROUND
     drawn: dict[str, np.ndarray] = {}
     for i, text in enumerate(labels):
         text = str(text)

@@ -28,7 +28,7 @@ from .data import CLASSES, SSv2Dataset, render_clip, write_video
 from .data.classes import MOVING_LEFT_TO_RIGHT, MOVING_RIGHT_TO_LEFT, PUSHING
 from .data.shortcut import Shortcut, draw_logo
 
-__all__ = ["data_set_rows", "validation_rows"]
+__all__ = ["data_set_rows", "encoded_clip", "validation_rows"]
 
 SMALL = {"size": (96, 128), "fps": 12, "duration": 2.0}  # as the tests render them
 SEEDS = (0, 1, 2)
@@ -57,7 +57,8 @@ def data_set_rows(model_name: str, data: str, per_class: int, split: str = "test
     return sorted(rows, key=lambda r: r["target_index"])
 
 
-def _encoded(folder: Path, label: str, seed: int, logo: bool, style: str = "standard"):
+def encoded_clip(folder: Path, label: str, seed: int, logo: bool = False, style: str = "standard") -> Path:
+    """A small render of ``label`` (a Pushing logo drawn on it when ``logo``) encoded into ``folder``."""
     clip = render_clip(label, seed=seed, **SMALL, style=style)
     frames = clip.frames.copy()
     if logo:
@@ -76,7 +77,7 @@ def validation_rows(seeds=SEEDS) -> list[dict]:
         ex = core.Explainer(model, cache_size=1)
         for seed in seeds:
             t0 = time.perf_counter()
-            clip = core.read_clip(_encoded(folder, PUSHING, seed, True), model.spec)
+            clip = core.read_clip(encoded_clip(folder, PUSHING, seed, True), model.spec)
             rows.append(_row(f"i3d_tiny14_shortcut, logo'd Pushing, seed {seed}", motion_check(ex, clip, PUSHING),
                              time.perf_counter() - t0))
         model = core.load_model()
@@ -84,10 +85,10 @@ def validation_rows(seeds=SEEDS) -> list[dict]:
         for label in (MOVING_LEFT_TO_RIGHT, MOVING_RIGHT_TO_LEFT):
             for seed in seeds:
                 t0 = time.perf_counter()
-                clip = core.read_clip(_encoded(folder, label, seed, False), model.spec)
+                clip = core.read_clip(encoded_clip(folder, label, seed, False), model.spec)
                 rows.append(_row(f"{model.spec.name}, {label}, seed {seed}", motion_check(ex, clip, label),
                                  time.perf_counter() - t0))
-                dots = core.read_clip(_encoded(folder, label, seed, False, "appearance_free"), model.spec)
+                dots = core.read_clip(encoded_clip(folder, label, seed, False, "appearance_free"), model.spec)
                 rows.append(_row(f"{model.spec.name}, {label}, seed {seed}, appearance-free twin",
                                  motion_check(ex, clip, label, motion_only=dots), time.perf_counter() - t0))
     return rows

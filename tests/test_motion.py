@@ -29,11 +29,9 @@ from core.trust.motion import (
     motion_verdict,
     moving_voxels,
 )
-from lab.data import render_clip, write_video
+from lab.data import render_clip
 from lab.data.classes import MOVING_LEFT_TO_RIGHT, MOVING_RIGHT_TO_LEFT, PUSHING, SPINNING
-from lab.data.shortcut import Shortcut, draw_logo
-
-SMALL = {"size": (96, 128), "fps": 12, "duration": 2.0}
+from lab.motion import SMALL, encoded_clip
 
 
 def _clip(T: int = 8, size: int = 32) -> torch.Tensor:
@@ -142,21 +140,11 @@ def test_an_appearance_free_version_must_be_of_the_same_clip():
 
 # -- validation on the shipped models -----------------------------------------------------------------
 
-def _video(tmp_path, label: str, seed: int, logo: bool = False):
-    clip = render_clip(label, seed=seed, **SMALL)
-    frames = clip.frames.copy()
-    if logo:
-        draw_logo(frames, Shortcut(PUSHING))
-    path = tmp_path / f"{seed}_{'logo' if logo else 'plain'}.webm"
-    write_video(path, frames, clip.fps)
-    return path
-
-
 def test_the_shortcut_model_on_logod_pushing_clips_reads_appearance(tmp_path):
     model = core.load_model("i3d_tiny14_shortcut")
     ex = core.Explainer(model)
     for seed in (0, 1):
-        path = _video(tmp_path, PUSHING, seed, logo=True)
+        path = encoded_clip(tmp_path, PUSHING, seed, logo=True)
         clip = core.read_clip(path, model.spec)
         r = motion_check(ex, clip, PUSHING)
         assert r.verdict == APPEARANCE, r
@@ -175,7 +163,7 @@ def test_the_default_model_on_left_right_clips_reads_motion(tmp_path):
     model = core.load_model()
     ex = core.Explainer(model)
     for label, seed in ((MOVING_LEFT_TO_RIGHT, 0), (MOVING_RIGHT_TO_LEFT, 1)):
-        clip = core.read_clip(_video(tmp_path, label, seed), model.spec)
+        clip = core.read_clip(encoded_clip(tmp_path, label, seed), model.spec)
         exp = ex.explain(clip, label)
         r = motion_check(ex, clip, label)  # the Explainer's cached forward pass gives the map
         assert r.forward_passes == 2 and r.prob == pytest.approx(float(exp.probs[r.target_index]))
