@@ -30,6 +30,9 @@ uint8 frames against preprocessing and a no-grad forward pass, and another class
 ``--attention-only``: the attention rows alone (the tiny fixtures and ``videomae_tiny``, the shipped
 architecture with random weights), one intra-op thread, timed in CPU seconds of that thread,
 written to their own section, with AttnLRP's target.
+
+Length: one benchmark's tables (the methods alone, the product call, the perturbation estimates),
+which share its interleaved, CPU-timed rounds.
 """
 
 from __future__ import annotations

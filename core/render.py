@@ -5,6 +5,9 @@ caller. Shapes used throughout:
 
 - frames: (T, H, W, 3) uint8 RGB (numpy array or torch tensor)
 - maps:   (T, h, w) float in [0, 1]; resized bilinearly to the frames' (H, W) when they differ
+
+Length: every drawing the product makes, as pure functions that share the input checks and colour
+tables above; split by output kind, the checks would be scattered.
 """
 
 from __future__ import annotations

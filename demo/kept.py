@@ -68,25 +68,11 @@ def _cut(exp, asked: dict, *, fresh: bool = False):
     from dataclasses import replace
 
     import core
-    from core.cam.engine import class_index
-    from core.cam.result import Target
+    from core.cam.engine import chosen_targets
 
-    cats = exp.categories
-    try:
-        wanted = []
-        if asked.get("contrast") is not None:
-            a, b = (class_index(c, cats) for c in asked["contrast"])
-            wanted.append(Target(a, cats[a], b, cats[b]))
-        targets = asked.get("targets")
-        if targets is not None:
-            for t in [targets] if isinstance(targets, (int, str)) else targets:
-                i = class_index(t, cats)
-                wanted.append(Target(i, cats[i]))
-        if asked.get("top_k") is not None:
-            wanted += [Target(i, cats[i]) for i in exp.probs.topk(min(int(asked["top_k"]), len(cats))).indices.tolist()]
-        if not wanted:
-            i = int(exp.probs.argmax())
-            wanted.append(Target(i, cats[i]))
+    try:  # the targets the Explainer would choose
+        wanted = chosen_targets(exp.probs, exp.categories, asked.get("targets"), asked.get("top_k"),
+                                asked.get("contrast"))
     except core.UserError:  # the worker says what is wrong
         return None
     rows = [exp.targets.index(t) if t in exp.targets else None for t in wanted]

@@ -137,11 +137,10 @@ def within_caps(explainer: core.Explainer, clip, settings: core.Settings, *, tim
     (``times`` runs of them) exceed this page's caps per request, in passes or in seconds at
     ``explainer``'s measured speed; the message names the cap and the way to a bigger job."""
     from core.attribution import Perturbation
-    from core.cam.settings import PERTURBATION_METHODS
 
-    if settings.method not in PERTURBATION_METHODS:  # the Grad-CAM family and attention: a pass or two
+    passes = explainer.forward_passes(clip, settings) * times  # as the method registered its count
+    if passes <= times:  # one pass an explanation (the Grad-CAM family, attention): nothing to cap
         return
-    passes = explainer.forward_passes(clip, settings) * times
     fewer = "Use fewer masks" if settings.method == core.Method.RISE else "Use a larger window or stride"
     label = settings.method.label + (f", run {times} times by the trust checks," if times > 1 else "")
     if passes > REQUEST_MAX_PASSES:

@@ -29,6 +29,7 @@ from core.errors import UserError
 from core.live import LiveSession, live_view
 from core.transforms import fit_frames
 
+from . import choices
 from .config import (
     LIVE_IDLE_S,
     LIVE_MAX_PIXELS,
@@ -74,7 +75,7 @@ def layout(page, categories) -> None:
         with gr.Column(scale=2, min_width=320):
             camera = _camera(sources=["webcam"], streaming=True, type="numpy", label="Camera",
                              webcam_options=gr.WebcamOptions(mirror=False), elem_id="live-camera")
-            pin = gr.Dropdown([TOP1, *categories], value=TOP1, label="Explain", elem_id="live-pin",
+            pin = choices.Dropdown([TOP1, *categories], value=TOP1, label="Explain", elem_id="live-pin",
                               info="pin a class to see its evidence whatever the model says")
             refresh = gr.Button("Streams now", size="sm", elem_id="live-refresh")
             streams = gr.Markdown(elem_id="live-streams")

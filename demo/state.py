@@ -62,7 +62,8 @@ def request_dir(root: str | Path) -> Path:
 
 
 def sweep(root: str | Path, age_s: float) -> int:
-    """Delete the request folders under ``root`` last written more than ``age_s`` ago; how many.
+    """Delete the request folders under ``root`` last written more than ``age_s`` ago (by their
+    files, :func:`_last_write`); how many.
     Also the empty ``tmp*`` files Gradio's upload route leaves at the top of ``root`` (one per
     uploaded file that it moved elsewhere: issue 37 saw one per /audit upload)."""
     cutoff, removed = time.time() - age_s, 0
@@ -79,12 +80,26 @@ def sweep(root: str | Path, age_s: float) -> int:
     with os.scandir(base) as entries:
         for e in entries:
             try:
-                if e.is_dir(follow_symlinks=False) and e.stat(follow_symlinks=False).st_mtime < cutoff:
+                if e.is_dir(follow_symlinks=False) and _last_write(e) < cutoff:
                     shutil.rmtree(e.path)
                     removed += 1
             except OSError:  # a folder being written or already gone: next round
                 continue
     return removed
+
+
+def _last_write(folder: os.DirEntry) -> float:
+    """When anything in a request folder was last written: its files' newest mtime (the folder's
+    own when it holds none). Not the folder's own mtime: Gradio's ``delete_cache`` removing the
+    outputs it served from the folder bumps that, and a scan's spooled frames (~62 MB) then stayed
+    a second hour (issue 37)."""
+    newest = None
+    for top, _, files in os.walk(folder.path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                t = os.stat(os.path.join(top, name), follow_symlinks=False).st_mtime
+                newest = t if newest is None else max(newest, t)
+    return folder.stat(follow_symlinks=False).st_mtime if newest is None else newest
 
 
 def release_memory() -> None:

@@ -173,12 +173,22 @@ def _measure(a) -> int:
     return 0
 
 
+_PER_LAYER_CLIPS = 20
+
+
 def _row(name: str, stats: FeatureStats, feats: np.ndarray) -> dict:
-    dist, _ = stats.distances(feats)
+    """One data set's line: each clip's distance and, for a set of at most :data:`_PER_LAYER_CLIPS`
+    (real footage), each layer's (1: that layer's 99th percentile of the held-out clips), so that
+    where such a clip is out of line can be read off."""
+    rows, _ = stats.per_layer(feats)
+    dist = rows.max(0)
     verdicts = [stats.judge({k: torch.from_numpy(v[i]) for k, v in feats.items()}) for i in range(len(dist))]
-    return {"data": name, "clips": len(dist), "warn_rate": float(np.mean([v.unfamiliar for v in verdicts])),
-            "median_distance": float(np.median(dist)), "median_percentile": float(np.median([v.percentile for v in verdicts])),
-            "distances": [round(float(v), 3) for v in dist]}
+    row = {"data": name, "clips": len(dist), "warn_rate": float(np.mean([v.unfamiliar for v in verdicts])),
+           "median_distance": float(np.median(dist)), "median_percentile": float(np.median([v.percentile for v in verdicts])),
+           "distances": [round(float(v), 3) for v in dist]}
+    if len(dist) <= _PER_LAYER_CLIPS:
+        row["per_layer"] = {n: [round(float(v), 3) for v in r] for n, r in zip(stats.names, rows, strict=True)}
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,29 +68,33 @@ def encoded_clip(folder: Path, label: str, seed: int, logo: bool = False, style:
     return path
 
 
+def _case_rows(ex, folder: Path, case: str, label: str, seed: int, *, logo: bool = False,
+               twin: bool = False) -> list[dict]:
+    """The row of one rendered clip of ``label`` checked for ``label`` and, with ``twin``, the row
+    of the same check with its appearance-free twin as ``motion_only`` (timed from the start)."""
+    t0 = time.perf_counter()
+    clip = core.read_clip(encoded_clip(folder, label, seed, logo), ex.spec)
+    rows = [_row(case, motion_check(ex, clip, label), time.perf_counter() - t0)]
+    if twin:
+        dots = core.read_clip(encoded_clip(folder, label, seed, False, "appearance_free"), ex.spec)
+        rows.append(_row(f"{case}, appearance-free twin", motion_check(ex, clip, label, motion_only=dots),
+                         time.perf_counter() - t0))
+    return rows
+
+
 def validation_rows(seeds=SEEDS) -> list[dict]:
     """The two cases with a known answer (see the module's docstring), ``seeds`` of each."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="lab-motion-") as tmp:
         folder = Path(tmp)
-        model = core.load_model("i3d_tiny14_shortcut")
-        ex = core.Explainer(model, cache_size=1)
+        ex = core.Explainer(core.load_model("i3d_tiny14_shortcut"), cache_size=1)
         for seed in seeds:
-            t0 = time.perf_counter()
-            clip = core.read_clip(encoded_clip(folder, PUSHING, seed, True), model.spec)
-            rows.append(_row(f"i3d_tiny14_shortcut, logo'd Pushing, seed {seed}", motion_check(ex, clip, PUSHING),
-                             time.perf_counter() - t0))
-        model = core.load_model()
-        ex = core.Explainer(model, cache_size=2)
+            rows += _case_rows(ex, folder, f"i3d_tiny14_shortcut, logo'd Pushing, seed {seed}", PUSHING, seed,
+                               logo=True)
+        ex = core.Explainer(core.load_model(), cache_size=2)
         for label in (MOVING_LEFT_TO_RIGHT, MOVING_RIGHT_TO_LEFT):
             for seed in seeds:
-                t0 = time.perf_counter()
-                clip = core.read_clip(encoded_clip(folder, label, seed, False), model.spec)
-                rows.append(_row(f"{model.spec.name}, {label}, seed {seed}", motion_check(ex, clip, label),
-                                 time.perf_counter() - t0))
-                dots = core.read_clip(encoded_clip(folder, label, seed, False, "appearance_free"), model.spec)
-                rows.append(_row(f"{model.spec.name}, {label}, seed {seed}, appearance-free twin",
-                                 motion_check(ex, clip, label, motion_only=dots), time.perf_counter() - t0))
+                rows += _case_rows(ex, folder, f"{ex.spec.name}, {label}, seed {seed}", label, seed, twin=True)
     return rows
 
 

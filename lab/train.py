@@ -9,6 +9,9 @@ Clips are decoded once (T frames, squashed to ``--cache-size`` pixels) into an i
 cache saved beside the data, then each step augments a batch on the fly: random scale/crop,
 horizontal flip *with the label mirrored* ("left" <-> "right"), brightness/contrast jitter.
 Checkpoints are safetensors + JSON (model, optimiser state, step), resumable with ``--resume``.
+
+Length: one command: its data cache, its loop, its resumable state and its export change together
+whenever the recipe does.
 """
 
 from __future__ import annotations

@@ -121,3 +121,18 @@ def test_a_killed_client_s_run_stops(app_url):
         proc.kill()
         proc.wait()
     _wait_for_log("stopped: the page or client that asked for it went away", gone)
+
+
+@pytest.mark.parametrize(("model", "method", "menu"), [
+    ("a/" + "x" * 5000, "gradcam", "'Model'"),
+    ("i3d_tiny", "not-a-method", "'CAM method'"),
+])
+def test_a_value_outside_a_menu_is_a_message_without_a_traceback(client, model, method, menu):
+    """Gradio's own menus log a full traceback for each such request (issue 37)."""
+    tracebacks = app_server.log_text().count("Traceback")
+    with pytest.raises(AppError) as e:
+        client.predict(handle_file(_clip()), "", model, method, "clip", api_name="/explain")
+    text = str(e.value)
+    assert f"is not one of {menu}'s choices; give one of:" in text and len(text) < 1000, text
+    _wait_for_log("refused a value outside", app_server.log_text().count("refused a value outside") - 1)
+    assert app_server.log_text().count("Traceback") == tracebacks, app_server.log_text()[-3000:]

@@ -1,15 +1,30 @@
 """python -m lab.benchmark end to end, in seconds: a tiny random Hugging Face VideoMAE (saved with
 ``save_pretrained`` into tmp_path, loaded offline) on a tiny rendered split: the leaderboard
 has every kind of evidence with intervals, a killed run resumes without redoing a clip, and a
-folder of another run is refused."""
+folder of another run is refused. The motion column is checked on two toy models whose answer
+is known (one reads only frame differences, one only the middle frame's contrast), on records
+made before the column existed, and (slow) two shards run as two processes give the board one
+process gives."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
 
+from core.models.spec import ModelSpec
 from lab.data import CLASSES, write_dataset
+from lab.data.classes import HOLDING, MOVING_LEFT_TO_RIGHT, MOVING_RIGHT_TO_LEFT, MOVING_UP
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +33,75 @@ def split(tmp_path_factory):
     write_dataset(root, n_train=0, n_val=0, n_test=3, seed=3,
                   render_options={"size": (48, 64), "fps": 12, "duration": 1.0})
     return root
+
+
+@pytest.fixture(scope="module")
+def dots(tmp_path_factory):
+    """The same three clips in lab.data's appearance-free style: every frame is black and white
+    dots, so a frame's contrast is all appearance, and a clip's high-pass keeps only what moves."""
+    root = tmp_path_factory.mktemp("dots")
+    write_dataset(root, n_train=0, n_val=0, n_test=3, seed=3,
+                  render_options={"size": (48, 64), "fps": 12, "duration": 1.0, "style": "appearance_free"})
+    return root
+
+
+class _FrameDifference(nn.Module):
+    """(N, 1, T, H, W): each voxel's absolute difference to its neighbouring frames (the larger),
+    mean over the colours; a gain to learn (so the cascade has something to randomise)."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        d = (x[:, :, 1:] - x[:, :, :-1]).abs().mean(1, keepdim=True)
+        return self.gain * torch.maximum(F.pad(d, (0, 0, 0, 0, 1, 0)), F.pad(d, (0, 0, 0, 0, 0, 1)))
+
+
+class _MiddleFrame(nn.Module):
+    """(N, 1, T, H, W): the middle frame's contrast (each pixel's distance from the frame's mean
+    colour) in the middle frame, 0 in every other one: what one frame looks like, and nothing else."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        mid = x.shape[2] // 2
+        frame = x[:, :, mid]
+        out = torch.zeros_like(x[:, :1])
+        out[:, 0, mid] = (frame - frame.mean((2, 3), keepdim=True)).abs().mean(1)
+        return self.gain * out
+
+
+class _Toy(nn.Module):
+    """The three moving classes against Holding, on the mean of ``features`` (Grad-CAM's layer):
+    ``"motion"`` reads only frame differences (frozen, it sees nothing; high-passed, the same
+    clip), ``"appearance"`` only one frame's contrast (frozen, the same frame; high-passed, a flat
+    one). The mean is about 0.04-0.11 (motion) and 0.06-0.07 (appearance) on the dots clips,
+    0 frozen (motion) and under 0.01 high-passed (appearance), so ``level`` splits them."""
+
+    def __init__(self, reads: str):
+        super().__init__()
+        self.features = _FrameDifference() if reads == "motion" else _MiddleFrame()
+        self.level = 0.01 if reads == "motion" else 0.02
+        self.spec = ModelSpec(name=f"toy_{reads}", categories=(MOVING_LEFT_TO_RIGHT, MOVING_RIGHT_TO_LEFT, MOVING_UP,
+                                                              HOLDING),
+                              num_frames=8, input_size=(24, 32), mean=(0.45,) * 3, std=(0.225,) * 3,
+                              layers=("features",), default_layer="features")
+
+    def forward(self, x):
+        s = 5 * (self.features(x).flatten(1).mean(1) / self.level - 1)
+        return torch.stack([s, s, s, -s], 1)
+
+
+def _toy_benchmark(reads: str, data, records, methods=("gradcam",), resume=False, rank=None):
+    from lab.benchmark import benchmark
+    from lab.benchmark.measure import Options
+
+    return benchmark(_Toy(reads), data, records=records, methods=list(methods), layers=["features"],
+                     perturbation_per_class=0, options=Options(noise_samples=1, cascade_depth=1), resume=resume,
+                     rank=rank, progress=False)
 
 
 @pytest.fixture
@@ -70,6 +154,8 @@ def test_the_benchmark_runs_on_tokens_and_resumes(split, tiny_mae, tmp_path, one
     assert rows["attnlrp"]["figures"]["completeness"]["n"] == 3
     assert rows["gradcam@layer.1"]["figures"]["completeness"]["applies"] is False
     assert len(board["pairs"]["pointing"]) <= 1 and board["default"]["rule"]
+    assert board["motion"]["clips"] == 3 and sum(board["motion"]["verdicts"].values()) == 3
+    assert board["motion"]["passes"] == 2 and rows["gradcam@layer.1"]["motion"]["clips"] == 3
     text = out.with_suffix(".md").read_text()
     assert all(f"### {k.capitalize()}" in text for k in KINDS) and "Regenerate: `python -m lab.benchmark" in text
 
@@ -86,3 +172,135 @@ def test_the_benchmark_runs_on_tokens_and_resumes(split, tiny_mae, tmp_path, one
     assert again["rows"][0]["figures"]["pointing"] == board["rows"][0]["figures"]["pointing"]
     with pytest.raises(SettingsError, match="another benchmark run"):
         main([*argv[:-2], "--records", str(records), "--noise-samples", "2", "--resume"])
+
+
+# -- motion or appearance, per row --------------------------------------------------------------------
+
+def test_the_motion_column_reads_a_frame_difference_model_as_motion_and_a_one_frame_model_as_appearance(
+        dots, tmp_path, one_thread, monkeypatch):
+    import lab.benchmark.measure as measure
+    from core.trust.motion import motion_check
+    from lab.benchmark.report import markdown
+
+    checks = []
+
+    def counted(*args, **kwargs):
+        checks.append(1)
+        return motion_check(*args, **kwargs)
+
+    monkeypatch.setattr(measure, "motion_check", counted)
+    motion = _toy_benchmark("motion", dots, tmp_path / "motion", methods=("gradcam", "layercam"))
+    assert len(checks) == 3  # once a clip, not once a row: the drops do not depend on the map
+    look = _toy_benchmark("appearance", dots, tmp_path / "look")
+
+    m, a = motion["motion"], look["motion"]
+    assert m["verdicts"] == {"motion": 3, "appearance": 0, "both": 0, "neither": 0} and m["weak"] == 0
+    assert a["verdicts"] == {"motion": 0, "appearance": 3, "both": 0, "neither": 0} and a["weak"] == 0
+    assert m["motion_drop"]["mean"] > 0.99 and m["appearance_drop"]["mean"] < 0.01 and m["passes"] == 2
+    assert a["appearance_drop"]["mean"] > 0.99 and a["motion_drop"]["mean"] < 0.01
+    assert {c["verdict"] for c in m["per_class"].values()} == {"motion"} and len(m["per_class"]) == 3
+    assert {c["verdict"] for c in a["per_class"].values()} == {"appearance"}
+    # where the map points: the frame-difference model's evidence is on what moves, well above a
+    # uniform map's share; the one-frame model's is spread over the whole (dotted) frame
+    (row_m, _), (row_a,) = motion["rows"], look["rows"]
+    share_m, share_a = row_m["figures"]["motion_share"], row_a["figures"]["motion_share"]
+    assert share_m["n"] == share_a["n"] == 3
+    assert share_m["mean"] > 0.4 and share_a["mean"] < 0.15, (share_m, share_a)
+    lift = row_m["motion"]["share_minus_area"]
+    assert lift["real"] and lift["lo"] > 0 and row_m["motion"]["verdicts"]["motion"] == 3
+    assert row_a["motion"]["share_minus_area"]["mean"] < lift["lo"]
+
+    # the board's figures are the records' means, clip by clip
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "motion").glob("0*.json"))]
+    shares = [r["rows"][row_m["key"]]["motion_share"] for r in records]
+    areas = [r["motion"]["area"] for r in records]
+    assert share_m["mean"] == pytest.approx(np.mean(shares)) and share_m["lo"] <= share_m["mean"] <= share_m["hi"]
+    assert lift["mean"] == pytest.approx(np.mean(np.subtract(shares, areas)))
+    assert m["area"]["mean"] == pytest.approx(np.mean(areas)) and 0 < m["area"]["mean"] < 0.5
+    assert Counter(r["motion"]["verdict"] for r in records) == {"motion": 3}
+    assert all(r["motion"]["forward_passes"] == 2 and r["motion"]["appearance_removal"] == "high-pass"
+               for r in records)
+
+    text = markdown([motion, look], "# header")
+    assert text.count("### Motion or appearance?") == 2 and "**3 / 0 / 0 / 0** of 3 clips" in text
+    assert "**0 / 3 / 0 / 0** of 3 clips" in text and "| Grad-CAM | features | 0." in text
+    assert "### Per class: motion or appearance?" in text
+
+
+def test_records_and_boards_made_before_the_motion_column_read_not_recorded(dots, tmp_path, one_thread):
+    from lab.benchmark.report import markdown
+
+    records = tmp_path / "records"
+    _toy_benchmark("motion", dots, records)
+    old = sorted(records.glob("0*.json"))[0]  # as a record of the earlier benchmark has it
+    rec = json.loads(old.read_text())
+    del rec["motion"]
+    for figures in rec["rows"].values():
+        del figures["motion_share"]
+    old.write_text(json.dumps(rec))
+
+    board = _toy_benchmark("motion", dots, records, resume=True)  # reads the three back
+    (row,) = board["rows"]
+    share = row["figures"]["motion_share"]
+    assert share["n"] == 2 and share["unrecorded"] == 1  # left out, not counted as 0
+    assert "unrecorded" not in row["figures"]["pointing"]
+    assert board["motion"]["clips"] == 2 and board["motion"]["unrecorded"] == 1
+    assert sum(board["motion"]["verdicts"].values()) == 2 and row["motion"]["share_minus_area"]["n"] == 2
+    text = markdown([board], "# header")
+    assert "(1 clip not recorded)" in text and "1 clip not recorded" in text and "of 2 clips" in text
+
+    # a board of the JSON written before the column: no motion anywhere
+    board.pop("motion")
+    board["pairs"].pop("motion_share")
+    for r in board["rows"]:
+        r.pop("motion")
+        r["figures"].pop("motion_share")
+    text = markdown([json.loads(json.dumps(board))], "# header")
+    assert "Not recorded: these records were made before the motion column" in text
+    assert "| motion_share |" not in text  # no row table of nothing
+    assert "- **motion_share**: not recorded" in text
+
+
+# -- two shards, two processes ------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _without_timings(board: dict) -> str:
+    board = json.loads(json.dumps(board))
+    board["motion"].pop("seconds")
+    for r in board["rows"]:
+        r.pop("seconds")
+    return json.dumps(board, sort_keys=True)
+
+
+@pytest.mark.slow
+def test_two_shards_in_two_processes_give_the_board_of_one(dots, tmp_path, one_thread):
+    """RANK / WORLD_SIZE as torchrun sets them, in two plain processes: each measures every second
+    clip into the shared records folder, rank 0 gathers them (gloo) and builds the board."""
+    child = (f"import json, sys, torch; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+             "torch.set_num_threads(1); from core.longvideo.shard import this_rank; "
+             "import lab.benchmark.run as run; from test_explanation_benchmark import _toy_benchmark; "
+             "done = []; measure = run.measure_clip; run.measure_clip = lambda *a: done.append(a[1].index) or measure(*a); "
+             f"b = _toy_benchmark('motion', {str(dots)!r}, {str(tmp_path / 'shards')!r}, rank=this_rank()); "
+             f"b is None or open({str(tmp_path / 'board.json')!r}, 'w').write(json.dumps(b)); "
+             "print(json.dumps({'measured': done, 'board': b is not None}))")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(_free_port())}
+    procs = [subprocess.Popen([sys.executable, "-c", child], env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
+                              cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for r in (0, 1)]
+    said = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-2000:]
+        said.append(json.loads(out.strip().splitlines()[-1]))
+    # each rank measured its share only (every second clip from its rank on); rank 0 alone built the board
+    assert [s["measured"] for s in said] == [[0, 2], [1]] and [s["board"] for s in said] == [True, False]
+    sharded = json.loads((tmp_path / "board.json").read_text())
+    assert len(list((tmp_path / "shards").glob("0*.json"))) == 3 and sharded["clips"] == 3
+    single = _toy_benchmark("motion", dots, tmp_path / "single")
+    assert _without_timings(sharded) == _without_timings(single)

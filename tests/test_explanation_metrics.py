@@ -184,15 +184,17 @@ def _row(key, mean, lo_, hi, *, sanity=0.1, passes=1, interactive=True):
 
 
 def test_the_default_rule_takes_the_cheapest_row_not_below_the_best():
-    rows = [_row("gradcampp@layer4", 0.75, 0.65, 0.85, passes=2),
-            _row("layercam@layer3", 0.70, 0.60, 0.80),  # as good as the best by the intervals, cheapest, first
-            _row("gradcam@layer4", 0.80, 0.70, 0.90),  # the best mean
+    rows = [_row("layercam@layer3", 0.70, 0.60, 0.80),  # as good as the best by the intervals, cheapest, listed first
+            _row("gradcampp@layer4", 0.85, 0.75, 0.92, passes=2),  # the best mean, but dearer
+            _row("gradcam@layer4", 0.80, 0.70, 0.90),  # as good, cheapest, and the better of the cheapest
             _row("hirescam@layer2", 0.60, 0.50, 0.68),  # below: its interval ends under the best's
             _row("gradcam@layer1", 0.95, 0.90, 0.99, sanity=0.9),  # ignores the weights
             _row("occlusion", 0.99, 0.98, 1.0, passes=65, interactive=False)]
     d = default_rule(rows)
-    assert (d["method"], d["layer"]) == ("layercam", "layer3") and d["best"] == "gradcam@layer4"
-    assert d["as_good"] == ["gradcampp@layer4", "layercam@layer3", "gradcam@layer4"]
+    assert (d["method"], d["layer"]) == ("gradcam", "layer4") and d["best"] == "gradcampp@layer4"
+    assert d["as_good"] == ["layercam@layer3", "gradcampp@layer4", "gradcam@layer4"]
+    # row order decides only between exact equals
+    assert default_rule([rows[2], {**rows[2], "key": "xgradcam@layer4", "method": "xgradcam"}])["method"] == "gradcam"
 
 
 def test_the_default_is_written_where_measured_json_keeps_it(tmp_path):

@@ -52,10 +52,63 @@ assert {core.Method.GRADCAM_ABS, core.Method.SALIENCY} <= set(methods_for(model.
 assert method_entry("saliency").forward_passes(None, x.shape) == 1 and not method_entry("saliency").needs_layer
 """
 
+# A throwaway perturbation method whose classifying pass keeps its graph: its registry entry alone
+# brings it to the page's caps per request (its count of passes) and its Stop button (params), and
+# to the engine's few kept graphs (keeps_graph); the timeline's and live view's --method offer the
+# new Grad-CAM variant, not it.
+_EVERYWHERE = """
+import argparse
+
+from core.attribution import Perturbation
+from core.cam.registry import register_method
+from core.live.run import add_arguments as live_arguments
+from core.longvideo.run import add_arguments as timeline_arguments
+from demo import lifetime
+from demo.explain_tab.clip import stop_shown
+from demo.settings import PageSettings
+
+
+class Kept:
+    def __init__(self, logits):
+        self.logits = logits
+
+
+def keep(explainer, x):
+    with explainer.exclusive() as net:
+        return Kept(net(x.to(explainer.device)))
+
+
+@register_method("throwaway", label="Throwaway", params=Perturbation, passes=lambda params, shape: 10**9,
+                 classify=keep, keeps_graph=True)
+def throwaway(explainer, x, targets, params=None, *, progress=None, cancel=None, run=None):
+    assert run is not None  # the engine hands its classifying pass over
+    return torch.ones(len(targets), *x.shape[-3:]), {"forward_passes": 0}
+
+
+for arguments in (timeline_arguments, live_arguments):
+    parser = argparse.ArgumentParser()
+    arguments(parser, lambda p, default=None: None)
+    choices = next(a.choices for a in parser._actions if a.dest == "method")
+    assert "gradcam_abs" in choices and "saliency" not in choices and "throwaway" not in choices, choices
+try:
+    lifetime.within_caps(ex, x, core.Settings(method="throwaway"))
+    raise AssertionError("within_caps let 10**9 forward passes through")
+except core.SettingsError as e:
+    assert "Throwaway with these settings runs 1,000,000,001 forward passes" in str(e), e
+lifetime.within_caps(ex, x, core.Settings(method="gradcam_abs"), times=4)  # one pass each: nothing to cap
+assert stop_shown(PageSettings("throwaway", "clip"))["explain_stop"].visible
+assert not stop_shown(PageSettings("saliency", "clip"))["explain_stop"].visible
+kept = core.Explainer(model, cache_size=16)
+for seed in range(3):
+    kept.explain(torch.rand(1, 3, 16, 112, 112, generator=torch.Generator().manual_seed(seed)), 0, method="throwaway")
+assert [k[1] for k in kept._classified] == ["throwaway"] * 2  # the newest two of its graphs stay
+"""
+
 
 def test_methods_added_as_the_page_says_give_maps_everywhere(tmp_path):
     (tmp_path / "my_methods.py").write_text(BLOCKS[2])
-    script = f"import core\nassert core.__file__.startswith({str(ROOT)!r}), core.__file__\n" + BLOCKS[3] + _MORE
+    script = (f"import core\nassert core.__file__.startswith({str(ROOT)!r}), core.__file__\n" + BLOCKS[3] + _MORE
+              + _EVERYWHERE)  # a process of its own: the methods it registers go with it
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
            "VIDEOCAM_CHECKPOINTS": str(ROOT / "checkpoints")}
     run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,

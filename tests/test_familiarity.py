@@ -52,6 +52,23 @@ def test_distance_is_mahalanobis_to_the_nearest_class_and_the_percentile_reads_t
     assert stats.judge({"head": torch.tensor(means["head"][0])}) is None  # a layer missing: no verdict
 
 
+
+def test_the_measure_report_says_which_layer_a_clip_is_out_of_line_at():
+    """``lab.familiarity measure``'s row: each clip's distance is its farthest layer's, and the
+    per-layer distances (1: that layer's held-out 99th percentile) name the layer."""
+    from lab.familiarity import _row
+
+    rng = np.random.default_rng(1)
+    record, means = _record(rng)
+    stats = FeatureStats.from_record(record, ["a", "b", "c"])
+    feats = {"layer": np.stack([means["layer"][0], means["layer"][1] + 12.0]),
+             "head": np.stack([means["head"][0] + 12.0, means["head"][1]])}
+    row = _row("two clips", stats, feats)
+    per = row["per_layer"]
+    assert set(per) == {"layer", "head"} and row["clips"] == 2 and row["warn_rate"] == 1.0
+    assert per["head"][0] > 1 > per["layer"][0] and per["layer"][1] > 1 > per["head"][1]
+    assert row["distances"] == [max(per["layer"][i], per["head"][i]) for i in range(2)]
+
 def _with_stats(model, fit: torch.Tensor, held: torch.Tensor):
     """``model`` with a spec whose checkpoint carries statistics fitted on ``fit``'s features and
     calibrated on ``held``'s."""

@@ -23,6 +23,9 @@ weights of the same shape), applied to a row vector by :func:`mix` without build
   (the gradient already carries the 1/T of the mean).
 
 TimeSformer's patch tokens are in (h, w, t) order: token ``1 + s * T + f``, ``s = h_i * w + w_i``.
+
+Length: the attention records of three transformer families and the rollout and relevance products
+over them, which share the token layouts above.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ __all__ = [
     "attention_backward",
     "attention_steps",
     "fused_inputs",
+    "graph_maps",
     "mix",
     "recorded_attention",
     "token_grid",
@@ -338,3 +342,14 @@ def start_vector(info: TransformerInfo, length: int, device, dtype) -> torch.Ten
 
 def spatial_cls_weight(info: TransformerInfo) -> float:
     return 1.0 / info.grid[0] if info.family == "timesformer" else 1.0
+
+
+def graph_maps(run, forward, explainer, x: torch.Tensor, targets) -> tuple[torch.Tensor, dict]:
+    """The maps and info of a method whose classifying pass keeps the model's graph (relevance,
+    AttnLRP): from ``run``, that pass as the engine ran it to predict the classes (kept for more
+    classes: no forward pass of its own), else from ``forward(explainer, x)``, a pass of its own
+    whose graph goes with the last target's backward pass."""
+    if run is not None:
+        maps, info = run.maps(explainer, targets, keep=True)
+        return maps, {**info, "forward_passes": 0}
+    return forward(explainer, x).maps(explainer, targets, keep=False)

@@ -54,7 +54,13 @@ from torch.nn import functional as F
 
 from ..cam.hooks import frozen
 from ..cam.registry import register_method
-from .attention import TransformerInfo, attention_function, fused_inputs, transformer_info
+from .attention import (
+    TransformerInfo,
+    attention_function,
+    fused_inputs,
+    graph_maps,
+    transformer_info,
+)
 
 __all__ = ["AttnLRPPass", "attnlrp", "attnlrp_forward", "lrp_rules"]
 
@@ -257,14 +263,11 @@ def attnlrp_forward(explainer, x: torch.Tensor) -> AttnLRPPass:
     return AttnLRPPass(info, logits, store["tokens"])
 
 
-@register_method("attnlrp", needs_tokens=True, classify=attnlrp_forward)
+@register_method("attnlrp", needs_tokens=True, classify=attnlrp_forward, keeps_graph=True)
 def attnlrp(explainer, x: torch.Tensor, targets, params=None, *, progress=None, cancel=None,
             run: AttnLRPPass | None = None):
     """(K, t, h, w) AttnLRP maps on the token grid, one per target (a :class:`core.cam.Target`:
     its class, or its class minus ``minus``), and info. ``x``: the (1, C, T, H, W) model input;
     ``run``: its :func:`attnlrp_forward` already run (the engine's, which predicted the classes:
     then no forward pass of its own)."""
-    if run is not None:
-        maps, info = run.maps(explainer, targets, keep=True)
-        return maps, {**info, "forward_passes": 0}
-    return attnlrp_forward(explainer, x).maps(explainer, targets, keep=False)
+    return graph_maps(run, attnlrp_forward, explainer, x, targets)

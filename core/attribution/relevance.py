@@ -38,6 +38,7 @@ from .attention import (
     Step,
     TransformerInfo,
     attention_steps,
+    graph_maps,
     mix,
     recorded_attention,
     start_vector,
@@ -134,14 +135,11 @@ def relevance_forward(explainer, x: torch.Tensor) -> RelevancePass:
     return RelevancePass(info, logits, [Step("full", torch.empty(0)) for _ in records], records)
 
 
-@register_method("relevance", needs_tokens=True, classify=relevance_forward)
+@register_method("relevance", needs_tokens=True, classify=relevance_forward, keeps_graph=True)
 def relevance(explainer, x: torch.Tensor, targets, params=None, *, progress=None, cancel=None,
               run: RelevancePass | None = None):
     """(K, t, h, w) relevance maps on the token grid, one per target (a :class:`core.cam.Target`:
     its class, or its class minus ``minus``), and info. ``x``: the (1, C, T, H, W) model input;
     ``run``: its :func:`relevance_forward` already run (the engine's, which predicted the
     classes and keeps the pass for more: then no forward pass of its own, and the graph stays)."""
-    if run is not None:
-        maps, info = run.maps(explainer, targets, keep=True)
-        return maps, {**info, "forward_passes": 0}
-    return relevance_forward(explainer, x).maps(explainer, targets, keep=False)
+    return graph_maps(run, relevance_forward, explainer, x, targets)

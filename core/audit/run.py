@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import SettingsError, UserError
 
-__all__ = ["add_arguments", "audit", "audit_records", "judge", "run", "split_done", "write_json"]
+__all__ = ["add_arguments", "audit", "audit_records", "claim_records", "judge", "run", "split_done", "write_json"]
 
 _RECORDS = "records"
 
@@ -214,8 +214,11 @@ def audit(explainer, items, out, *, data=None, split: str | None = None, labels=
     out = Path(out)
     folder = out / _RECORDS
     settings, _ = explainer.settings_for(method=method, layer=layer)
-    _claim(folder, items, rank, resume, {"model": explainer.spec.name, "method": settings.method.value,
-                                         "layer": _layer(explainer, settings), "videos": [it.name for it in items]})
+    claim_records(folder, rank.take(items), {"model": explainer.spec.name, "method": settings.method.value,
+                                             "layer": _layer(explainer, settings), "videos": [it.name for it in items]},
+                  resume, other=f"{out} holds the records of another audit (another model, method or list of videos); "
+                                "pick another --out",
+                  again=f"{out} holds an audit already; pass --resume to finish it, or pick another --out")
     records = audit_records(explainer, rank.take(items), settings, folder,
                             progress=progress if rank.rank == 0 else False, limits=limits)
     done: dict = {}
@@ -229,17 +232,17 @@ def audit(explainer, items, out, *, data=None, split: str | None = None, labels=
     return done.get("result")
 
 
-def _claim(folder: Path, items, rank, resume: bool, run: dict) -> None:
-    """Refuse a folder that holds another audit's records, or this one's without ``--resume``.
-
-    Each rank looks only at its own videos' records (no other rank writes those, so a fast rank
-    cannot make a slow one refuse); ``run.json`` says which model, method and videos made them."""
+def claim_records(folder: Path, items, run: dict, resume: bool, *, other: str, again: str) -> None:
+    """Make ``folder`` this run's records folder, stamped ``run.json`` with ``run`` (what made the
+    records: model, settings, items); refuse (:class:`SettingsError`) one stamped by another run
+    (the message ``other``), or, without ``resume``, one that holds a record of ``items`` already
+    (``again``). Under torchrun each rank passes its own items (no other rank writes those, so a
+    fast rank cannot make a slow one refuse). The audit's and ``lab.benchmark``'s records."""
     stamp = folder / "run.json"
     if stamp.is_file() and json.loads(stamp.read_text()) != run:
-        raise SettingsError(f"{folder.parent} holds the records of another audit (another model, method or "
-                            "list of videos); pick another --out")
-    if not resume and any((folder / f"{it.index:07d}.json").is_file() for it in rank.take(items)):
-        raise SettingsError(f"{folder.parent} holds an audit already; pass --resume to finish it, or pick another --out")
+        raise SettingsError(other)
+    if not resume and any((folder / f"{it.index:07d}.json").is_file() for it in items):
+        raise SettingsError(again)
     folder.mkdir(parents=True, exist_ok=True)
     write_json(stamp, run)
 

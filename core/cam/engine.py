@@ -17,6 +17,9 @@ model while explaining is never seen by another caller, and one copy of a model 
 
 ``explain(model, clip, ...)`` is a one-off: a throwaway Explainer, nothing kept. The forward
 pass and the maps are :mod:`core.cam.forward`'s, which the whole-video timeline calls too.
+
+Length: one class, the Explainer, whose cache, lock and passes are read together; the passes
+themselves are :mod:`core.cam.forward`'s and the methods' own, in their files.
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ from .registry import method_entry, resolve
 from .result import Explanation, Target
 from .settings import Settings
 
-__all__ = ["Explainer", "batched_vjp", "class_index", "explain", "resolve_device", "upsample_and_normalise"]
+__all__ = ["Explainer", "batched_vjp", "chosen_targets", "class_index", "explain", "resolve_device",
+           "upsample_and_normalise"]
 
 TargetLike = int | str
 
@@ -105,8 +109,7 @@ class _Prepared:
     ms: float
 
 
-_GRAPH_METHODS = ("relevance", "attnlrp")  # their classifying pass is kept with the model's graph
-_GRAPHS_KEPT = 2  # at most this many such passes per Explainer
+_GRAPHS_KEPT = 2  # at most this many passes of a method that keeps_graph (its registry entry) per Explainer
 
 
 def _digest(x: torch.Tensor) -> str:
@@ -237,26 +240,6 @@ class Explainer:
     def _categories(self, n: int) -> tuple[str, ...]:
         cats = tuple(self.spec.categories) if self.spec is not None else ()
         return cats if len(cats) == n else tuple(f"class {i}" for i in range(n))
-
-    def _targets(self, probs, cats, targets, top_k, contrast) -> list[Target]:
-        chosen: list[Target] = []
-        if contrast is not None:
-            if len(contrast) != 2:
-                raise SettingsError("contrast takes two classes: (A, B) explains 'why A rather than B'")
-            a, b = (class_index(c, cats) for c in contrast)
-            chosen.append(Target(a, cats[a], b, cats[b]))
-        if targets is not None:
-            for t in [targets] if isinstance(targets, (int, str)) else targets:
-                i = class_index(t, cats)
-                chosen.append(Target(i, cats[i]))
-        if top_k is not None:
-            if int(top_k) < 1:
-                raise SettingsError(f"top_k={top_k}; need at least 1")
-            chosen += [Target(i, cats[i]) for i in probs.topk(min(int(top_k), len(cats))).indices.tolist()]
-        if not chosen:
-            i = int(probs.argmax())
-            chosen.append(Target(i, cats[i]))
-        return chosen
 
     def _gradients(self, state: _Forward, targets: list[Target]) -> torch.Tensor:
         """(K, 1, C, t, h, w): each target's gradients, computed once per (class, minus)."""
@@ -412,9 +395,9 @@ class Explainer:
         self._classified[key] = done
         while len(self._classified) > self.cache_size:
             self._classified.popitem(last=False)
-        # a relevance or AttnLRP pass keeps the whole model's graph (GBs for a base-size transformer):
-        # whatever cache_size says (the app's is 16), only the newest few of those stay
-        heavy = [k for k in self._classified if k[1] in _GRAPH_METHODS]
+        # the pass of a method that keeps_graph (relevance, AttnLRP) holds the whole model's graph (GBs
+        # for a base-size transformer): whatever cache_size says (the app's is 16), only the newest few stay
+        heavy = [k for k in self._classified if method_entry(k[1]).keeps_graph]
         for k in heavy[:max(0, len(heavy) - _GRAPHS_KEPT)]:
             del self._classified[k]
         return done, False
@@ -422,7 +405,7 @@ class Explainer:
     def _chosen(self, logits: torch.Tensor, asked) -> tuple[list[Target], tuple[str, ...]]:
         probs = logits.softmax(-1)
         cats = self._categories(probs.numel())
-        return self._targets(probs, cats, *asked), cats
+        return chosen_targets(probs, cats, *asked), cats
 
     def _explanation(self, prep: _Prepared, settings, cats, chosen, logits, maps, timings, cached, info) -> Explanation:
         raw, on_input, importance = maps
@@ -514,6 +497,30 @@ def class_index(t: TargetLike, cats: Sequence[str]) -> int:
     close = difflib.get_close_matches(t, cats, n=3)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else "; list them with `python -m core models`"
     raise SettingsError(f"unknown class {t!r}{hint}")
+
+
+def chosen_targets(probs: torch.Tensor, cats: Sequence[str], targets=None, top_k=None, contrast=None) -> list[Target]:
+    """What ``targets=``, ``top_k=`` and ``contrast=`` (as :meth:`Explainer.explain` takes them) ask
+    for of a clip whose class probabilities are ``probs``: the contrast, the targets, the top k, in
+    that order; the top-1 when none is asked. A :class:`SettingsError` for a class ``cats`` lacks."""
+    chosen: list[Target] = []
+    if contrast is not None:
+        if len(contrast) != 2:
+            raise SettingsError("contrast takes two classes: (A, B) explains 'why A rather than B'")
+        a, b = (class_index(c, cats) for c in contrast)
+        chosen.append(Target(a, cats[a], b, cats[b]))
+    if targets is not None:
+        for t in [targets] if isinstance(targets, (int, str)) else targets:
+            i = class_index(t, cats)
+            chosen.append(Target(i, cats[i]))
+    if top_k is not None:
+        if int(top_k) < 1:
+            raise SettingsError(f"top_k={top_k}; need at least 1")
+        chosen += [Target(i, cats[i]) for i in probs.topk(min(int(top_k), len(cats))).indices.tolist()]
+    if not chosen:
+        i = int(probs.argmax())
+        chosen.append(Target(i, cats[i]))
+    return chosen
 
 
 def explain(model: nn.Module, clip, targets=None, *, spec: ModelSpec | None = None, **kwargs) -> Explanation:

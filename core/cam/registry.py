@@ -13,8 +13,9 @@ list. ``needs_layer`` picks the engine's path:
 - ``needs_layer=False``: ``run(explainer, x, targets, params, *, progress, cancel)`` ->
   ``(maps (K, t, h, w) on the method's own grid, info)`` for the (1, C, T, H, W) model input
   ``x``; ``info["forward_passes"]`` counts what it ran. The engine predicts the classes first
-  (with ``classify`` when the method has one, whose pass it then hands over as ``run=``) and
-  scales the maps as Grad-CAM's (:func:`core.cam.forward.attribution_maps`).
+  (with ``classify`` when the method has one, whose pass it then hands over as ``run=``; one that
+  holds the whole model's graph says ``keeps_graph``, and an Explainer keeps only the newest few)
+  and scales the maps as Grad-CAM's (:func:`core.cam.forward.attribution_maps`).
 
 The built-in families are imported on the first lookup that needs them (:data:`_FAMILIES`), so a
 Grad-CAM explanation does not import :mod:`core.attribution`; a method of your own registers when
@@ -33,7 +34,8 @@ from dataclasses import dataclass, replace
 from ..errors import SettingsError
 from .settings import Method, Settings
 
-__all__ = ["MethodEntry", "MethodTable", "method_entry", "methods_for", "register_method", "registered", "resolve"]
+__all__ = ["MethodEntry", "MethodTable", "method_entry", "method_names", "methods_for", "register_method", "registered",
+           "resolve"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,13 @@ class MethodEntry:
     classify: Callable | None = None  # (explainer, x) -> its own pass that predicts the classes, kept for more classes
     on_input: Callable | None = None  # (raw maps, params, (T, H, W)) -> maps on the input grid; None: interpolated
     probe: Callable | None = None  # (explainer, settings, shape, clock) -> its measured cost (core.attribution.cost)
+    keeps_graph: bool = False  # its ``classify`` pass holds the whole model's autograd graph: an Explainer keeps few
+
+    @property
+    def perturbs(self) -> bool:
+        """It takes occlusion's and RISE's parameters (``params``): many forward passes of changed
+        clips, batch by batch, asking ``cancel()`` between batches, so the page offers **Stop**."""
+        return self.params is not None
 
     def forward_passes(self, params, shape) -> int:
         """Forward passes the method runs for a model input of ``shape`` (..., T, H, W), before it
@@ -90,7 +99,8 @@ def _new_member(name: str, label: str) -> Method:
 def register_method(name: str, *, label: str | None = None, needs_layer: bool = False, class_agnostic: bool = False,
                     needs_tokens: bool = False, params: Callable[[], object] | None = None,
                     passes: Callable[[object, tuple], int] | None = None, classify: Callable | None = None,
-                    on_input: Callable | None = None, probe: Callable | None = None) -> Callable:
+                    on_input: Callable | None = None, probe: Callable | None = None,
+                    keeps_graph: bool = False) -> Callable:
     """Decorator: register the function it decorates as method ``name`` (see :class:`MethodEntry`
     for the fields). A name :class:`Method` does not have needs a ``label`` (what the page shows)."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
@@ -105,7 +115,7 @@ def register_method(name: str, *, label: str | None = None, needs_layer: bool = 
         method = member if member is not None else _new_member(name, label)
         _ENTRIES[method] = MethodEntry(method, run, needs_layer=needs_layer, class_agnostic=class_agnostic,
                                        needs_tokens=needs_tokens, params=params, passes=passes, classify=classify,
-                                       on_input=on_input, probe=probe)
+                                       on_input=on_input, probe=probe, keeps_graph=keeps_graph)
         return run
 
     return add
@@ -129,6 +139,13 @@ def registered() -> dict[Method, MethodEntry]:
     """Every registered method and its entry, in :class:`Method`'s order."""
     _load()
     return {m: _ENTRIES[m] for m in Method if m in _ENTRIES}
+
+
+def method_names(keep: Callable[[MethodEntry], bool] = lambda entry: True) -> list[str]:
+    """The names of the registered methods whose entry ``keep`` accepts, in :class:`Method`'s
+    order: a CLI's ``--method`` choices (``lambda e: e.needs_layer`` where only the Grad-CAM
+    family runs), read when its parser is built, so a method registered before then is there."""
+    return [m.value for m, e in registered().items() if keep(e)]
 
 
 def methods_for(spec) -> list[Method]:

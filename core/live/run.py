@@ -14,7 +14,7 @@ import statistics
 import threading
 from pathlib import Path
 
-from ..cam.methods import METHODS
+from ..cam.registry import method_names
 from ..errors import SettingsError, UserError
 
 __all__ = ["add_arguments", "run", "summary"]
@@ -32,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser, add_model_arguments) -> None:
     p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds of stream")
     p.add_argument("--stall", type=float, default=5.0,
                    help="end the stream when no frame comes for this many seconds (default %(default)g)")
-    p.add_argument("--method", default=None, choices=METHODS, help="a Grad-CAM method (default: the model's)")
+    p.add_argument("--method", default=None, choices=method_names(lambda e: e.needs_layer),
+                   help="a Grad-CAM method (default: the model's)")
     p.add_argument("--layer", default=None, help="target layer (default: the model's)")
     p.add_argument("--loop", action="store_true", help="play a file again from its start when it ends")
     p.add_argument("--no-mp4", action="store_true", help="with --out, write live.json only")

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..cam.methods import METHODS
+from ..cam.registry import method_names
 from ..cam.settings import Method, Pooling, Settings
 from ..errors import UserError
 from .plan import DEFAULT_MAX_DURATION
@@ -28,7 +28,8 @@ def add_arguments(t: argparse.ArgumentParser, add_model_arguments) -> None:
                    help="pin the heatmap_full videos to these classes, one video each (default: one "
                    "video that follows each moment's top class)")
     t.add_argument("--layer", default=None, help="target layer (default: the model's default layer)")
-    t.add_argument("--method", default=Method.GRADCAM.value, choices=METHODS)
+    t.add_argument("--method", default=Method.GRADCAM.value, choices=method_names(lambda e: e.needs_layer),
+                   help="a Grad-CAM method: the timeline explains every window at a layer")
     t.add_argument("--pooling", default=Pooling.CLIP.value, choices=[m.value for m in Pooling])
     t.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
     t.add_argument("--top", type=int, default=5, help="classes per window in timeline.json and in the plot")

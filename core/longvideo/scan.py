@@ -19,6 +19,9 @@ map is NaN in the windows where it was not needed (:meth:`TimelineResult.classes
 names the classes kept for every window). Computing every class's map in every window cost more
 than the forward pass itself on the shipped model (13 classes: 1.2 s of gradients and maps for
 1.5 s of forward per batch of 8); give ``targets`` for a class to be kept everywhere.
+
+Length: the result type and the one streaming pass that fills it; the plan, the moments, the outputs
+and the sharding are modules of their own.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from torch import nn
 from ..cam.engine import Explainer, class_index
 from ..cam.forward import LayerForward, cam_maps, forward_to_layer
 from ..cam.hooks import resolve_layer
-from ..cam.methods import CAM_FUNCTIONS, METHODS
+from ..cam.methods import CAM_FUNCTIONS
 from ..cam.settings import Normalize, Settings
 from ..errors import SettingsError, VideoError, VideoTooLargeError
 from ..transforms import crop_box_for, preprocess, resized_size
@@ -176,7 +179,7 @@ def timeline(
         raise SettingsError(f"batch_size must be a positive int, got {batch_size!r}")
     settings = settings or Settings()
     if settings.method not in CAM_FUNCTIONS:
-        raise SettingsError(f"the whole-video timeline runs the Grad-CAM family ({', '.join(METHODS)}); "
+        raise SettingsError(f"the whole-video timeline runs the Grad-CAM family ({', '.join(CAM_FUNCTIONS)}); "
                             f"method={settings.method.value!r} explains one clip: use it with explain")
     layer_name, layer = resolve_layer(model, settings.layer, spec)
     settings = replace(settings, layer=layer_name)

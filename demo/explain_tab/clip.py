@@ -17,7 +17,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder  # Gradio's cache: what delete_cache cleans
 
 import core
-from core.cam.settings import PERTURBATION_METHODS
+from core.cam.registry import method_names
 from core.transforms import fit_frames
 
 from .. import lifetime, space
@@ -231,8 +231,9 @@ def need_clip(video) -> None:
 
 
 def stop_shown(settings: PageSettings) -> dict:
-    """Stop on screen for a refresh only when it runs a method that Stop can end (occlusion, RISE)."""
-    return {"explain_stop": gr.Button(visible=settings.method in {m.value for m in PERTURBATION_METHODS})}
+    """Stop on screen for a refresh only when it runs a method that Stop can end (occlusion, RISE:
+    those whose registry entry ``perturbs``)."""
+    return {"explain_stop": gr.Button(visible=settings.method in method_names(lambda e: e.perturbs))}
 
 
 def stop_run(stop: Stop | None) -> None:

@@ -10,7 +10,7 @@ import core
 from core.attribution import Baseline, Perturbation
 from core.models.measured import measured_line
 
-from .. import models
+from .. import choices, models
 from ..config import OPACITY, REAL_MODEL, TABLE_URL
 from ..settings import PageSettings
 from . import trust
@@ -36,7 +36,7 @@ def layout(page, default: str, spec: core.ModelSpec, offered: list[str], samples
         with gr.Column(scale=2, min_width=320):
             c["video"] = gr.Video(label="Video clip", sources=["upload"], height=170, elem_id="video")
             with gr.Row(equal_height=True):
-                c["model"] = gr.Dropdown(offered or [default], value=default, label="Model",
+                c["model"] = choices.Dropdown(offered or [default], value=default, label="Model",
                                          elem_id="model", scale=3)
                 c["explain_button"] = gr.Button("Explain", variant="primary", elem_id="explain",
                                                 scale=1, min_width=100)
@@ -65,22 +65,22 @@ def layout(page, default: str, spec: core.ModelSpec, offered: list[str], samples
                     gr.Markdown(models_note(missing))
             c["opacity"] = gr.Slider(0, 1, value=OPACITY, step=0.05, label="Heatmap opacity")
             with gr.Accordion("Settings", open=False):
-                c["method"] = gr.Radio(core.Method.choices(), value=spec.default_method, label="CAM method")
+                c["method"] = choices.Radio(core.Method.choices(), value=spec.default_method, label="CAM method")
                 c["explain_measured"] = gr.Markdown(  # what was measured for this architecture
                     measured_line(spec, spec.default_method, spec.default_layer, TABLE_URL), elem_id="measured")
-                c["pooling"] = gr.Radio(core.Pooling.choices(), value=core.Pooling.CLIP.value,
+                c["pooling"] = choices.Radio(core.Pooling.choices(), value=core.Pooling.CLIP.value,
                                         label="Channel weights")
                 # no value here: the API's default is then None, the chosen model's
                 # own layer and sampling; the page sets the default model's on load
-                c["layer"] = gr.Radio(list(spec.layers), value=None,
+                c["layer"] = choices.Radio(list(spec.layers), value=None,
                                       label="Target layer (deeper: coarser, more semantic)")
-                c["sampling"] = gr.Radio(sampling_choices(spec), value=None, label="Frames sampled")
+                c["sampling"] = choices.Radio(sampling_choices(spec), value=None, label="Frames sampled")
                 with gr.Row():  # occlusion and RISE (core.attribution.Perturbation)
                     c["masks"] = gr.Number(PERTURBATION.masks, precision=0, minimum=1, label="RISE masks")
                     c["window"] = gr.Textbox(" ".join(map(str, PERTURBATION.window)), max_lines=1,
                                              label="Window (frames height width)")
                     c["stride"] = gr.Textbox("", max_lines=1, label="Occlusion stride (blank: the window)")
-                    c["baseline"] = gr.Radio([b.value for b in Baseline], value=PERTURBATION.baseline.value,
+                    c["baseline"] = choices.Radio([b.value for b in Baseline], value=PERTURBATION.baseline.value,
                                              label="Hidden parts become")
         with gr.Column(scale=3, min_width=420):
             with gr.Row(equal_height=True):
@@ -88,7 +88,7 @@ def layout(page, default: str, spec: core.ModelSpec, offered: list[str], samples
                                                  height=260, elem_id="original", buttons=["download"])
                 c["explain_heatmap"] = gr.Image(label="Heatmap", type="filepath", interactive=False, height=260,
                                                 elem_id="heatmap", buttons=["download", "fullscreen"])
-            c["target"] = gr.Dropdown(list(spec.categories), value=None, elem_id="target", label="Explain class",
+            c["target"] = choices.Dropdown(list(spec.categories), value=None, elem_id="target", label="Explain class",
                                       info="Every class, most probable first. Red shows the "
                                            "evidence for the class you pick.")
             c["explain_info"] = gr.Markdown(label="Details", elem_id="info")
@@ -109,8 +109,8 @@ def layout(page, default: str, spec: core.ModelSpec, offered: list[str], samples
     c.update(trust.panel())
     with gr.Accordion("Why A rather than B?", open=False):
         with gr.Row():  # a and b: the names /contrast's parameters have always had
-            c["a"] = gr.Dropdown(list(spec.categories), value=None, label="Class A")
-            c["b"] = gr.Dropdown(list(spec.categories), value=None, label="Class B")
+            c["a"] = choices.Dropdown(list(spec.categories), value=None, label="Class A")
+            c["b"] = choices.Dropdown(list(spec.categories), value=None, label="Class B")
             c["explain_contrast_button"] = gr.Button("Explain A rather than B")
         with gr.Row():
             c["explain_contrast"] = gr.Image(label="A rather than B", type="filepath", interactive=False,

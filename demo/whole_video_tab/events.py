@@ -11,7 +11,7 @@ from gradio.utils import get_upload_folder
 import core
 from core.video import Sampling
 
-from .. import space
+from .. import choices, space
 from ..config import OPACITY, STATE_TTL_S
 from ..explain_tab import clip, trust
 from ..models import get_explainer
@@ -44,7 +44,7 @@ def layout(page) -> None:
             c["tl_info"] = gr.Markdown(elem_id="timeline-info")
             c["tl_plot"] = gr.HTML(elem_id="timeline-plot")
             # the dropdown is the video's title: a label on the video would cover its label bar
-            c["heatmap_of"] = gr.Dropdown([view.MOMENT], value=view.MOMENT, label="Heatmap of", elem_id="heatmap-of",
+            c["heatmap_of"] = choices.Dropdown([view.MOMENT], value=view.MOMENT, label="Heatmap of", elem_id="heatmap-of",
                                           info="Original | heatmap over the whole video; the class "
                                                "and its probability are written above the frames")
             c["tl_video"] = gr.Video(label="Original | heatmap over the whole video", show_label=False,

@@ -1,4 +1,4 @@
-"""The benchmark of video explanations: every method x model, six kinds of evidence, intervals.
+"""The benchmark of video explanations: every method x model, six kinds of evidence and motion, intervals.
 
     python -m lab.benchmark --data /path/to/actions13 --model i3d_tiny --clips-per-class 0 \
         --out docs/benchmark.json
@@ -23,12 +23,17 @@ from pathlib import Path
 
 __all__ = ["main"]
 
+EPILOG = """Motion or appearance? Each row gets motion_share, the share of its map's evidence on the
+voxels that move (no forward pass); each clip, once for all rows, the class's probability with
+motion removed and with appearance removed, and the verdict (2 more forward passes a clip)."""
+
 HEADER = """# Benchmark of video explanations
 
 What each figure is, and where it differs from Quantus's, is in
 [benchmark_metrics.md](benchmark_metrics.md). Cells: mean over clips [95% bootstrap interval];
 "(1 clip)": no interval can be had from one clip; "n/a": not measurable on these clips;
-"does not apply": the method makes no such claim. ↑/↓: which way is better.
+"does not apply": the method makes no such claim; "not recorded": the records were made before
+the figure existed. ↑/↓: which way is better.
 
 Regenerate: {commands}
 """
@@ -46,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from .report import markdown
     from .run import benchmark
 
-    p = argparse.ArgumentParser(prog="python -m lab.benchmark", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m lab.benchmark", description=__doc__.splitlines()[0], epilog=EPILOG)
     p.add_argument("--data", required=True, help="a folder written by python -m lab.data (test.json, ground_truth/)")
     p.add_argument("--split", default="test")
     p.add_argument("--model", required=True, nargs="+", metavar="NAME",
@@ -57,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips-per-class", type=int, default=0, metavar="N", help="first N clips a class (0: all)")
     p.add_argument("--perturbation-clips-per-class", type=int, default=5, metavar="N",
                    help="clips a class for occlusion and RISE (default %(default)s)")
-    p.add_argument("--noise-samples", type=int, default=Options.noise_samples)
-    p.add_argument("--cascade-depth", type=int, default=None, help="layers the cascade randomises (default: all)")
+    p.add_argument("--noise-samples", type=int, default=Options.noise_samples, metavar="N",
+                   help="max-sensitivity's noise draws a row and clip (default %(default)s)")
+    p.add_argument("--cascade-depth", type=int, default=None, metavar="N",
+                   help="layers the cascade randomises (default: all)")
     p.add_argument("--masks", type=int, default=Options.masks, help="RISE's masks")
     p.add_argument("--out", default="docs/benchmark.json", help="the leaderboards (JSON); OUT.md beside it")
     p.add_argument("--records", default=None, help="folder of the per-clip records (default: OUT_records/)")

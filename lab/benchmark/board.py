@@ -6,22 +6,30 @@ class for the headline figures, the row's cost, and for each headline figure the
 bootstrap of every pair of rows (:func:`lab.benchmark.stats.paired`); then the default by
 :func:`lab.benchmark.stats.default_rule`, which :func:`write_measured` writes where
 ``core/models/measured.json`` keeps it.
+
+Motion or appearance (:mod:`core.trust.motion`): per row, ``motion_share`` (a figure like the
+others) and its paired difference from the moving area (what a uniform map would get), with the
+verdict counts of the row's clips; per model, the once-a-clip check's drops, verdicts and cost,
+and per class the verdict on the median drops (as the audit judges a class). A record made before
+the motion column has no ``motion_share`` and no ``motion``: it counts as *unrecorded*, never as 0.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
 from core.cam.settings import PERTURBATION_METHODS, Method
+from core.trust.motion import APPEARANCE, BOTH, MOTION, NEITHER, motion_verdict
 
 from . import stats
 from .metrics.axiomatic import CLAIMS_COMPLETENESS
 
-__all__ = ["FIGURES", "HEADLINE", "KINDS", "leaderboard", "write_measured"]
+__all__ = ["FIGURES", "HEADLINE", "KINDS", "VERDICTS", "leaderboard", "write_measured"]
 
 # (kind, figure, which way is better: "higher", "lower", or "" where neither is better by itself)
 FIGURES = (
@@ -38,10 +46,12 @@ FIGURES = (
     ("randomisation", "sanity_full", "lower"), ("randomisation", "random_logit", "lower"),
     ("randomisation", "emprt", "higher"),
     ("axiomatic", "completeness", "lower"),
+    ("motion", "motion_share", ""),
 )
 KINDS = ("localisation", "faithfulness", "robustness", "complexity", "randomisation", "axiomatic")
 # one figure per kind: broken down per class, and compared pair by pair
-HEADLINE = ("pointing", "srg", "noise", "gini_spatial", "sanity_head", "completeness")
+HEADLINE = ("pointing", "srg", "noise", "gini_spatial", "sanity_head", "completeness", "motion_share")
+VERDICTS = (MOTION, APPEARANCE, BOTH, NEITHER)
 _NO_COMPLETENESS = "does not apply: the method does not claim its map sums to the logit"
 
 
@@ -55,7 +65,7 @@ def leaderboard(records: list[dict], rows, *, spec, split: str, data: str, optio
         mine = [r for r in ok if row.key in r["rows"]]
         values = {name: {r["index"]: r["rows"][row.key].get(name) for r in mine} for _, name, _ in FIGURES}
         per_row_values[row.key] = values
-        figures = {name: stats.interval(list(values[name].values()), resamples=resamples) for _, name, _ in FIGURES}
+        figures = {name: _figure(values[name], mine, row.key, name, resamples) for _, name, _ in FIGURES}
         if row.method not in CLAIMS_COMPLETENESS:
             figures["completeness"] = {**figures["completeness"], "applies": False, "why": _NO_COMPLETENESS}
         classes = {}
@@ -71,6 +81,7 @@ def leaderboard(records: list[dict], rows, *, spec, split: str, data: str, optio
             "interactive": row.method not in PERTURBATION_METHODS, "clips": len(mine),
             "passes": int(np.median(passes)) if passes else 0,
             "seconds": stats.interval(seconds, resamples=resamples), "figures": figures, "per_class": classes,
+            "motion": _moves(mine, values["motion_share"], resamples),
         })
     pairs = {}
     for name in HEADLINE:
@@ -87,7 +98,44 @@ def leaderboard(records: list[dict], rows, *, spec, split: str, data: str, optio
         "classes": sorted({r["label"] for r in ok}), "per_class": per_class,
         "perturbation_per_class": perturbation_per_class, "options": options.to_dict(),
         "rows": out_rows, "pairs": pairs, "default": stats.default_rule(out_rows),
+        "motion": _moves(ok, None, resamples, categories=spec.categories),
     }
+
+
+def _figure(values: dict, records: list[dict], key: str, name: str, resamples: int) -> dict:
+    """The figure's interval, and how many of the row's clips have no value of it recorded at all
+    (``unrecorded``: records made before the figure existed), where any have none."""
+    f = stats.interval(list(values.values()), resamples=resamples)
+    missing = sum(name not in r["rows"][key] for r in records)
+    return {**f, "unrecorded": missing} if missing else f
+
+
+def _moves(records: list[dict], shares: dict | None, resamples: int, categories=()) -> dict:
+    """Motion or appearance over ``records`` (each clip's ``motion``, see :func:`measure._motion`):
+    how many clips were checked and how many were not (older records), the verdict counts and how
+    many were weak. For a row (``shares``: clip index -> its ``motion_share``): the paired
+    difference share - moving area. For the model: the intervals of the drops, P(class), the
+    moving area and the check's cost, and per class the verdict on the median drops."""
+    checked = [r for r in records if r.get("motion")]
+    counts = Counter(r["motion"]["verdict"] for r in checked)
+    out = {"clips": len(checked), "unrecorded": len(records) - len(checked),
+           "verdicts": {v: counts.get(v, 0) for v in VERDICTS}, "weak": sum(bool(r["motion"]["weak"]) for r in checked)}
+    if shares is not None:
+        area = {r["index"]: r["motion"]["area"] for r in checked}
+        return {**out, "share_minus_area": stats.paired(shares, area, resamples=resamples)}
+    for k in ("motion_drop", "appearance_drop", "prob", "area", "seconds"):
+        out[k] = stats.interval([r["motion"][k] for r in checked], resamples=resamples)
+    out["passes"] = int(np.median([r["motion"]["forward_passes"] for r in checked])) if checked else 0
+    out["appearance_removal"] = sorted({r["motion"]["appearance_removal"] for r in checked})
+    classes = {}
+    for c, label in enumerate(categories):
+        of_c = [r["motion"] for r in checked if r["target"] == c]
+        if of_c:
+            md, ad = (float(np.median([m[k] for m in of_c])) for k in ("motion_drop", "appearance_drop"))
+            classes[label] = {"clips": len(of_c), "verdicts": {v: sum(m["verdict"] == v for m in of_c) for v in VERDICTS},
+                              "motion_drop": md, "appearance_drop": ad, "verdict": motion_verdict(md, ad)}
+    out["per_class"] = classes
+    return out
 
 
 def write_measured(board: dict, *, families: str | None = None, path: Path | None = None) -> dict:

@@ -4,6 +4,11 @@ A *row* is a method at a layer (the Grad-CAM family at each layer asked; the oth
 none). :func:`measure_clip` explains the clip's true class with every row, then takes the six
 kinds of evidence of each map (:mod:`lab.benchmark.metrics`) and its cost, and returns plain data
 (a *record*) that :mod:`lab.benchmark.run` writes to disk as soon as it is made.
+
+Motion or appearance (:mod:`core.trust.motion`): each row's ``motion_share`` (the share of its
+map's positive evidence on the voxels that move; no forward pass), and once a clip, not once a
+row, the causal check (:func:`_motion`): the class's drop when motion is removed and when
+appearance is removed, which the model answers whatever map explains it (2 clip passes).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from core.cam import Explainer
 from core.cam.registry import method_entry, methods_for
 from core.cam.settings import PERTURBATION_METHODS, Method
 from core.errors import SettingsError
+from core.trust.motion import motion_check, motion_share
 
 from .metrics import complexity as cx
 from .metrics import faithfulness as fa
@@ -124,6 +130,8 @@ def measure_clip(ex: Explainer, s: Sample, rows: list[Row], opts: Options) -> di
     cost: dict[str, dict] = {}
     kept: dict[str, tuple] = {}
     probs = None
+    e = None
+    std = torch.tensor(spec.std, dtype=torch.float32)  # frame differences in pixel units
     for row in rows:
         ex.clear()  # uncached: the row's own cost
         t0 = time.perf_counter()
@@ -138,6 +146,7 @@ def measure_clip(ex: Explainer, s: Sample, rows: list[Row], opts: Options) -> di
             f[f"{name}_spatial"] = cx.spatial(fn, m.numpy())
             f[f"{name}_temporal"] = cx.temporal(fn, m.numpy())
         x = ex.model_input(clip)
+        f["motion_share"] = motion_share(e, x, std=std)[0]
         curves = fa.deletion_insertion(ex.predict, x, s.target, e.temporal_importance[0], e.raw_maps[0],
                                        steps=opts.deletion_steps, seed=opts.seed)
         f["deletion"], f["insertion"] = curves["regions_deletion_cam"].auc, curves["regions_insertion_cam"].auc
@@ -157,10 +166,25 @@ def measure_clip(ex: Explainer, s: Sample, rows: list[Row], opts: Options) -> di
         f["completeness"] = (completeness_gap(e.raw_maps[0], float(e.logits[s.target]))
                              if row.method in CLAIMS_COMPLETENESS else None)
         kept[row.key] = (e.settings, e.raw_maps[0], m)
+    moves = _motion(ex, clip, s.target, e)
     _cascade(ex, clip, s.target, kept, out, opts)
     return {"index": s.index, "video": s.name, "target": s.target, "label": spec.categories[s.target],
             "object": s.object_class, "perturbation": s.perturbation,
-            "top1": bool(probs is not None and int(probs.argmax()) == s.target), "rows": out, "cost": cost}
+            "top1": bool(probs is not None and int(probs.argmax()) == s.target), "rows": out, "cost": cost,
+            "motion": moves}
+
+
+def _motion(ex: Explainer, clip, target: int, e) -> dict:
+    """Motion or appearance for the clip's class (:func:`core.trust.motion_check`), once a clip:
+    P(class) as is, with motion removed (the frozen clip) and with appearance removed (the
+    temporal high-pass), the drops, the verdict, and the moving voxels' fraction of the clip (a
+    uniform map's ``motion_share``). The drops are the model's answer, the same for every row, so
+    any row's explanation ``e`` gives P(class) (None: one with the model's default is made)."""
+    t0 = time.perf_counter()
+    r = motion_check(ex, clip, target, exp=e).to_dict()
+    keep = ("prob", "prob_frozen", "prob_still_removed", "motion_drop", "appearance_drop", "verdict", "weak",
+            "area", "appearance_removal", "forward_passes")
+    return {**{k: r[k] for k in keep}, "seconds": round(time.perf_counter() - t0, 4)}
 
 
 def _localisation(f: dict, e, m, size, masks, inside, object_class: bool) -> None:

@@ -1,26 +1,83 @@
 """``docs/benchmark.md`` from the leaderboards: one section per model and split, a table per kind
-of evidence (rows: methods at their layers; cells: mean [95% interval]), cost, the differences
-that are real, per class, and the default by the rule."""
+of evidence (rows: methods at their layers; cells: mean [95% interval]), motion or appearance,
+cost, the differences that are real, per class, and the default by the rule. A board or a figure
+made before the motion column existed reads "not recorded"."""
 
 from __future__ import annotations
 
 import math
 
-from .board import FIGURES, HEADLINE, KINDS
+from .board import FIGURES, HEADLINE, KINDS, VERDICTS
 
 __all__ = ["markdown"]
 
 _BETTER = {"higher": "↑", "lower": "↓", "": ""}
 
 
-def _cell(f: dict, fmt: str = ".3f") -> str:
+_UNRECORDED = "not recorded"
+
+
+def _cell(f: dict | None, fmt: str = ".3f") -> str:
+    if f is None:
+        return _UNRECORDED
     if f.get("applies") is False:
         return "does not apply"
-    if f["n"] == 0 or math.isnan(f["mean"]):
-        return "n/a"
+    if f["n"] == 0 or f["mean"] is None or math.isnan(f["mean"]):
+        return _UNRECORDED if f.get("unrecorded") else "n/a"
     if f["n"] == 1:
-        return f"{f['mean']:{fmt}} (1 clip)"
-    return f"{f['mean']:{fmt}} [{f['lo']:{fmt}}, {f['hi']:{fmt}}]"
+        text = f"{f['mean']:{fmt}} (1 clip)"
+    else:
+        text = f"{f['mean']:{fmt}} [{f['lo']:{fmt}}, {f['hi']:{fmt}}]"
+    return text + (f" ({_clips(f['unrecorded'])} not recorded)" if f.get("unrecorded") else "")
+
+
+def _clips(n: int) -> str:
+    return f"{n} clip" + ("" if n == 1 else "s")
+
+
+def _verdicts(m: dict) -> str:
+    return " / ".join(str(m["verdicts"][v]) for v in VERDICTS)
+
+
+def _motion(b: dict) -> list[str]:
+    """The motion-or-appearance section: the once-a-clip check, then each row's share."""
+    m = b.get("motion")
+    lines = ["### Motion or appearance?", ""]
+    if not m or not m["clips"]:
+        return [*lines, "Not recorded: these records were made before the motion column; rerun with a fresh "
+                "`--records` folder to add it.", ""]
+    removal = " and ".join(m["appearance_removal"])
+    lines += [f"Once a clip, the model's answer whatever the map ({m['passes']} forward passes, "
+              f"{_cell(m['seconds'], '.2f')} s a clip): "
+              f"P(class) {_cell(m['prob'])}; its drop with motion removed (every frame the middle one) "
+              f"{_cell(m['motion_drop'])}, with appearance removed ({removal}) {_cell(m['appearance_drop'])}; "
+              f"verdicts motion / appearance / both / neither: **{_verdicts(m)}** of {m['clips']} clips "
+              f"({m['weak']} weak: P(class) < 0.1)" + (f"; {_clips(m['unrecorded'])} not recorded" if m["unrecorded"] else "")
+              + f". Moving voxels: {_cell(m['area'])} of the clip (a uniform map's share).", "",
+              "| method | layer | motion_share | share − moving area | verdicts on its clips (m / a / b / n) |",
+              "|---|---|---|---|---|"]
+    for r in b["rows"]:
+        rm = r.get("motion")
+        d = rm["share_minus_area"] if rm else None
+        diff = ("n/a" if not d["n"] else f"{d['mean']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]"
+                + (" (real)" if d["real"] else "")) if d else _UNRECORDED
+        lines.append(f"| {r['label']} | {r['layer'] or '-'} | {_cell(r['figures'].get('motion_share'))} | {diff} | "
+                     f"{_verdicts(rm) if rm and rm['clips'] else _UNRECORDED} |")
+    return [*lines, ""]
+
+
+def _motion_per_class(b: dict) -> list[str]:
+    m = b.get("motion")
+    if not m or not m["clips"]:
+        return []
+    lines = ["### Per class: motion or appearance?", "",
+             "The verdict on the class's median drops, as the audit judges a class.", "",
+             "| class | clips | verdicts (m / a / b / n) | median drop: motion / appearance | verdict |",
+             "|---|---|---|---|---|"]
+    for label, c in m["per_class"].items():
+        lines.append(f"| {label} | {c['clips']} | {_verdicts(c)} | {c['motion_drop']:.2f} / {c['appearance_drop']:.2f} "
+                     f"| {c['verdict']} |")
+    return [*lines, ""]
 
 
 def _section(b: dict) -> list[str]:
@@ -40,26 +97,34 @@ def _section(b: dict) -> list[str]:
                   "|---|---|" + "---|" * len(names)]
         for r in b["rows"]:
             lines.append(f"| {r['label']} | {r['layer'] or '-'} | "
-                         + " | ".join(_cell(r["figures"][n]) for n, _ in names) + " |")
+                         + " | ".join(_cell(r["figures"].get(n)) for n, _ in names) + " |")
         lines.append("")
+    lines += _motion(b)
     lines += ["### Cost", "", "| method | layer | clips | forward passes | seconds per clip |", "|---|---|---|---|---|"]
     lines += [f"| {r['label']} | {r['layer'] or '-'} | {r['clips']} | {r['passes']} | {_cell(r['seconds'], '.2f')} |"
               for r in b["rows"]]
+    if b.get("motion") and b["motion"]["clips"]:
+        lines += ["", f"Beside the rows, once a clip: the motion check, {b['motion']['passes']} forward passes "
+                  f"({_cell(b['motion']['seconds'], '.2f')} s)."]
     lines += ["", "### Which differences are real", "",
               "Paired bootstrap of the mean difference over the clips both rows were scored on; a difference is "
               "real when its 95% interval leaves out 0.", ""]
     for name in HEADLINE:
-        real = [p for p in b["pairs"].get(name, []) if p["real"]]
+        if name not in b["pairs"]:
+            lines.append(f"- **{name}**: {_UNRECORDED}")
+            continue
+        real = [p for p in b["pairs"][name] if p["real"]]
         said = "; ".join(f"{p['a']} − {p['b']} = {p['mean']:+.3f} [{p['lo']:+.3f}, {p['hi']:+.3f}]" for p in real)
-        lines.append(f"- **{name}**: {len(real)} of {len(b['pairs'].get(name, []))} pairs" + (f": {said}" if said else ""))
+        lines.append(f"- **{name}**: {len(real)} of {len(b['pairs'][name])} pairs" + (f": {said}" if said else ""))
     keys = [r["key"] for r in b["rows"]]
     lines += ["", f"### Per class: {HEADLINE[0]}", "", "| class | " + " | ".join(keys) + " |",
               "|---|" + "---|" * len(keys)]
     for label in b["classes"]:
         cells = [_cell(r["per_class"][label][HEADLINE[0]]) if label in r["per_class"] else "-" for r in b["rows"]]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", *_motion_per_class(b)]
     d = b["default"]
-    lines += ["", f"**Default by the rule**: {d['method']}" + (f" at `{d['layer']}`" if d.get("layer") else "")
+    lines += [f"**Default by the rule**: {d['method']}" + (f" at `{d['layer']}`" if d.get("layer") else "")
               + (f" ({d['note']})" if "note" in d else f" (as good as the best on pointing: {', '.join(d['as_good'])})")
               + f". Rule: {d['rule']}.", ""]
     return lines

@@ -10,11 +10,10 @@ given every rank's records over the process group, builds the leaderboard.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
-from core.audit.run import split_done, write_json
+from core.audit.run import claim_records, split_done, write_json
 from core.errors import SettingsError
 
 from .measure import Options, Sample, measure_clip, rows_for
@@ -49,18 +48,6 @@ def samples(spec, root: Path, split: str, *, per_class: int | None, perturbation
 
 
 
-def _claim(folder: Path, mine: list[Sample], run: dict, resume: bool) -> None:
-    stamp = folder / "run.json"
-    if stamp.is_file() and json.loads(stamp.read_text()) != run:
-        raise SettingsError(f"{folder} holds the records of another benchmark run (another model, rows, clips or "
-                            "options); pick another --records folder")
-    if not resume and any((folder / f"{s.index:07d}.json").is_file() for s in mine):
-        raise SettingsError(f"{folder} holds records of this run already; pass --resume to finish it, or pick "
-                            "another --records folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(stamp, run)
-
-
 def benchmark(model, root, split: str = "test", *, records: Path, methods=None, layers=None,
               per_class: int | None = None, perturbation_per_class: int = 5, options: Options | None = None,
               resume: bool = False, rank=None, progress: bool = True) -> dict | None:
@@ -81,8 +68,12 @@ def benchmark(model, root, split: str = "test", *, records: Path, methods=None, 
     items = samples(spec, root, split, per_class=per_class, perturbation_per_class=perturbation_per_class)
     mine = rank.take(items)
     folder = Path(records)
-    _claim(folder, mine, {"model": spec.name, "split": split, "rows": [r.key for r in rows],
-                          "clips": [s.name for s in items], "options": opts.to_dict()}, resume)
+    claim_records(folder, mine, {"model": spec.name, "split": split, "rows": [r.key for r in rows],
+                                 "clips": [s.name for s in items], "options": opts.to_dict()}, resume,
+                  other=f"{folder} holds the records of another benchmark run (another model, rows, clips or options); "
+                        "pick another --records folder",
+                  again=f"{folder} holds records of this run already; pass --resume to finish it, or pick another "
+                        "--records folder")
     ex = Explainer(model, spec, cache_size=2)
     done, todo = split_done(folder, mine)
     for s, path in tqdm(todo, desc=f"benchmark {spec.name}", unit="clip", disable=not progress or rank.rank != 0):

@@ -55,17 +55,18 @@ def default_rule(rows: list[dict], *, figure: str = "pointing", sanity: str = "s
     among the interactive rows whose mean ``sanity`` correlation is at most ``sanity_max`` (a map
     that ignores what the model learned keeps ~1), take the best mean ``figure``; every row whose
     interval is not below that row's (its ``hi`` >= the best's ``lo``) is as good as far as the
-    clips can tell; of those, the cheapest (fewest forward passes), then the first listed.
+    clips can tell; of those, the cheapest (fewest forward passes), then the best mean ``figure``
+    (row order only between exact equals: not the order the rows happen to be listed in).
     Returns that row's method and layer, the figures the choice rests on and the rule in words."""
     ok = [r for r in rows if r.get("interactive", True)
           and not math.isnan(r["figures"][sanity]["mean"]) and r["figures"][sanity]["mean"] <= sanity_max
           and not math.isnan(r["figures"][figure]["mean"])]
     rule = (f"among interactive rows with {sanity} <= {sanity_max}, those whose 95% interval of {figure} is not "
-            f"below the best row's; of them the fewest forward passes, then the first listed")
+            f"below the best row's; of them the fewest forward passes, then the best mean {figure}")
     if not ok:
         return {"method": "gradcam", "layer": None, "rule": rule, "note": "no row passed the sanity bar"}
     best = max(ok, key=lambda r: r["figures"][figure]["mean"])
     tied = [r for r in ok if r["figures"][figure]["hi"] >= best["figures"][figure]["lo"]]
-    pick = min(tied, key=lambda r: r["passes"])  # min keeps the first of equals: row order
+    pick = min(tied, key=lambda r: (r["passes"], -r["figures"][figure]["mean"]))  # min keeps the first of equals
     return {"method": pick["method"], "layer": pick["layer"], "rule": rule, "best": best["key"],
             "as_good": [r["key"] for r in tied], figure: pick["figures"][figure], sanity: pick["figures"][sanity]}

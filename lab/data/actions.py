@@ -6,6 +6,8 @@ camera classes place everything in a larger *scene* and move a view box over it
 label's contract (distances, angles, zoom) holds with room to spare. A :class:`Tempo` (the
 unfamiliar style) times the action in seconds instead, outside the standard style's range; a
 :class:`Stretch` (the varied style) around it, anywhere in a longer clip.
+
+Length: the motion plans of the 13 actions, which share the timing and sliding helpers.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ standard ones (:data:`ODD_SHAPES`, :data:`ODD_TEXTURES`, :data:`ODD_BACKDROPS`, 
 Every draw takes a ``numpy.random.Generator``; images are float32 in 0..255, and a sprite keeps
 its colour *premultiplied* by its alpha so that resampling and compositing stay linear (no dark
 fringes after rotation).
+
+Length: every object, cover and backdrop the renderer draws, which share the noise, texture and
+pooling helpers.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ Layout written by :func:`write_dataset` (SSv2's own files, plus ground truth)::
 :class:`SSv2Dataset` reads that, and a real SSv2 download too (json files in ``root`` or
 ``root/labels``; videos in ``root/videos``, ``root/20bn-something-something-v2`` or ``root``),
 mapping each entry to its class through ``template`` with the brackets removed, as SSv2's tools do.
+
+Length: the data set's layout on disk, written and read in one place so that the two cannot
+disagree.
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ true class:
   gradients come from one forward and one backward pass).
 
 :func:`best_default` applies the stated rule to pick a family's default method and layer.
+
+Length: the methods table from measurement to markdown, and the default rule that reads it.
 """
 
 from __future__ import annotations
