@@ -116,6 +116,14 @@ def test_rollout_and_relevance_on_videomae_and_the_sanity_cascade(videomae):
     assert report.sanity[0]["spearman"] == pytest.approx(1.0)
 
 
+def test_counting_passes_refuses_an_attention_method_on_a_cnn_before_anything_runs():
+    # the page's cap check counts passes before it books a GPU (ZeroGPU): a method that does not
+    # apply must be refused there, not found out inside the booked call
+    ex = Explainer(_Net(), _spec())
+    with pytest.raises(SettingsError, match="attention"):
+        ex.forward_passes(torch.randn(1, 3, 4, 16, 16), Settings(method="rollout"))
+
+
 def test_occlusion_sanity_cascade_falls_when_the_model_is_randomised():
     model, x = _Net(), torch.randn(1, 3, 4, 16, 16)
     ex = Explainer(model, _spec())

@@ -310,9 +310,12 @@ class Explainer:
         1 for the Grad-CAM family and the attention methods (0 when cached), the method's count
         (its registered ``passes``) plus one for the others."""
         entry = method_entry(settings.method)
-        if entry.needs_layer or entry.passes is None:  # one pass, the one that predicts the classes: no
-            return 1  # need to preprocess the clip (under the lock) to count it
-        return 1 + entry.forward_passes(resolve(self, settings).perturbation, self.model_input(clip).shape)
+        if entry.needs_layer:  # its forward pass to the layer is the one that predicts the classes
+            return 1
+        resolved = resolve(self, settings)  # a method that does not apply to this model is refused here
+        if entry.passes is None:  # one pass, the one that predicts the classes: no need to preprocess
+            return 1  # the clip (under the lock) to count it
+        return 1 + entry.forward_passes(resolved.perturbation, self.model_input(clip).shape)
 
     def _cam(self, clip, asked, settings: Settings, module_layer, progress, cancel) -> Explanation:
         t_start = time.perf_counter()
