@@ -13,14 +13,17 @@ import base64
 import html
 import io
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 
 from . import render
+from .transforms import resize_frames
 
-__all__ = ["curves_figure", "explanation_html", "mean_map", "peak_frame", "trust_html"]
+__all__ = ["curves_figure", "explanation_html", "mean_map", "peak_frame", "sanity_picture", "trust_html"]
 
 _STYLE = "font-family: sans-serif; font-size: 13px; max-width: 760px"
 
@@ -132,6 +135,48 @@ def curves_figure(report):
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8, frameon=True, framealpha=0.8, loc="best")
     return fig
+
+
+def _titled(frames: np.ndarray, lines: tuple[str, str]) -> np.ndarray:
+    """(N, h, w, 3) with a white bar holding two lines of text on top."""
+    font = render.label_font(13)
+    line_h = font.getbbox("Ag")[3] + 3
+    bar = Image.new("RGB", (frames.shape[2], 2 * line_h + 6), (255, 255, 255))
+    draw = ImageDraw.Draw(bar)
+    for i, text in enumerate(lines):
+        draw.text((4, 3 + i * line_h), text, fill=(0, 0, 0), font=font)
+    bars = np.broadcast_to(np.asarray(bar), (len(frames), *np.asarray(bar).shape))
+    return np.concatenate([bars, frames], axis=1)
+
+
+def sanity_picture(report, exp, frames, *, alpha: float = 0.5, panel_side: int = 200) -> np.ndarray:
+    """(H, W, 3) uint8: the sanity check of ``report`` (made for ``exp``) as pictures side by
+    side, the trained model's heatmap first and then the randomised models', each titled with its
+    rank correlation. ``frames`` (T, h, w, 3) uint8: the clip as shown (``exp``'s maps are placed
+    on them as :meth:`~core.cam.Explanation.maps_on_frames` does). Each is drawn on the frame where
+    the trained model's evidence peaks (a fixed first frame may hold none: all blue), scaled to its
+    own maximum there, so the panels compare where each map points; ``panel_side``: each panel's
+    longest side (small clips are enlarged)."""
+    frames = np.asarray(frames)
+    h, w = frames.shape[1:3]
+    scale = panel_side / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    peak = peak_frame(report.sanity_maps["trained"])
+    frame = resize_frames(frames[peak:peak + 1], size)
+    stacked = torch.stack([m[peak:peak + 1] for m in report.sanity_maps.values()])
+    maps = replace(exp, maps=stacked).maps_on_frames(frame_size=size)  # (N, 1, H, W)
+    rhos = {"+".join(s["randomized"]): s["spearman"] for s in report.sanity}
+    panels = []
+    for name, m in zip(report.sanity_maps, maps, strict=True):
+        newest = name.rsplit("+", 1)[-1]  # the layer this step randomised, on top of the last
+        title = (("trained model", "the heatmap shown") if name == "trained" else
+                 (f"{'' if newest == name else '+ '}{newest} random", f"rank corr. {rhos[name]:.2f}"))
+        top = float(m.max())
+        panel = _titled(render.overlay(frame, m / top if top > 0 else m, alpha=alpha), title)[0]
+        if panels:
+            panels.append(np.full((panel.shape[0], 6, 3), 255, np.uint8))  # a white gap
+        panels.append(panel)
+    return np.concatenate(panels, axis=1)
 
 
 def trust_html(report) -> str:

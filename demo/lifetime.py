@@ -1,4 +1,4 @@
-"""Work started by a request ends with it, and what one request may cost is capped.
+"""Work started by a request ends with it.
 
 Gradio runs a plain handler in a worker thread. When its request ends early (the visitor presses
 Stop, a client calls ``job.cancel()``, the tab is closed or the client disconnects), Gradio drops
@@ -13,8 +13,7 @@ work checks :func:`check` between its steps (a batch of forward passes, a clip o
 window of a scan, a step of the trust checks) and stops there with
 :class:`core.attribution.Cancelled`; nobody sees that message, since nobody is waiting.
 
-:func:`within_caps` refuses, before anything runs, a method whose forward passes exceed
-``demo/config.py``'s caps, in passes and in seconds at the model's measured speed.
+What one request may cost is capped before it runs: ``demo.explain_tab.clip.within_caps``.
 """
 
 from __future__ import annotations
@@ -29,18 +28,15 @@ import time
 
 import anyio
 
-import core
 from core.attribution import Cancelled
 
-from .config import REQUEST_MAX_PASSES, REQUEST_MAX_SECONDS, REQUEST_TIME_LIMIT_S
+from .config import REQUEST_TIME_LIMIT_S
 
-__all__ = ["CLI_HINT", "Request", "check", "current", "ends_with_request", "within_caps"]
+__all__ = ["Request", "check", "current", "ends_with_request"]
 
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.25  # how often the watcher looks at Gradio's event
-CLI_HINT = ("for a bigger job, run videocam's command line on your own machine "
-            "(`python -m core explain`, no limit there; see the README)")
 
 
 class Request:
@@ -130,26 +126,3 @@ def ends_with_request(fn):
                 watcher.cancel()
 
     return run
-
-
-def within_caps(explainer: core.Explainer, clip, settings: core.Settings, *, times: int = 1) -> None:
-    """Refuse (:class:`core.SettingsError`) ``settings`` on ``clip`` when its forward passes
-    (``times`` runs of them) exceed this page's caps per request, in passes or in seconds at
-    ``explainer``'s measured speed; the message names the cap and the way to a bigger job."""
-    from core.attribution import Perturbation
-
-    passes = explainer.forward_passes(clip, settings) * times  # as the method registered its count
-    if passes <= times:  # one pass an explanation (the Grad-CAM family, attention): nothing to cap
-        return
-    fewer = "Use fewer masks" if settings.method == core.Method.RISE else "Use a larger window or stride"
-    label = settings.method.label + (f", run {times} times by the trust checks," if times > 1 else "")
-    if passes > REQUEST_MAX_PASSES:
-        raise core.SettingsError(
-            f"{label} with these settings runs {passes:,} forward passes; this page runs at most "
-            f"{REQUEST_MAX_PASSES:,} per request. {fewer}; " + CLI_HINT)
-    each = explainer.clip_seconds((settings.perturbation or Perturbation()).batch_size)
-    if passes * each > REQUEST_MAX_SECONDS:
-        raise core.SettingsError(
-            f"{label} with these settings runs {passes:,} forward passes, about "
-            f"{passes * each:.0f} s with {explainer.spec.name} here ({each * 1e3:.0f} ms a clip, measured); this "
-            f"page allows {REQUEST_MAX_SECONDS:.0f} s of model work per request. {fewer}; " + CLI_HINT)

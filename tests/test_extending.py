@@ -63,8 +63,8 @@ from core.attribution import Perturbation
 from core.cam.registry import register_method
 from core.live.run import add_arguments as live_arguments
 from core.longvideo.run import add_arguments as timeline_arguments
-from demo import lifetime
-from demo.explain_tab.clip import stop_shown
+
+from demo.explain_tab.clip import stop_shown, within_caps
 from demo.settings import PageSettings
 
 
@@ -91,11 +91,11 @@ for arguments in (timeline_arguments, live_arguments):
     choices = next(a.choices for a in parser._actions if a.dest == "method")
     assert "gradcam_abs" in choices and "saliency" not in choices and "throwaway" not in choices, choices
 try:
-    lifetime.within_caps(ex, x, core.Settings(method="throwaway"))
+    within_caps(ex, x, core.Settings(method="throwaway"))
     raise AssertionError("within_caps let 10**9 forward passes through")
 except core.SettingsError as e:
     assert "Throwaway with these settings runs 1,000,000,001 forward passes" in str(e), e
-lifetime.within_caps(ex, x, core.Settings(method="gradcam_abs"), times=4)  # one pass each: nothing to cap
+within_caps(ex, x, core.Settings(method="gradcam_abs"), times=4)  # one pass each: nothing to cap
 assert stop_shown(PageSettings("throwaway", "clip"))["explain_stop"].visible
 assert not stop_shown(PageSettings("saliency", "clip"))["explain_stop"].visible
 kept = core.Explainer(model, cache_size=16)

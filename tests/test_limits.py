@@ -1,6 +1,6 @@
 """Hostile requests that used to cost without bound or end in an internal error (issue 37), each
 answered with a message: the page's caps per request and how a request's work ends with it
-(demo/lifetime.py), audit archives and labels.csv files, and the CLI's arguments. Quick: no
+(demo/explain_tab/clip.py, demo/lifetime.py), audit archives and labels.csv files, and the CLI's arguments. Quick: no
 server (tests/test_app_limits.py drives the running app)."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from core.errors import SettingsError, UserError
 from demo import audit_tab, lifetime
 from demo.audit_upload import unpack
 from demo.config import REQUEST_MAX_PASSES
+from demo.explain_tab.clip import within_caps
 from demo.settings import PageSettings
 from lab.data import CLASSES
 
@@ -47,24 +48,24 @@ def _x(ex):
 ], ids=["rise-1e9-masks", "rise-1e30-masks", "occlusion-1x1x1"])
 def test_work_past_the_pass_cap_is_refused_naming_the_cap_and_the_cli(explainer, method, perturbation):
     with pytest.raises(SettingsError) as e:
-        lifetime.within_caps(explainer, _x(explainer), core.Settings(method=method, perturbation=perturbation))
+        within_caps(explainer, _x(explainer), core.Settings(method=method, perturbation=perturbation))
     assert f"at most {REQUEST_MAX_PASSES:,} per request" in str(e.value) and "python -m core explain" in str(e.value)
 
 
 def test_work_past_the_time_cap_is_refused_at_the_measured_speed(explainer, monkeypatch):
     monkeypatch.setattr(explainer, "clip_seconds", lambda batch_size=16: 1.0)  # a slow model: 1 s a clip
     with pytest.raises(SettingsError, match=r"about 1001 s .* allows 300 s of model work"):
-        lifetime.within_caps(explainer, _x(explainer), core.Settings(method="rise"))
+        within_caps(explainer, _x(explainer), core.Settings(method="rise"))
     monkeypatch.setattr(explainer, "clip_seconds", lambda batch_size=16: 0.01)
-    lifetime.within_caps(explainer, _x(explainer), core.Settings(method="rise"))  # the defaults, 10 s: run
+    within_caps(explainer, _x(explainer), core.Settings(method="rise"))  # the defaults, 10 s: run
 
 
 def test_the_trust_checks_count_the_sanity_check_s_reruns(explainer, monkeypatch):
     monkeypatch.setattr(explainer, "clip_seconds", lambda batch_size=16: 0.001)
     settings = core.Settings(method="rise", perturbation={"masks": 3000})  # 3001 passes: within the cap
-    lifetime.within_caps(explainer, _x(explainer), settings)
+    within_caps(explainer, _x(explainer), settings)
     with pytest.raises(SettingsError, match="RISE, run 4 times by the trust checks, with these settings runs 12,004"):
-        lifetime.within_caps(explainer, _x(explainer), settings, times=4)
+        within_caps(explainer, _x(explainer), settings, times=4)
 
 
 def test_a_request_ends_at_its_time_limit_with_a_message():

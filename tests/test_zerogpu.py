@@ -67,9 +67,10 @@ def test_every_tab_runs_its_model_work_in_zerogpus_worker(tmp_path):
         message = _error(c, handle_file(str(tmp_path / "notes.mp4")), api_name="/timeline")
         assert "notes.mp4" in message and "went wrong" not in message
         assert space.counts()["schedule"] == booked + 1
-        # a call that would book more than the cap is refused before any slot is booked
+        # a call over the page's caps is refused before any slot is booked (a booking over ZeroGPU's
+        # own cap as well: test_each_gpu_call_sends_and_returns_plain_picklable_data)
         before = space.counts()["schedule"]
-        assert "GPU time" in _error(c, second, method="rise", masks=100000, api_name="/retarget")
+        assert "at most 10,000 per request" in _error(c, second, method="rise", masks=100000, api_name="/retarget")
         assert space.counts()["schedule"] == before
         scan = c.predict(handle_file(str(action_sequence(tmp_path / "four actions.mp4"))), api_name="/timeline")
         assert "windows of" in scan[-1]
@@ -155,6 +156,10 @@ def test_each_gpu_call_sends_and_returns_plain_picklable_data(monkeypatch, tmp_p
     threading.Timer(0.5, lambda: setattr(stop, "requested", True)).start()
     with pytest.raises(core.Cancelled):
         run(ex, clip, core.Settings(method="rise", perturbation={"masks": 400}), stop, progress)
+    monkeypatch.setattr(space, "MAX_SECONDS", 5)  # a call that would book more is refused before it crosses
+    with pytest.raises(core.SettingsError, match="GPU time"):
+        run(ex, clip, core.Settings(method="rise", perturbation={"masks": 400}), Stop(), progress)
+    monkeypatch.setattr(space, "MAX_SECONDS", 10**6)
     report = space.gpu(trust_panel._check, seconds=space.trust_cost)(ex, clip, exp, lambda f, what: None)
     assert report.target == exp.targets[0].name
     video = action_sequence(tmp_path / "two actions.mp4", core.get_spec(core.DEFAULT_MODEL).categories[:2],

@@ -5,7 +5,9 @@ Each takes the session (the clip the last Explain read), what it is asked for (a
 classes), the page's :class:`~demo.settings.PageSettings` and the session's Stop, and returns a
 dict of outputs by component name. The settings become one validated :class:`core.Settings` at
 the top of each; each request looks its model up once (``get_explainer``) and passes that
-Explainer down; the engine alone checks the layer against the model.
+Explainer down; the engine alone checks the layer against the model. What the request will cost
+is checked against the page's caps (:func:`within_caps`, ``demo/config.py``) before any model
+work, and before any GPU is booked on ZeroGPU.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ from core.cam.registry import method_names
 from core.transforms import fit_frames
 
 from .. import lifetime, space
-from ..config import GIF_MAX_SIDE, MAX_SECONDS, TOP_K
-from ..lifetime import within_caps
+from ..config import GIF_MAX_SIDE, MAX_SECONDS, REQUEST_MAX_PASSES, REQUEST_MAX_SECONDS, TOP_K
 from ..models import get_explainer
 from ..page import LIMITS, user_errors
 from ..settings import PageSettings
@@ -31,8 +32,9 @@ from ..state import Session, Stop, request_dir
 from . import outputs
 from . import trust as panel
 
-__all__ = ["EXPLAINED", "REFRESHED", "contrast", "explain_clip", "export", "first_page", "need",
-           "need_clip", "refresh", "retarget", "stop_run", "stop_shown", "top5", "trust"]
+__all__ = ["CLI_HINT", "EXPLAINED", "REFRESHED", "contrast", "explain_clip", "export", "first_page", "need",
+           "need_clip", "refresh", "retarget", "stop_run", "stop_shown", "top5", "trust",
+           "within_caps"]
 
 EXPLAINED = ("session", "explain_original", "explain_heatmap", "explain_top2", "explain_all_scores",
              "explain_truth", "target", "a", "b", "explain_plot", "explain_files", "explain_info")
@@ -47,12 +49,44 @@ def need(session: Session | None) -> Session:
     return session
 
 
+# -- what one request may cost ------------------------------------------------------------
+
+CLI_HINT = ("for a bigger job, run videocam's command line on your own machine "
+            "(`python -m core explain`, no limit there; see the README)")
+
+
+def within_caps(explainer: core.Explainer, clip, settings: core.Settings, *, times: int = 1) -> None:
+    """Refuse (:class:`core.SettingsError`) ``settings`` on ``clip`` when its forward passes
+    (``times`` runs of them) exceed this page's caps per request, in passes or in seconds at
+    ``explainer``'s measured speed; the message names the cap and the way to a bigger job."""
+    from core.attribution import Perturbation
+
+    passes = explainer.forward_passes(clip, settings) * times  # as the method registered its count
+    if passes <= times:  # one pass an explanation (the Grad-CAM family, attention): nothing to cap
+        return
+    fewer = "Use fewer masks" if settings.method == core.Method.RISE else "Use a larger window or stride"
+    label = settings.method.label + (f", run {times} times by the trust checks," if times > 1 else "")
+    if passes > REQUEST_MAX_PASSES:
+        raise core.SettingsError(
+            f"{label} with these settings runs {passes:,} forward passes; this page runs at most "
+            f"{REQUEST_MAX_PASSES:,} per request. {fewer}; " + CLI_HINT)
+    each = explainer.clip_seconds((settings.perturbation or Perturbation()).batch_size)
+    if passes * each > REQUEST_MAX_SECONDS:
+        raise core.SettingsError(
+            f"{label} with these settings runs {passes:,} forward passes, about "
+            f"{passes * each:.0f} s with {explainer.spec.name} here ({each * 1e3:.0f} ms a clip, measured); this "
+            f"page allows {REQUEST_MAX_SECONDS:.0f} s of model work per request. {fewer}; " + CLI_HINT)
+
+
+# -- the model work ---------------------------------------------------------------------------
+
 @gpu(seconds=space.explain_cost, kept=space.Kept(extra=TOP_K))
 def _run(explainer: core.Explainer, clip: core.Clip, settings: core.Settings, stop: Stop | None = None,
          progress=None, **targets) -> core.Explanation:
     """The model work (forward pass if not cached, gradients, CAM, or the forward passes of an
-    attribution method, stopped by the page's Stop button); on a GPU where there is one."""
-    within_caps(explainer, clip, settings)  # what one request may cost (demo/config.py)
+    attribution method, stopped by the page's Stop button); on a GPU where there is one. Its
+    callers have checked the page's caps (``within_caps``) before it, so a refusal comes before
+    any GPU is booked."""
     pressed = stop.start() if stop is not None else None
 
     def cancel() -> bool:  # the Stop flag, or the request's end (cancelled, page closed: lifetime.py)
@@ -66,12 +100,14 @@ def _run(explainer: core.Explainer, clip: core.Clip, settings: core.Settings, st
     return explainer.explain(clip, settings=settings, progress=passes, cancel=cancel, **targets)
 
 
-def _again(session: Session | None, settings: core.Settings, stop: Stop | None = None,
+def _again(session: Session | None, settings: core.Settings, stop: Stop | None = None, *, times: int = 1,
            **targets) -> tuple[Session, core.Explainer, core.Explanation]:
     """The session's clip explained for other targets or settings (its forward pass is cached),
-    with the session model's Explainer that made it."""
+    with the session model's Explainer that made it. ``times``: how many runs of the method the
+    request makes in all (the trust checks run it again on randomised copies): the caps count them."""
     session = need(session)
     explainer = get_explainer(session.model)
+    within_caps(explainer, session.clip, settings, times=times)  # what one request may cost (demo/config.py)
     return session, explainer, _run(explainer, session.clip, settings, stop, **targets)
 
 
@@ -112,6 +148,7 @@ def first_page(explainer, clip, video_name, true_label, model, settings, opacity
     """Explain ``clip`` (as decoded) for its top-1 class with ``explainer`` (model ``model``'s):
     every name in :data:`EXPLAINED`. The session keeps it at the size the model needs."""
     clip = _working_clip(clip, explainer.spec)
+    within_caps(explainer, clip, settings)  # what one request may cost (demo/config.py)
     progress(0.4, desc=f"Running the model and {settings.method.label}")
     exp = _run(explainer, clip, settings, stop, progress)
     ranked = tuple(exp.topk(len(exp.categories)))
@@ -191,13 +228,11 @@ def trust(session, trust_cache, target, settings: PageSettings, stop=None,
     """Can I trust this heatmap? Faithfulness curves, counterfactuals and the sanity check for
     the class shown (the top-1 if none); kept in ``trust_cache`` (the session's) per clip and
     settings."""
-    session = need(session)
-    checked = settings.validated()
-    explainer = get_explainer(session.model)
+    target = target or need(session).ranked[0][0]
     # the sanity check runs the method again on each of its randomised copies of the model: capped
-    # here, before any GPU call (on ZeroGPU, _run may be answered from what an earlier call kept)
-    within_caps(explainer, session.clip, checked, times=1 + panel.SANITY_RUNS)
-    exp = _run(explainer, session.clip, checked, stop, targets=target or session.ranked[0][0])
+    # with them, before any GPU call (on ZeroGPU, _run may be answered from what an earlier call kept)
+    session, explainer, exp = _again(session, settings.validated(), stop, times=1 + panel.SANITY_RUNS,
+                                     targets=target)
     return panel.show(session, explainer, exp, trust_cache, settings.opacity, get_upload_folder(),
                       progress=lambda fraction, what: lifetime.check() or progress(fraction, desc=what))
 

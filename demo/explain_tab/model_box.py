@@ -18,11 +18,11 @@ from core.video import DEFAULT_FPS, Sampling
 
 from .. import models
 from ..config import ALLOW_DOWNLOADS, REAL_MODEL, TABLE_URL
-from ..lifetime import within_caps
 from ..models import get_explainer
 from ..page import user_errors
 from ..settings import PageSettings
 from . import outputs, trust
+from .clip import within_caps
 
 __all__ = ["SWITCHED", "add_model", "check_hub_id", "cost", "measured", "method_choice", "sample_rate",
            "sampling_choices", "switch_model"]

@@ -15,18 +15,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
-import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import core
-from core.notebook import curves_figure, peak_frame
-from core.render import label_font
-from core.transforms import resize_frames
+from core.notebook import curves_figure, sanity_picture
 from core.trust import TrustReport, trust_check, verdicts
 
 from ..config import STATE_TTL_S
@@ -142,7 +138,8 @@ def show(session: Session, explainer: core.Explainer, exp: core.Explanation, cac
     picture = entry.pictures.get(opacity)
     if picture is None or not Path(picture).is_file():
         out = out or request_dir(out_root)
-        Image.fromarray(sanity_picture(session, exp, entry.report, opacity)).save(out / "sanity.png")
+        picture = sanity_picture(entry.report, exp, session.display, alpha=opacity, panel_side=_PANEL_SIDE)
+        Image.fromarray(picture).save(out / "sanity.png")
         picture = entry.pictures[opacity] = str(out / "sanity.png")
     r = entry.report
     how = "from this session's cache" if hit else f"computed in {entry.seconds:.1f} s"
@@ -159,47 +156,6 @@ def clear() -> dict:
     """An empty panel (a new clip is being explained; the session's cache stays)."""
     return {"trust_heading": "", "trust_curves": None, "trust_faithfulness": "", "trust_table": None,
             "trust_counterfactual": "", "trust_sanity": None, "trust_sanity_reading": ""}
-
-
-# -- drawing ----------------------------------------------------------------------------------
-
-def _titled(frames: np.ndarray, lines: tuple[str, str]) -> np.ndarray:
-    """(N, h, w, 3) with a white bar holding two lines of text on top."""
-    font = label_font(13)
-    line_h = font.getbbox("Ag")[3] + 3
-    bar = Image.new("RGB", (frames.shape[2], 2 * line_h + 6), (255, 255, 255))
-    draw = ImageDraw.Draw(bar)
-    for i, text in enumerate(lines):
-        draw.text((4, 3 + i * line_h), text, fill=(0, 0, 0), font=font)
-    bars = np.broadcast_to(np.asarray(bar), (len(frames), *np.asarray(bar).shape))
-    return np.concatenate([bars, frames], axis=1)
-
-
-def sanity_picture(session: Session, exp: core.Explanation, report: TrustReport,
-                   opacity: float) -> np.ndarray:
-    """(H, W, 3): the trained model's heatmap next to the randomised models', each on the frame
-    where the trained model's evidence peaks (a fixed first frame may hold none: all blue) and
-    scaled to its own maximum there, so the panels compare where each map points."""
-    h, w = session.display.shape[1:3]
-    scale = _PANEL_SIDE / max(h, w)  # small clips are enlarged: four panels side by side
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    peak = peak_frame(report.sanity_maps["trained"])
-    frame = resize_frames(session.display[peak:peak + 1], size)
-    # The maps are over the model input: put them on the frames the way Explanation does.
-    stacked = torch.stack([m[peak:peak + 1] for m in report.sanity_maps.values()])
-    maps = replace(exp, maps=stacked).maps_on_frames(frame_size=size)  # (N, 1, H, W)
-    rhos = {"+".join(s["randomized"]): s["spearman"] for s in report.sanity}
-    panels = []
-    for name, m in zip(report.sanity_maps, maps, strict=True):
-        newest = name.rsplit("+", 1)[-1]  # the layer this step randomised, on top of the last
-        title = (("trained model", "the heatmap shown") if name == "trained" else
-                 (f"{'' if newest == name else '+ '}{newest} random", f"rank corr. {rhos[name]:.2f}"))
-        top = float(m.max())
-        panel = _titled(core.overlay(frame, m / top if top > 0 else m, alpha=opacity), title)[0]
-        if panels:
-            panels.append(np.full((panel.shape[0], 6, 3), 255, np.uint8))  # a white gap
-        panels.append(panel)
-    return np.concatenate(panels, axis=1)
 
 
 # -- words ------------------------------------------------------------------------------------
