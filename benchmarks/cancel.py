@@ -28,13 +28,9 @@ from gradio_client import Client, handle_file
 from harness import explain, samples, start_app, status_mb
 
 from . import print_json
+from .load_scans import proc_threads
 
 RISE = ("i3d_tiny", "rise", "clip", None, 0.5, None, 1000)  # the page's defaults
-
-
-def _threads(pid: int) -> int:
-    return int(next(ln for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
-                    if ln.startswith("Threads:")).split()[1])
 
 
 def _cpu_s(pid: int) -> float:
@@ -73,7 +69,7 @@ def run(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="videocam-cancel-") as tmp, start_app(tmp) as app:
         client = Client(app.url, verbose=False, analytics_enabled=False, download_files=False)
         _timed_explain(client, clip)  # warm-up: the model loads
-        report["before"] = {"explain_s": round(_timed_explain(client, clip), 2), "threads": _threads(app.pid),
+        report["before"] = {"explain_s": round(_timed_explain(client, clip), 2), "threads": proc_threads(app.pid),
                             "rss_mb": round(status_mb(app.pid)["VmRSS"])}
         t0 = time.perf_counter()
         for _ in range(args.cancelled):
@@ -91,7 +87,7 @@ def run(args) -> dict:
         time.sleep(5)  # the last runs see their end at their next batch; the killed ones within ~1 s
         cpu = _cpu_s(app.pid)
         time.sleep(2)
-        report["after"] = {"cpu_s_over_2s_idle": round(_cpu_s(app.pid) - cpu, 2), "threads": _threads(app.pid),
+        report["after"] = {"cpu_s_over_2s_idle": round(_cpu_s(app.pid) - cpu, 2), "threads": proc_threads(app.pid),
                            "rss_mb": round(status_mb(app.pid)["VmRSS"]),
                            "rss_mb_peak": round(status_mb(app.pid)["VmHWM"]),
                            "explain_s": round(_timed_explain(client, clip), 2)}
