@@ -65,7 +65,41 @@ def test_the_trust_checks_count_the_sanity_check_s_reruns(explainer, monkeypatch
     settings = core.Settings(method="rise", perturbation={"masks": 3000})  # 3001 passes: within the cap
     within_caps(explainer, _x(explainer), settings)
     with pytest.raises(SettingsError, match="RISE, run 4 times by the trust checks, with these settings runs 12,004"):
-        within_caps(explainer, _x(explainer), settings, times=4)
+        within_caps(explainer, _x(explainer), settings, times=4, why="by the trust checks")
+
+
+def test_a_refresh_counts_both_of_its_runs(monkeypatch):
+    # a change of settings redraws the class shown and the top five: for RISE two runs of its
+    # passes, 6,001 each, so 12,002 in the request, past the cap, refused before either runs
+    import gradio as gr
+
+    from demo.explain_tab import clip as handlers
+    from demo.models import get_explainer
+    from demo.state import Session
+
+    ex = get_explainer("i3d_tiny")
+    monkeypatch.setattr(ex, "clip_seconds", lambda batch_size=16: 1e-4)  # the time cap is not what is tested
+    frames = torch.zeros(ex.spec.num_frames, 64, 64, 3, dtype=torch.uint8)
+    t = ex.spec.num_frames
+    clip = core.Clip(frames, tuple(range(t)), tuple(i / 25 for i in range(t)), 25.0, (64, 64), t / 25, t, "uniform")
+    session = Session("i3d_tiny", "x.mp4", None, clip, frames.numpy(), ((ex.spec.categories[0], 1.0),))
+    with pytest.raises(gr.Error, match="RISE, run 2 times for the heatmap and the top five, with these settings runs 12,002"):
+        handlers.refresh(session, None, PageSettings("rise", masks=6000))
+
+
+def test_on_zerogpu_only_the_passes_are_capped_before_booking(explainer, monkeypatch):
+    # this process's models are on the CPU there: its speed must not judge the GPU's work (the
+    # GPU booking caps the time at the worker's speed), nor be measured in the request
+    from demo import space
+
+    def measured(batch_size=16):
+        raise AssertionError("the CPU's speed was measured for a ZeroGPU request")
+
+    monkeypatch.setattr(space, "ON_ZERO_GPU", True)
+    monkeypatch.setattr(explainer, "clip_seconds", measured)
+    within_caps(explainer, _x(explainer), core.Settings(method="rise", perturbation={"masks": 9000}))
+    with pytest.raises(SettingsError, match=f"at most {REQUEST_MAX_PASSES:,} per request"):
+        within_caps(explainer, _x(explainer), core.Settings(method="rise", perturbation={"masks": 20000}))
 
 
 def test_a_request_ends_at_its_time_limit_with_a_message():

@@ -55,21 +55,27 @@ CLI_HINT = ("for a bigger job, run videocam's command line on your own machine "
             "(`python -m core explain`, no limit there; see the README)")
 
 
-def within_caps(explainer: core.Explainer, clip, settings: core.Settings, *, times: int = 1) -> None:
+def within_caps(explainer: core.Explainer, clip, settings: core.Settings, *, times: int = 1,
+                why: str = "by this request") -> None:
     """Refuse (:class:`core.SettingsError`) ``settings`` on ``clip`` when its forward passes
-    (``times`` runs of them) exceed this page's caps per request, in passes or in seconds at
-    ``explainer``'s measured speed; the message names the cap and the way to a bigger job."""
+    (``times`` runs of them, ``why`` in the message) exceed this page's caps per request, in passes or in seconds at
+    ``explainer``'s measured speed; the message names the cap and the way to a bigger job. On a
+    ZeroGPU Space only the passes are capped here: this process's models are on the CPU, whose
+    speed says nothing of the GPU's, and the GPU booking (``demo/booking.py``) caps the time at
+    the speed the worker measured, before any GPU is asked for."""
     from core.attribution import Perturbation
 
     passes = explainer.forward_passes(clip, settings) * times  # as the method registered its count
     if passes <= times:  # one pass an explanation (the Grad-CAM family, attention): nothing to cap
         return
     fewer = "Use fewer masks" if settings.method == core.Method.RISE else "Use a larger window or stride"
-    label = settings.method.label + (f", run {times} times by the trust checks," if times > 1 else "")
+    label = settings.method.label + (f", run {times} times {why}," if times > 1 else "")
     if passes > REQUEST_MAX_PASSES:
         raise core.SettingsError(
             f"{label} with these settings runs {passes:,} forward passes; this page runs at most "
             f"{REQUEST_MAX_PASSES:,} per request. {fewer}; " + CLI_HINT)
+    if space.ON_ZERO_GPU:
+        return
     each = explainer.clip_seconds((settings.perturbation or Perturbation()).batch_size)
     if passes * each > REQUEST_MAX_SECONDS:
         raise core.SettingsError(
@@ -101,13 +107,14 @@ def _run(explainer: core.Explainer, clip: core.Clip, settings: core.Settings, st
 
 
 def _again(session: Session | None, settings: core.Settings, stop: Stop | None = None, *, times: int = 1,
-           **targets) -> tuple[Session, core.Explainer, core.Explanation]:
+           why: str = "by this request", **targets) -> tuple[Session, core.Explainer, core.Explanation]:
     """The session's clip explained for other targets or settings (its forward pass is cached),
     with the session model's Explainer that made it. ``times``: how many runs of the method the
-    request makes in all (the trust checks run it again on randomised copies): the caps count them."""
+    request makes in all (the trust checks run it again on randomised copies), ``why`` in words:
+    the caps count them."""
     session = need(session)
     explainer = get_explainer(session.model)
-    within_caps(explainer, session.clip, settings, times=times)  # what one request may cost (demo/config.py)
+    within_caps(explainer, session.clip, settings, times=times, why=why)  # what one request may cost (demo/config.py)
     return session, explainer, _run(explainer, session.clip, settings, stop, **targets)
 
 
@@ -216,7 +223,10 @@ def refresh(session, target, settings: PageSettings, stop=None) -> dict:
     there is nothing to redraw, so nothing happens."""
     if session is None:
         return dict.fromkeys(REFRESHED, gr.skip())
-    session, explainer, exp = _again(session, settings.validated(), stop, targets=target)
+    # two runs: the class shown and the top five (one for the Grad-CAM family, whose forward pass is
+    # cached; occlusion and RISE run their passes again), both counted by the caps
+    session, explainer, exp = _again(session, settings.validated(), stop, times=2,
+                                     why="for the heatmap and the top five", targets=target)
     top = _run(explainer, session.clip, exp.settings, stop, top_k=TOP_K)  # Stop ends this run too
     opacity = settings.opacity
     return {**_heatmap(session, exp, opacity), **_downloads(session, exp, opacity), **_top5(session, top, opacity)}
@@ -228,11 +238,12 @@ def trust(session, trust_cache, target, settings: PageSettings, stop=None,
     """Can I trust this heatmap? Faithfulness curves, counterfactuals and the sanity check for
     the class shown (the top-1 if none); kept in ``trust_cache`` (the session's) per clip and
     settings."""
-    target = target or need(session).ranked[0][0]
+    session = need(session)
+    target = target or session.ranked[0][0]
     # the sanity check runs the method again on each of its randomised copies of the model: capped
     # with them, before any GPU call (on ZeroGPU, _run may be answered from what an earlier call kept)
     session, explainer, exp = _again(session, settings.validated(), stop, times=1 + panel.SANITY_RUNS,
-                                     targets=target)
+                                     why="by the trust checks", targets=target)
     return panel.show(session, explainer, exp, trust_cache, settings.opacity, get_upload_folder(),
                       progress=lambda fraction, what: lifetime.check() or progress(fraction, desc=what))
 
