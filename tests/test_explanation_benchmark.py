@@ -304,3 +304,28 @@ def test_two_shards_in_two_processes_give_the_board_of_one(dots, tmp_path, one_t
     assert len(list((tmp_path / "shards").glob("0*.json"))) == 3 and sharded["clips"] == 3
     single = _toy_benchmark("motion", dots, tmp_path / "single")
     assert _without_timings(sharded) == _without_timings(single)
+
+
+@pytest.mark.slow
+def test_records_are_gathered_model_after_model_under_torchrun_whoever_gets_there_first(tmp_path):
+    """The benchmark gathers once a model in one torchrun job. Rank 1 reaches the second gather
+    while rank 0 still measures: the second gather must wait for it (a process group made again
+    read the first one's addresses from torchrun's store: "Connection refused", the run lost)."""
+    script = tmp_path / "gather.py"
+    script.write_text(
+        "import json, sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
+        "from core.longvideo.shard import gather_records, this_rank\n"
+        "rank, out = this_rank(), []\n"
+        "for model in range(2):\n"
+        "    if rank.rank == 0 and model == 1:\n"
+        "        time.sleep(5)  # still measuring its last clip\n"
+        "    gather_records(rank, [{'index': rank.rank, 'model': model}],\n"
+        "                   lambda records: out.append([(r['index'], r['model']) for r in records]))\n"
+        "print(json.dumps(out))\n")
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(script)], capture_output=True, text=True, timeout=240,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    said = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("[")]
+    assert sorted(said) == [[], [[[0, 0], [1, 0]], [[0, 1], [1, 1]]]], run.stdout  # rank 0 got both, twice

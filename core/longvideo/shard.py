@@ -9,6 +9,7 @@ Without torchrun the same code runs as one rank.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -85,14 +86,15 @@ def gather_records(rank: Rank, records: list[dict], write: Callable[[list[dict]]
         write(records)
         return
     if not dist.is_initialized():  # gloo moves Python objects on CPU: no GPU needed for this
+        # one group for the process's life: a group made again under torchrun (a second model of
+        # the benchmark) reads the first one's addresses from torchrun's store, and a rank that
+        # gets there first fails to connect to them ("Connection refused")
         dist.init_process_group("gloo", timeout=_WAIT)
-    try:
-        everything: list | None = [None] * rank.world if rank.rank == 0 else None
-        dist.gather_object(records, everything, dst=0)
-        if rank.rank == 0:
-            write(sorted((r for part in everything for r in part), key=lambda r: r["index"]))
-    finally:
-        dist.destroy_process_group()
+        atexit.register(dist.destroy_process_group)
+    everything: list | None = [None] * rank.world if rank.rank == 0 else None
+    dist.gather_object(records, everything, dst=0)
+    if rank.rank == 0:
+        write(sorted((r for part in everything for r in part), key=lambda r: r["index"]))
 
 
 def write_summary(path: Path, records: list[dict], **info) -> None:
