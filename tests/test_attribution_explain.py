@@ -176,3 +176,40 @@ def test_a_kept_result_is_given_with_the_new_clips_frames_and_an_unknown_field_i
     assert b.timestamps == tuple(again.timestamps) != a.timestamps  # ...not the first clip's times
     with pytest.raises(SettingsError, match="its fields are"):
         Settings(method="rise", perturbation={"mask": 3})
+
+
+class _TwoStage(nn.Module):
+    """conv1 -> in-place ReLU -> conv2 -> in-place ReLU -> head: a layer with in-place ReLUs after
+    it, as a video ResNet's layer3 has layer4's."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv1, self.conv2 = nn.Conv3d(3, 4, 3, padding=1), nn.Conv3d(4, 4, 3, padding=1)
+        self.relu, self.fc = nn.ReLU(inplace=True), nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(self.relu(self.conv2(self.relu(self.conv1(x)))).mean((2, 3, 4)))
+
+
+def test_explaining_fresh_clips_at_an_early_layer_keeps_no_graph_once_cleared():
+    # the graph after the layer, with in-place ReLUs' saved outputs, stayed alive after clear():
+    # a Space explaining clip after clip at layer3 grew without bound (found by the benchmark)
+    import gc
+
+    spec = ModelSpec(name="two", categories=("a", "b", "c"), num_frames=4, input_size=(16, 16), mean=(0.5,) * 3,
+                     std=(0.5,) * 3, layers=("conv1", "conv2"), default_layer="conv1", head="fc")
+    ex = Explainer(_TwoStage(), spec)
+
+    def live() -> int:
+        gc.collect()
+        return sum(type(o) is torch.Tensor for o in gc.get_objects())
+
+    counts = []
+    for i in range(4):
+        torch.manual_seed(i)
+        exp = ex.explain(torch.randn(1, 3, 4, 16, 16), 0, method="gradcam", layer="conv1")
+        del exp
+        ex.clear()
+        counts.append(live())
+    assert counts[-1] == counts[1], counts

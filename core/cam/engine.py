@@ -197,7 +197,10 @@ class Explainer:
             storage = t.untyped_storage()
             if storage.data_ptr() not in weights:
                 saved[storage.data_ptr()] = storage.nbytes()
-            return t
+            # not ``t`` itself: a saved *output* (an in-place ReLU's, after the hooked layer) would
+            # then hold its own grad_fn, a cycle Python's collector cannot see, and the graph of
+            # every clip explained at a layer before the last would stay (16 tensors a clip)
+            return t.detach()
 
         with capture_features(self.model, self.spec, self._stats_layers()) as seen, \
                 torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
