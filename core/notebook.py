@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 
 from . import render
 from .transforms import resize_frames
@@ -137,18 +136,6 @@ def curves_figure(report):
     return fig
 
 
-def _titled(frames: np.ndarray, lines: tuple[str, str]) -> np.ndarray:
-    """(N, h, w, 3) with a white bar holding two lines of text on top."""
-    font = render.label_font(13)
-    line_h = font.getbbox("Ag")[3] + 3
-    bar = Image.new("RGB", (frames.shape[2], 2 * line_h + 6), (255, 255, 255))
-    draw = ImageDraw.Draw(bar)
-    for i, text in enumerate(lines):
-        draw.text((4, 3 + i * line_h), text, fill=(0, 0, 0), font=font)
-    bars = np.broadcast_to(np.asarray(bar), (len(frames), *np.asarray(bar).shape))
-    return np.concatenate([bars, frames], axis=1)
-
-
 def sanity_picture(report, exp, frames, *, alpha: float = 0.5, panel_side: int = 200) -> np.ndarray:
     """(H, W, 3) uint8: the sanity check of ``report`` (made for ``exp``) as pictures side by
     side, the trained model's heatmap first and then the randomised models', each titled with its
@@ -169,10 +156,10 @@ def sanity_picture(report, exp, frames, *, alpha: float = 0.5, panel_side: int =
     panels = []
     for name, m in zip(report.sanity_maps, maps, strict=True):
         newest = name.rsplit("+", 1)[-1]  # the layer this step randomised, on top of the last
-        title = (("trained model", "the heatmap shown") if name == "trained" else
-                 (f"{'' if newest == name else '+ '}{newest} random", f"rank corr. {rhos[name]:.2f}"))
+        title = ("trained model\nthe heatmap shown" if name == "trained" else
+                 f"{'' if newest == name else '+ '}{newest} random\nrank corr. {rhos[name]:.2f}")
         top = float(m.max())
-        panel = _titled(render.overlay(frame, m / top if top > 0 else m, alpha=alpha), title)[0]
+        panel = render.titled(render.overlay(frame, m / top if top > 0 else m, alpha=alpha), title)[0]
         if panels:
             panels.append(np.full((panel.shape[0], 6, 3), 255, np.uint8))  # a white gap
         panels.append(panel)

@@ -41,6 +41,7 @@ __all__ = [
     "save_mp4",
     "save_npy",
     "temporal_plot",
+    "titled",
     "write_mp4",
 ]
 
@@ -203,10 +204,12 @@ def label_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def _label_bars(labels: Sequence[str], width: int, panel_h: int) -> np.ndarray:
-    """(T, bar_h, width, 3) uint8 bars with one left-aligned line of text each."""
-    font = label_font(int(min(24, max(10, round(panel_h * 0.07)))))
-    bar_h = font.getbbox("Ag")[3] + 6
+def _label_bars(labels: Sequence[str], width: int, panel_h: int, *, px: int | None = None) -> np.ndarray:
+    """(T, bar_h, width, 3) uint8 bars with one left-aligned label each (lines split at "\\n");
+    ``px``: the font size (default: from the panel's height)."""
+    font = label_font(px or int(min(24, max(10, round(panel_h * 0.07)))))
+    lines = max((str(t).count("\n") + 1 for t in labels), default=1)
+    bar_h = font.getbbox("Ag")[3] + 6 + (lines - 1) * _line_height(font)
     bars = np.empty((len(labels), bar_h, width, 3), np.uint8)
     drawn: dict[str, np.ndarray] = {}
     for i, text in enumerate(labels):
@@ -215,6 +218,17 @@ def _label_bars(labels: Sequence[str], width: int, panel_h: int) -> np.ndarray:
             drawn[text] = _glyph_row(text, font, width, bar_h)
         bars[i] = drawn[text]
     return bars
+
+
+def _line_height(font) -> int:
+    return font.getbbox("Ag")[3] + 3
+
+
+def titled(frames, title: str, *, px: int = 13) -> np.ndarray:
+    """``frames`` (N, H, W, 3) uint8 with a white bar on top holding ``title`` (lines split at
+    "\\n"), in a ``px`` font: a panel's caption."""
+    f = _check_frames(frames)
+    return np.concatenate([_label_bars([title] * len(f), f.shape[2], f.shape[1], px=px), f], axis=1)
 
 
 @lru_cache(maxsize=4096)
@@ -227,18 +241,21 @@ def _word(word: str, font) -> tuple[np.ndarray, int, int, float]:
 def _glyph_row(text: str, font, width: int, bar_h: int) -> np.ndarray:
     """A label bar drawn from cached words: what ``ImageDraw.text`` draws with the pen at (4, 3)
     (the same pixels with Pillow's basic layout, tested), at a third of its cost: the thousands of
-    labels of a long video's frames share most of their words (Pillow took 2 ms a label)."""
+    labels of a long video's frames share most of their words (Pillow took 2 ms a label). Each
+    further line ("\\n") is drawn :func:`_line_height` lower."""
     cover = np.zeros((bar_h, width), np.uint8)
-    x, space = 4.0, font.getlength(" ")
-    for word in text.split(" "):
-        if word:
-            g, ox, oy, advance = _word(word, font)
-            left, top = round(x) + ox, 3 + oy
-            h, w = min(g.shape[0], bar_h - top), min(g.shape[1], width - left)
-            if h > 0 and w > 0 and left >= 0 and top >= 0:
-                np.maximum(cover[top:top + h, left:left + w], g[:h, :w], out=cover[top:top + h, left:left + w])
-            x += advance
-        x += space
+    space = font.getlength(" ")
+    for row, line in enumerate(text.split("\n")):
+        x, pen_y = 4.0, 3 + row * _line_height(font)
+        for word in line.split(" "):
+            if word:
+                g, ox, oy, advance = _word(word, font)
+                left, top = round(x) + ox, pen_y + oy
+                h, w = min(g.shape[0], bar_h - top), min(g.shape[1], width - left)
+                if h > 0 and w > 0 and left >= 0 and top >= 0:
+                    np.maximum(cover[top:top + h, left:left + w], g[:h, :w], out=cover[top:top + h, left:left + w])
+                x += advance
+            x += space
     return _ink_ramp()[cover]
 
 

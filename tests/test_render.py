@@ -106,6 +106,19 @@ def test_label_bars_are_the_pixels_pillow_draws(size):
         im = Image.new("RGB", (300, bar.shape[0]), (255, 255, 255))
         ImageDraw.Draw(im).text((4, 3), text, fill=(0, 0, 0), font=font)
         np.testing.assert_array_equal(bar, np.asarray(im), err_msg=text)
+    # a caption of two lines (the sanity check's panels): each line where Pillow draws it, a
+    # line's height apart, and one bar as tall as the longest caption needs
+    two = ["+ layer4 random\nrank corr. 0.12", "one line"]
+    bars = render._label_bars(two, 200, 0, px=size)
+    line_h = font.getbbox("Ag")[3] + 3
+    assert bars.shape[1] == font.getbbox("Ag")[3] + 6 + line_h
+    for text, bar in zip(two, bars, strict=True):
+        im = Image.new("RGB", (200, bar.shape[0]), (255, 255, 255))
+        for i, line in enumerate(text.split("\n")):
+            ImageDraw.Draw(im).text((4, 3 + i * line_h), line, fill=(0, 0, 0), font=font)
+        np.testing.assert_array_equal(bar, np.asarray(im), err_msg=text)
+    frames = np.zeros((2, 20, 200, 3), np.uint8)
+    np.testing.assert_array_equal(render.titled(frames, two[0], px=size), np.concatenate([bars[:1].repeat(2, 0), frames], 1))
 
 
 def test_overlay_is_the_rounded_float_blend_for_any_opacity():

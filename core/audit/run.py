@@ -6,6 +6,8 @@ every ``WORLD_SIZE``-th video and rank 0, given every rank's records over the pr
 judges the classes and writes ``audit.json`` and ``report.html``. What ``audit.json`` holds
 comes from the records alone, in list order, so an interrupted and resumed audit writes the same
 file as one that ran through (its ``timings`` aside).
+
+Length: the run, its resumable records and the judging of classes share one record format; split, each part would restate it.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ Temporal padding replicates the edge frames instead of adding zeros. With zeros,
 last frames of a still clip would see only 2/3 of the inflated kernel; with replication a clip
 made of one repeated frame gives *exactly* the 2-D network's logits, which is the property the
 I3D inflation rule is meant to have. Spatial padding stays zeros, as in the 2-D network.
+
+Length: the network, the inflation of 2-D weights into it and the specs of the shipped models, which name its layers, read together.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ Two passes, each on its own freshly opened container:
    swscale context, downscaled in the same call when past the display budget.
 
 Both passes check the wall-time budget and the frame counts of ``Limits`` as they go.
+
+Length: the two passes share the Timeline and the seeking rule; split, a change to one could silently break the other.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ slower than any standard one that may start late (see :class:`Style`). ``style``
 training: it varies the standard look along the same axes from pools disjoint from both.
 ``style`` "appearance_free" draws the standard clip of the seed, then shows it in random dots
 (:mod:`.dots`) on a still camera: the same action, and nothing but motion to see it by.
+
+Length: one seed draws every part of a clip in a fixed order, the order that names each clip exactly; split, that order would be hard to keep.
 """
 
 from __future__ import annotations
