@@ -94,5 +94,5 @@ _space = os.environ.get("SPACE_ID")
 README_URL = os.environ.get("VIDEOCAM_README_URL") or (
     f"https://huggingface.co/spaces/{_space}/blob/main/README.md" if _space else None
 )
-# the measured methods x architectures table, beside the README
-TABLE_URL = README_URL.rsplit("/", 1)[0] + "/docs/evaluation.md#methods-x-architectures" if README_URL else None
+# where the repository's files are, beside the README (the measured tables under docs/ are linked there)
+DOCS_BASE = README_URL.rsplit("/", 1)[0] if README_URL else None

@@ -54,7 +54,27 @@ def test_a_recorded_default_is_what_an_explanation_without_a_method_uses(measure
     assert "fails the sanity check" not in line
     assert "fails the sanity check: its map keeps a rank correlation of 0.90" in measured.measured_line(
         spec, "gradcampp", "layer3")
-    assert measured.TABLE_LINK in line and "[table](https://x/t)" in measured.measured_line(spec, "gradcam", "layer3", "https://x/t")
+    assert measured.TABLE_LINK in line
+    assert f"[table](https://x/b/{measured.TABLE_LINK})" in measured.measured_line(spec, "gradcam", "layer3", "https://x/b/")
+
+
+def test_a_row_quoted_from_an_earlier_table_names_that_table(measured_file):
+    record_default(_result("i3d_tiny", [("gradcam", "layer2", 0.4), ("gradcam", "layer4", 0.5)], "gradcam", "layer4"),
+                   path=measured_file)
+    bench = "docs/benchmark.md#i3d_tiny-on-actions13-test-split"
+    record_default(_result("i3d_tiny", [("hirescam", "layer4", 0.8), ("gradcam", "layer4", 0.6)], "hirescam", "layer4"),
+                   path=measured_file, source=bench)
+    measured._load.cache_clear()
+    spec = core.get_spec("i3d_tiny")
+    assert (spec.default_method, spec.default_layer) == ("hirescam", "layer4")
+    exp = core.explain(core.load_model("i3d_tiny", weights=None), torch.zeros(1, 3, 16, 112, 112))
+    assert exp.defaults["source"] == bench == measured.measured_source(spec)
+    # layer2 was measured only by the earlier table: its figure, named with that table
+    line = measured.measured_line(spec, "gradcam", "layer2", "https://x")
+    assert "in 20% of frames (40% within one cell)" in line and f"(https://x/{measured.TABLE_LINK})" in line
+    assert f"Grad-CAM at `layer4`: 30% (60%) ([table](https://x/{bench}))" in line
+    line = measured.measured_line(spec, "hirescam", "layer4", "https://x")
+    assert "in 40% of frames" in line and f"[table](https://x/{bench})" in line and measured.TABLE_LINK not in line
 
 
 def test_a_hugging_face_model_of_a_measured_family_takes_its_method_and_layer_position(measured_file, tmp_path,

@@ -128,8 +128,10 @@ def tiny_mae(tmp_path, hf_offline):
     return folder
 
 
-def test_the_benchmark_runs_on_tokens_and_resumes(split, tiny_mae, tmp_path, one_thread):
+def test_the_benchmark_runs_on_tokens_and_resumes(split, tiny_mae, tmp_path, one_thread, monkeypatch):
+    import lab.evaluate.methods
     from core.errors import SettingsError
+    from lab.benchmark.report import anchor
     from lab.benchmark.__main__ import main
     from lab.benchmark.board import FIGURES, KINDS
 
@@ -158,6 +160,7 @@ def test_the_benchmark_runs_on_tokens_and_resumes(split, tiny_mae, tmp_path, one
     assert board["motion"]["passes"] == 2 and rows["gradcam@layer.1"]["motion"]["clips"] == 3
     text = out.with_suffix(".md").read_text()
     assert all(f"### {k.capitalize()}" in text for k in KINDS) and "Regenerate: `python -m lab.benchmark" in text
+    assert board["run"]["timed_clips"] == 3 and "The whole run, every test of every row, on its 3 timed clips:" in text
 
     # killed after two clips: the third is redone, the others read back, the board is the same
     folder = next(p for p in records.iterdir() if p.is_dir())
@@ -166,9 +169,15 @@ def test_the_benchmark_runs_on_tokens_and_resumes(split, tiny_mae, tmp_path, one
     done[2].unlink()
     with pytest.raises(SettingsError, match="--resume"):
         main(argv)
-    assert main([*argv, "--resume"]) == 0
+    measured = tmp_path / "measured.json"
+    monkeypatch.setattr(lab.evaluate.methods, "MEASURED_FILE", measured)
+    assert main([*argv, "--resume", "--record-default"]) == 0
     assert {p.name: p.read_text() for p in sorted(folder.glob("0*.json"))[:2]} == kept
     (again,) = json.loads(out.read_text())
+    # the default it records names the section of the report it was measured in
+    rec = json.loads(measured.read_text())["models"][board["model"]]
+    heading = f"## `{board['model']}` on `{split.name}`, test split"
+    assert heading in text and rec["source"] == f"{out.with_suffix('.md')}#{anchor(board)}"
     assert again["rows"][0]["figures"]["pointing"] == board["rows"][0]["figures"]["pointing"]
     with pytest.raises(SettingsError, match="another benchmark run"):
         main([*argv[:-2], "--records", str(records), "--noise-samples", "2", "--resume"])
@@ -272,6 +281,8 @@ def _free_port() -> int:
 def _without_timings(board: dict) -> str:
     board = json.loads(json.dumps(board))
     board["motion"].pop("seconds")
+    board["run"].pop("clip_seconds")
+    board["run"].pop("cpu_seconds")
     for r in board["rows"]:
         r.pop("seconds")
     return json.dumps(board, sort_keys=True)
@@ -329,3 +340,43 @@ def test_records_are_gathered_model_after_model_under_torchrun_whoever_gets_ther
     assert run.returncode == 0, run.stderr[-2000:]
     said = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("[")]
     assert sorted(said) == [[], [[[0, 0], [1, 0]], [[0, 1], [1, 1]]]], run.stdout  # rank 0 got both, twice
+
+
+def test_a_perturbation_rows_random_logit_map_is_the_one_asked_for_alone(dots, one_thread):
+    """Occlusion and RISE score every class with the same passes, so the benchmark takes the other
+    class's map from the first run: it must be the map a run for that class alone gives."""
+    from dataclasses import replace
+
+    from core.attribution import Perturbation
+    from core.cam import Explainer
+    from core.cam.settings import Method
+    from core.video import read_clip
+    from lab.benchmark.measure import Options, Row, measure_clip
+    from lab.benchmark.run import samples
+    from lab.data.ssv2 import DATASET_LIMITS
+    from lab.benchmark.metrics import randomisation as ra
+
+    class Halves(_Toy):  # each class reads its own half of the frame: four different maps
+        def forward(self, x):
+            f = self.features(x)
+            h, w = f.shape[-2:]
+            halves = (f[..., : w // 2], f[..., w // 2:], f[..., : h // 2, :], f[..., h // 2:, :])
+            return 50 * torch.stack([p.flatten(1).mean(1) for p in halves], 1)
+
+    model = Halves("motion")
+    model.spec = replace(model.spec, input_size=(56, 56))  # room for the perturbation methods' windows
+    ex = Explainer(model, model.spec, cache_size=2)
+    s = next(c for c in samples(model.spec, dots, "test", per_class=None, perturbation_per_class=1) if c.perturbation)
+    opts = Options(noise_samples=1, cascade_depth=1, masks=24)
+    rec = measure_clip(ex, s, [Row(Method.GRADCAM, "features"), Row(Method.OCCLUSION), Row(Method.RISE)], opts)
+    clip = read_clip(s.path, model.spec, limits=DATASET_LIMITS)
+    rng = np.random.default_rng([opts.seed, s.index])
+    ra.other_class(s.target, len(model.spec.categories), rng)  # Grad-CAM's draw, the first row's
+    for method in ("occlusion", "rise"):
+        other = ra.other_class(s.target, len(model.spec.categories), rng)
+        extra = {"perturbation": Perturbation(masks=24, seed=0)} if method == "rise" else {}
+        alone = [ex.explain(clip, t, method=method, **extra).raw_maps[0] for t in (s.target, other)]
+        rho = ra.spearman(*alone)
+        assert rho < 0.9 and rec["rows"][method]["random_logit"] == pytest.approx(rho, abs=1e-12)
+        # and its cost is the class's own: the second map took no more passes
+        assert rec["cost"][method]["passes"] == ex.forward_passes(clip, ex.settings_for(method=method, **extra)[0])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.models.measured import TABLE_LINK
 from lab.benchmark.board import write_measured
 from lab.benchmark.metrics import complexity as cx
 from lab.benchmark.metrics import faithfulness as fa
@@ -17,7 +18,9 @@ from lab.benchmark.metrics import localisation as lo
 from lab.benchmark.metrics import randomisation as ra
 from lab.benchmark.metrics import robustness as ro
 from lab.benchmark.metrics.axiomatic import completeness_gap
+from lab.benchmark.report import anchor
 from lab.benchmark.stats import default_rule, interval, paired
+from lab.evaluate.methods import record_default
 
 quantus = pytest.importorskip("quantus")
 
@@ -200,6 +203,29 @@ def test_the_default_rule_takes_the_cheapest_row_not_below_the_best():
 def test_the_default_is_written_where_measured_json_keeps_it(tmp_path):
     rows = [_row("gradcam@layer3", 0.5, 0.4, 0.6), _row("gradcam@layer4", 0.8, 0.7, 0.9)]
     board = {"model": "toy", "split": "test", "clips": 9, "data": "/d", "rows": rows, "default": default_rule(rows)}
-    rec = write_measured(board, path=tmp_path / "measured.json")
+    path = tmp_path / "measured.json"
+    # lab.evaluate's table measured more layers first, on its own clips
+    evaluated = {"model": "toy", "split": "test", "clips": 39, "data": "/d", "default": {
+        "method": "hirescam", "layer": "layer2", "rule": "evaluate's rule"}, "rows": [
+        {"method": m, "layer": la, "pointing_game": p, "pointing_game_near": p, "sanity_head": 0.1}
+        for m, la, p in (("gradcam", "layer2", 0.3), ("hirescam", "layer2", 0.9), ("gradcam", "layer4", 0.2))]}
+    record_default(evaluated, path=path)
+    rec = write_measured(board, "docs/benchmark.md#toy-on-d-test-split", path=path)
     assert (rec["method"], rec["layer"], rec["layers"]) == ("gradcam", "layer4", ["layer3", "layer4"])
-    assert rec["rows"]["gradcam@layer3"][0] == 0.5
+    assert rec["rows"]["gradcam@layer3"][0] == 0.5 and rec["rows"]["gradcam@layer4"][0] == 0.8
+    assert (rec["source"], rec["rule"]) == ("docs/benchmark.md#toy-on-d-test-split", board["default"]["rule"])
+    # the layers the benchmark did not measure keep the earlier table's rows, under its name
+    [earlier] = rec["earlier"]
+    assert (earlier["source"], earlier["clips"]) == (TABLE_LINK, 39)
+    assert set(earlier["rows"]) == {"gradcam@layer2", "hirescam@layer2"}
+    # a rerun of the same table keeps them; a rerun of the earlier one takes its rows back
+    assert write_measured(board, rec["source"], path=path)["earlier"] == [earlier]
+    back = record_default(evaluated, path=path)
+    assert (back["source"], back["method"], back["rows"]["gradcam@layer4"][0]) == (TABLE_LINK, "hirescam", 0.2)
+    assert back["earlier"] == [{"split": "test", "clips": 9, "data": "/d", "source": rec["source"],
+                                "rows": {"gradcam@layer3": rec["rows"]["gradcam@layer3"]}}]
+
+
+def test_the_anchor_of_a_board_is_the_one_its_heading_gets():
+    board = {"model": "i3d_tiny14", "data": "/work/data/actions13/", "split": "test"}
+    assert anchor(board) == "i3d_tiny14-on-actions13-test-split"

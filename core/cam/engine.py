@@ -40,7 +40,7 @@ from torch import nn
 
 from ..errors import SettingsError
 from ..familiarity import FeatureStats, capture_features
-from ..models.measured import TABLE_LINK
+from ..models.measured import TABLE_LINK, measured_source
 from ..models.spec import ModelSpec
 from ..transforms import preprocess
 from .forward import (
@@ -303,7 +303,7 @@ class Explainer:
             return Settings(**{k: v for k, v in options.items() if k != "method" or v is not None}), {}
         method = self.spec.default_method
         options = {k: v for k, v in options.items() if k != "method"}
-        defaults = {"method": method, "source": TABLE_LINK}
+        defaults = {"method": method, "source": measured_source(self.spec) or TABLE_LINK}
         if method_entry(method).needs_layer and options.get("layer") is None:
             defaults["layer"] = self.spec.default_layer
         return Settings(method=method, **options), defaults

@@ -1,9 +1,12 @@
 """Each model's default method and layer, as measured against ground truth.
 
-``measured.json`` beside this file is written by ``python -m lab.evaluate --methods ...`` (see
-``docs/evaluation.md``, "Methods x architectures"): for each shipped model, the method and layer
-that the stated rule picks from the measured table, and each row's pointing score on rendered
-clips, so the page can say what was measured. A Hugging Face model of a measured family (e.g. any
+``measured.json`` beside this file is written by ``python -m lab.benchmark ... --record-default``
+(``docs/benchmark.md``: every figure with its interval) or ``python -m lab.evaluate --methods ...
+--record-default`` (``docs/evaluation.md``, "Methods x architectures"): for each shipped model, the
+method and layer that the stated rule picks from the measured table, and each row's pointing score
+on rendered clips, so the page can say what was measured and where. A record names its table
+(``source``); rows an earlier table measured and the newer one did not (other layers) are kept
+under ``earlier`` with their own table, so every row quoted names the table it came from. A Hugging Face model of a measured family (e.g. any
 VideoMAE) takes its family's measured method. A model with no measurement keeps its spec's own
 default (Grad-CAM at ``default_layer``).
 """
@@ -17,10 +20,10 @@ from pathlib import Path
 
 from .spec import ModelSpec
 
-__all__ = ["MEASURED_FILE", "TABLE_LINK", "apply_measured", "measured", "measured_line"]
+__all__ = ["MEASURED_FILE", "TABLE_LINK", "apply_measured", "measured", "measured_line", "measured_source"]
 
 MEASURED_FILE = Path(__file__).with_name("measured.json")
-TABLE_LINK = "docs/evaluation.md#methods-x-architectures"
+TABLE_LINK = "docs/evaluation.md#methods-x-architectures"  # the table of a record that names none
 
 
 @cache
@@ -57,23 +60,49 @@ def apply_measured(spec: ModelSpec, family: str | None = None) -> ModelSpec:
     return replace(spec, default_method=rec["method"], default_layer=layer or spec.default_layer)
 
 
-def measured_line(spec: ModelSpec, method: str, layer: str | None, link: str | None = None) -> str:
+def _family(spec: ModelSpec) -> str | None:
+    return spec.description.split()[2] if spec.description.startswith("Hugging Face ") else None
+
+
+def measured_source(spec: ModelSpec) -> str | None:
+    """The table (a path in the repository, with its anchor) that set ``spec``'s measured
+    default; None when nothing was measured for it."""
+    rec = measured(spec.name, _family(spec))
+    return None if rec is None else rec.get("source", TABLE_LINK)
+
+
+def _row(rec: dict, method: str, layer: str | None) -> tuple[str, list | None, str]:
+    """(key, the row's figures or None, the table that measured it): the record's own rows first,
+    then the earlier tables'."""
+    tables = [(rec.get("rows", {}), rec.get("source", TABLE_LINK))]
+    tables += [(e["rows"], e["source"]) for e in rec.get("earlier", [])]
+    for key in (f"{method}@{layer}", method):
+        for rows, source in tables:
+            if key in rows:
+                return key, rows[key], source
+    return method, None, rec.get("source", TABLE_LINK)
+
+
+def measured_line(spec: ModelSpec, method: str, layer: str | None, base: str | None = None) -> str:
     """One sentence: what was measured for this architecture with ``method`` (at ``layer``), next
-    to Grad-CAM at the default layer; empty when nothing was measured. ``link``: a URL of the
-    table (else its path in the repository is named)."""
-    family = spec.description.split()[2] if spec.description.startswith("Hugging Face ") else None
+    to Grad-CAM at the default layer, naming the table it was measured in; empty when nothing was
+    measured. ``base``: the URL the repository's files are under (the table is linked there; else
+    its path in the repository is named)."""
+    family = _family(spec)
     rec = measured(spec.name, family)
     if rec is None:
         return ""
-    rows = rec.get("rows", {})
     which = f"{rec['stand_in']}, the {family} we trained" if "stand_in" in rec else spec.name
-    key = f"{method}@{layer}" if f"{method}@{layer}" in rows else method
+    key, row, source = _row(rec, method, layer)
     base_layer = rec.get("gradcam_layer")
-    base = rows.get(f"gradcam@{base_layer}")
-    table = f"[table]({link})" if link else f"`{TABLE_LINK}`"
-    head = f"Measured on rendered clips with ground truth ({which}; {table}): "
-    if key in rows:
-        exact, near, *rest = rows[key]
+    _, base_row, base_source = _row(rec, "gradcam", base_layer)
+
+    def table(where: str) -> str:
+        return f"[table]({base.rstrip('/')}/{where})" if base else f"`{where}`"
+
+    head = f"Measured on rendered clips with ground truth ({which}; {table(source)}): "
+    if row is not None:
+        exact, near, *rest = row
         said = (f"this method's peak lands on the acting object in {exact:.0%} of frames "
                 f"({near:.0%} within one cell)")
         sanity, bar = (rest[0] if rest else None), rec.get("sanity_max", 0.3)
@@ -82,6 +111,8 @@ def measured_line(spec: ModelSpec, method: str, layer: str | None, link: str | N
                      "itself when the classifier head is randomised")
     else:
         said = "this method was not measured here"
-    if base is not None and key != f"gradcam@{base_layer}":
-        said += f"; Grad-CAM at `{base_layer}`: {base[0]:.0%} ({base[1]:.0%})"
+    if base_row is not None and key != f"gradcam@{base_layer}":
+        said += f"; Grad-CAM at `{base_layer}`: {base_row[0]:.0%} ({base_row[1]:.0%})"
+        if base_source != source:
+            said += f" ({table(base_source)})"
     return head + said + "."

@@ -11,7 +11,7 @@ from core.attribution import Baseline, Perturbation
 from core.models.measured import measured_line
 
 from .. import choices, models
-from ..config import OPACITY, REAL_MODEL, TABLE_URL
+from ..config import DOCS_BASE, OPACITY, REAL_MODEL
 from ..settings import PageSettings
 from . import trust
 from .model_box import sampling_choices
@@ -67,7 +67,7 @@ def layout(page, default: str, spec: core.ModelSpec, offered: list[str], samples
             with gr.Accordion("Settings", open=False):
                 c["method"] = choices.Radio(core.Method.choices(), value=spec.default_method, label="CAM method")
                 c["explain_measured"] = gr.Markdown(  # what was measured for this architecture
-                    measured_line(spec, spec.default_method, spec.default_layer, TABLE_URL), elem_id="measured")
+                    measured_line(spec, spec.default_method, spec.default_layer, DOCS_BASE), elem_id="measured")
                 c["pooling"] = choices.Radio(core.Pooling.choices(), value=core.Pooling.CLIP.value,
                                         label="Channel weights")
                 # no value here: the API's default is then None, the chosen model's

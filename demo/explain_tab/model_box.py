@@ -17,7 +17,7 @@ from core.models.measured import measured_line
 from core.video import DEFAULT_FPS, Sampling
 
 from .. import models
-from ..config import ALLOW_DOWNLOADS, REAL_MODEL, TABLE_URL
+from ..config import ALLOW_DOWNLOADS, DOCS_BASE, REAL_MODEL
 from ..models import get_explainer
 from ..page import user_errors
 from ..settings import PageSettings
@@ -51,7 +51,7 @@ def switch_model(model: str) -> dict:
     return {
         **out,
         "method": method_choice(spec),
-        "explain_measured": measured_line(spec, spec.default_method, spec.default_layer, TABLE_URL),
+        "explain_measured": measured_line(spec, spec.default_method, spec.default_layer, DOCS_BASE),
         "explain_model_note": models.note(model, spec),  # the spec read above, not read again
         "layer": gr.Radio(choices=list(spec.layers), value=spec.default_layer),
         "sampling": gr.Radio(choices=sampling_choices(spec), value=spec.sampling),
@@ -74,7 +74,7 @@ def measured(model, settings: PageSettings) -> dict:
         spec = core.get_spec(model)
     except core.UserError:
         return {"explain_measured": ""}
-    return {"explain_measured": measured_line(spec, settings.method, settings.layer or spec.default_layer, TABLE_URL)}
+    return {"explain_measured": measured_line(spec, settings.method, settings.layer or spec.default_layer, DOCS_BASE)}
 
 
 def cost(model, settings: PageSettings) -> dict:

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .board import write_measured
     from .measure import Options
-    from .report import markdown
+    from .report import anchor, markdown
     from .run import benchmark
 
     p = argparse.ArgumentParser(prog="python -m lab.benchmark", description=__doc__.splitlines()[0], epilog=EPILOG)
@@ -103,12 +103,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{board['model']} {a.split}: {board['clips']} clips; default by the rule: {d['method']} "
               f"{d.get('layer') or ''} -> {out}")
         if a.record_default:
-            write_measured(board)
+            write_measured(board, f"{_in_repository(out.with_suffix('.md'))}#{anchor(board)}")
     if rank.rank == 0 and out.is_file():
         boards = json.loads(out.read_text())
         commands = " ; ".join(sorted({f"`{b['command']}`" for b in boards}))
         out.with_suffix(".md").write_text(markdown(boards, HEADER.format(commands=commands)))
     return 0
+
+
+def _in_repository(path: Path) -> str:
+    """``path`` as the repository names it (relative to its root) when it is inside it."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
 
 
 def _finite(obj):

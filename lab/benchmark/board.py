@@ -99,6 +99,10 @@ def leaderboard(records: list[dict], rows, *, spec, split: str, data: str, optio
         "perturbation_per_class": perturbation_per_class, "options": options.to_dict(),
         "rows": out_rows, "pairs": pairs, "default": stats.default_rule(out_rows),
         "motion": _moves(ok, None, resamples, categories=spec.categories),
+        # the run's cost: each clip's whole measurement (records from before it was timed have none)
+        "run": {"clip_seconds": round(sum(r["seconds"] for r in ok if "cpu_seconds" in r), 1),
+                "cpu_seconds": round(sum(r["cpu_seconds"] for r in ok if "cpu_seconds" in r), 1),
+                "timed_clips": sum("cpu_seconds" in r for r in ok)},
     }
 
 
@@ -138,10 +142,12 @@ def _moves(records: list[dict], shares: dict | None, resamples: int, categories=
     return out
 
 
-def write_measured(board: dict, *, families: str | None = None, path: Path | None = None) -> dict:
+def write_measured(board: dict, source: str, *, families: str | None = None, path: Path | None = None) -> dict:
     """Write the board's default (and each row's pointing) into ``core/models/measured.json``
     (or ``path``) through :func:`lab.evaluate.methods.record_default`, the one writer of that
-    file, so the page, the CLI and the API take it. Run it from a full run only."""
+    file, so the page, the CLI and the API take it and name ``source`` (the board's table: a
+    path in the repository with its anchor); the rows of other layers an earlier table measured
+    stay there under its name."""
     from ..evaluate.methods import record_default
 
     def mean(r, name):
@@ -155,4 +161,4 @@ def write_measured(board: dict, *, families: str | None = None, path: Path | Non
                   "pointing_game_near": mean(r, "pointing_near"), "sanity_head": mean(r, "sanity_head")}
                  for r in board["rows"] if Method(r["method"]) and not math.isnan(mean(r, "pointing"))],
     }
-    return record_default(res, families=families, path=path)
+    return record_default(res, families=families, path=path, source=source)

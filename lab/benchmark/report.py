@@ -6,10 +6,11 @@ made before the motion column existed reads "not recorded"."""
 from __future__ import annotations
 
 import math
+import re
 
 from .board import FIGURES, HEADLINE, KINDS, VERDICTS
 
-__all__ = ["markdown"]
+__all__ = ["anchor", "markdown"]
 
 _BETTER = {"higher": "↑", "lower": "↓", "": ""}
 
@@ -80,10 +81,19 @@ def _motion_per_class(b: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _heading(b: dict) -> str:
+    return f"`{b['model']}` on `{b['data'].rstrip('/').split('/')[-1]}`, {b['split']} split"
+
+
+def anchor(b: dict) -> str:
+    """The link anchor of board ``b``'s section, as GitHub and the Hub make it from its heading."""
+    return re.sub(r"[^\w\- ]", "", _heading(b).lower()).replace(" ", "-")
+
+
 def _section(b: dict) -> list[str]:
     top1 = b["top1"]
     which = "all" if b["per_class"] is None else f"the first {b['per_class']}"
-    lines = [f"## `{b['model']}` on `{b['data'].rstrip('/').split('/')[-1]}`, {b['split']} split", "",
+    lines = [f"## {_heading(b)}", "",
              f"{b['clips']} clips ({which} of each "
              f"class; occlusion and RISE on the first {b['perturbation_per_class']}), {len(b['classes'])} classes; "
              f"top-1 {_cell(top1, '.1%')}.", ""]
@@ -106,6 +116,13 @@ def _section(b: dict) -> list[str]:
     if b.get("motion") and b["motion"]["clips"]:
         lines += ["", f"Beside the rows, once a clip: the motion check, {b['motion']['passes']} forward passes "
                   f"({_cell(b['motion']['seconds'], '.2f')} s)."]
+    run = b.get("run") or {}
+    if run.get("timed_clips"):
+        n, cpu = run["timed_clips"], run["cpu_seconds"]
+        lines += ["", f"The whole run, every test of every row, on its {n} timed clips: {cpu / 60:.1f} min of CPU "
+                  f"({cpu / n:.0f} s a clip; {run['clip_seconds'] / 60:.1f} min wall, summed over processes). One "
+                  "process of one thread (`OMP_NUM_THREADS=1`) a core, so on P cores about "
+                  f"{cpu / 60:.0f}/P min."]
     lines += ["", "### Which differences are real", "",
               "Paired bootstrap of the mean difference over the clips both rows were scored on; a difference is "
               "real when its 95% interval leaves out 0.", ""]

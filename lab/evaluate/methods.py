@@ -270,37 +270,61 @@ def best_default(rows: list[dict], spec=None) -> dict:
             "rule": f"highest exact pointing among interactive rows with sanity (head) <= {SANITY_MAX}"}
 
 
-def record_default(res: dict, *, families: str | None = None, path: Path | None = None) -> dict:
-    """Write a model's measured default (from its test-split result ``res``) into
-    ``core/models/measured.json``, which sets the default method and layer of the page, the CLI
-    and the API (:mod:`core.models.measured`); ``families``: the Hugging Face family whose other
-    models take this one's method. Returns the record."""
+def record_default(res: dict, *, families: str | None = None, path: Path | None = None,
+                   source: str = TABLE_LINK) -> dict:
+    """Write a model's measured default (from its test-split result ``res``, the table at
+    ``source``: a path in the repository with its anchor) into ``core/models/measured.json``,
+    which sets the default method and layer of the page, the CLI and the API
+    (:mod:`core.models.measured`); ``families``: the Hugging Face family whose other models take
+    this one's method. Rows that an earlier record from another table measured and ``res`` does
+    not (other layers) are kept under ``earlier``, with that table's name. Returns the record."""
     path = path or MEASURED_FILE
     data = json.loads(path.read_text()) if path.is_file() else {}
     data.setdefault("models", {})
     data.setdefault("families", {})
-    data["rule"] = res["default"]["rule"]
-    data["source"] = TABLE_LINK
+    data.pop("rule", None)  # each record states its own rule and table
+    data.pop("source", None)
     d = res["default"]
     spec_layers = [r["layer"] for r in res["rows"] if r["method"] == Method.GRADCAM.value]
     cam_family = {m.value for m in GRID_METHODS}
+    rows = {_key(Method(r["method"]), r["layer"]): [round(r["pointing_game"], 4), round(r["pointing_game_near"], 4),
+                                                     None if math.isnan(r.get("sanity_head", math.nan))
+                                                     else round(r["sanity_head"], 3)]
+            for r in res["rows"] if not math.isnan(r["pointing_game"])}
     rec = {
         "method": d["method"], "layer": d.get("layer") if d["method"] in cam_family else None,
         "layers": spec_layers,
         "gradcam_layer": d.get("layer") if d["method"] in cam_family and d.get("layer") in spec_layers else spec_layers[-1],
         # per row: exact pointing, pointing within one cell, sanity after re-initialising the head
-        "rows": {_key(Method(r["method"]), r["layer"]): [round(r["pointing_game"], 4), round(r["pointing_game_near"], 4),
-                                                          None if math.isnan(r.get("sanity_head", math.nan))
-                                                          else round(r["sanity_head"], 3)]
-                 for r in res["rows"] if not math.isnan(r["pointing_game"])},
+        "rows": rows,
         "sanity_max": SANITY_MAX,
         "split": res["split"], "clips": res["clips"], "data": res.get("data"),
+        "rule": d["rule"], "source": source,
     }
+    earlier = _earlier(data["models"].get(res["model"]), source, set(rows))
+    if earlier:
+        rec["earlier"] = earlier
     data["models"][res["model"]] = rec
     if families:
         data["families"][families] = res["model"]
     path.write_text(json.dumps(data, indent=1) + "\n")
     return rec
+
+
+def _earlier(old: dict | None, source: str, measured_now: set[str]) -> list[dict]:
+    """The rows of ``old`` (a model's record, with its own earlier tables) from tables other than
+    ``source`` that the new table did not measure, one entry a table."""
+    if old is None:
+        return []
+    tables = [{**{k: old.get(k) for k in ("split", "clips", "data")}, "source": old.get("source", TABLE_LINK),
+               "rows": old.get("rows", {})}, *old.get("earlier", [])]
+    out = []
+    for t in tables:
+        rows = {k: v for k, v in t["rows"].items() if k not in measured_now}
+        if t["source"] != source and rows:
+            out.append({**t, "rows": rows})
+            measured_now = measured_now | set(rows)
+    return out
 
 
 def _pct(v: float) -> str:
