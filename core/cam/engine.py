@@ -78,7 +78,7 @@ class _Forward:
 
     run: LayerForward  # batch of 1
     grads: dict[tuple[int, int | None], torch.Tensor] = field(default_factory=dict)  # (1, C, t, h, w)
-    features: dict[str, torch.Tensor] = field(default_factory=dict)  # pooled, by layer (core.familiarity)
+    familiarity: object | None = None  # judged once from the pass's pooled features: every class shares it
     graph_bytes: int = 0  # what autograd saved for the backward pass after the layer (the model's weights excluded)
 
     def nbytes(self) -> int:
@@ -205,7 +205,7 @@ class Explainer:
         with capture_features(self.model, self.spec, self._stats_layers()) as seen, \
                 torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             run = forward_to_layer(self.model, prep.x, layer, layer_name, spec=self.spec, amp=self.amp)
-        state = _Forward(run, features=dict(seen), graph_bytes=sum(saved.values()))
+        state = _Forward(run, familiarity=self._familiarity(seen), graph_bytes=sum(saved.values()))
         self._cache[key] = state
         self._trim()
         return state, False
@@ -345,7 +345,7 @@ class Explainer:
         }
         info = {"forward_passes": 0 if cached else 1}
         exp = self._explanation(prep, settings, cats, chosen, logits, (raw, maps, importance), timings, cached, info)
-        return replace(exp, familiarity=self._familiarity(state.features))
+        return replace(exp, familiarity=state.familiarity)
 
     def _attribute(self, clip, asked, settings: Settings, module_layer, progress, cancel) -> Explanation:
         """A method of :mod:`core.attribution`: one forward pass for the classes (no-grad; for a
