@@ -207,8 +207,8 @@ def label_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 def _label_bars(labels: Sequence[str], width: int, panel_h: int, *, px: int | None = None) -> np.ndarray:
     """(T, bar_h, width, 3) uint8 bars with one left-aligned label each (lines split at "\\n");
     ``px``: the font size (default: from the panel's height)."""
-    font = label_font(px or int(min(24, max(10, round(panel_h * 0.07)))))
-    lines = max((str(t).count("\n") + 1 for t in labels), default=1)
+    font = label_font(px if px is not None else int(min(24, max(10, round(panel_h * 0.07)))))
+    lines = max((len(str(t).splitlines()) for t in labels), default=1) or 1
     bar_h = font.getbbox("Ag")[3] + 6 + (lines - 1) * _line_height(font)
     bars = np.empty((len(labels), bar_h, width, 3), np.uint8)
     drawn: dict[str, np.ndarray] = {}
@@ -228,6 +228,9 @@ def titled(frames, title: str, *, px: int = 13) -> np.ndarray:
     """``frames`` (N, H, W, 3) uint8 with a white bar on top holding ``title`` (lines split at
     "\\n"), in a ``px`` font: a panel's caption."""
     f = _check_frames(frames)
+    if not isinstance(title, str):
+        raise RenderInputTypeError(f"title must be a str (lines split at \"\\n\"), got {type(title).__name__}")
+    px = _check_int(px, "px", 1, "the caption's font size in pixels")
     return np.concatenate([_label_bars([title] * len(f), f.shape[2], f.shape[1], px=px), f], axis=1)
 
 
@@ -241,11 +244,12 @@ def _word(word: str, font) -> tuple[np.ndarray, int, int, float]:
 def _glyph_row(text: str, font, width: int, bar_h: int) -> np.ndarray:
     """A label bar drawn from cached words: what ``ImageDraw.text`` draws with the pen at (4, 3)
     (the same pixels with Pillow's basic layout, tested), at a third of its cost: the thousands of
-    labels of a long video's frames share most of their words (Pillow took 2 ms a label). Each
-    further line ("\\n") is drawn :func:`_line_height` lower."""
+    labels of a long video's frames share most of their words (Pillow took 2 ms a label). A text
+    of several lines is drawn line by line, each as ``ImageDraw.text`` draws it alone with the pen
+    at (4, 3 + row * :func:`_line_height`) (not Pillow's own multiline spacing)."""
     cover = np.zeros((bar_h, width), np.uint8)
     space = font.getlength(" ")
-    for row, line in enumerate(text.split("\n")):
+    for row, line in enumerate(text.splitlines()):
         x, pen_y = 4.0, 3 + row * _line_height(font)
         for word in line.split(" "):
             if word:

@@ -129,11 +129,12 @@ def tiny_mae(tmp_path, hf_offline):
 
 
 def test_the_benchmark_runs_on_tokens_and_resumes(split, tiny_mae, tmp_path, one_thread, monkeypatch):
+    import lab.benchmark.__main__
     import lab.evaluate.methods
     from core.errors import SettingsError
-    from lab.benchmark.report import anchor
     from lab.benchmark.__main__ import main
     from lab.benchmark.board import FIGURES, KINDS
+    from lab.benchmark.report import anchor
 
     out, records = tmp_path / "bench" / "benchmark.json", tmp_path / "records"
     argv = ["--data", str(split), "--model", str(tiny_mae), "--methods", "gradcam", "attnlrp", "--layers", "layer.1",
@@ -160,7 +161,7 @@ def test_the_benchmark_runs_on_tokens_and_resumes(split, tiny_mae, tmp_path, one
     assert board["motion"]["passes"] == 2 and rows["gradcam@layer.1"]["motion"]["clips"] == 3
     text = out.with_suffix(".md").read_text()
     assert all(f"### {k.capitalize()}" in text for k in KINDS) and "Regenerate: `python -m lab.benchmark" in text
-    assert board["run"]["timed_clips"] == 3 and "The whole run, every test of every row, on its 3 timed clips:" in text
+    assert board["run"]["timed_clips"] == 3 and board["run"]["threads"] == [1] and "The whole run, every test of every row, on its 3 timed clips:" in text
 
     # killed after two clips: the third is redone, the others read back, the board is the same
     folder = next(p for p in records.iterdir() if p.is_dir())
@@ -171,13 +172,18 @@ def test_the_benchmark_runs_on_tokens_and_resumes(split, tiny_mae, tmp_path, one
         main(argv)
     measured = tmp_path / "measured.json"
     monkeypatch.setattr(lab.evaluate.methods, "MEASURED_FILE", measured)
+    # a default must name a table that ships with the code: refused before anything runs
+    with pytest.raises(SettingsError, match="ships with the code"):
+        main([*argv, "--resume", "--record-default"])
+    assert not measured.exists()
+    monkeypatch.setattr(lab.benchmark.__main__, "REPOSITORY", tmp_path)  # as if tmp_path were the repository
     assert main([*argv, "--resume", "--record-default"]) == 0
     assert {p.name: p.read_text() for p in sorted(folder.glob("0*.json"))[:2]} == kept
     (again,) = json.loads(out.read_text())
     # the default it records names the section of the report it was measured in
     rec = json.loads(measured.read_text())["models"][board["model"]]
     heading = f"## `{board['model']}` on `{split.name}`, test split"
-    assert heading in text and rec["source"] == f"{out.with_suffix('.md')}#{anchor(board)}"
+    assert heading in text and rec["source"] == f"bench/benchmark.md#{anchor(board)}"
     assert again["rows"][0]["figures"]["pointing"] == board["rows"][0]["figures"]["pointing"]
     with pytest.raises(SettingsError, match="another benchmark run"):
         main([*argv[:-2], "--records", str(records), "--noise-samples", "2", "--resume"])
@@ -352,9 +358,9 @@ def test_a_perturbation_rows_random_logit_map_is_the_one_asked_for_alone(dots, o
     from core.cam.settings import Method
     from core.video import read_clip
     from lab.benchmark.measure import Options, Row, measure_clip
+    from lab.benchmark.metrics import randomisation as ra
     from lab.benchmark.run import samples
     from lab.data.ssv2 import DATASET_LIMITS
-    from lab.benchmark.metrics import randomisation as ra
 
     class Halves(_Toy):  # each class reads its own half of the frame: four different maps
         def forward(self, x):

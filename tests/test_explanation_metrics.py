@@ -4,6 +4,7 @@ and on toy maps and models whose answer is known."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -212,6 +213,14 @@ def test_the_default_is_written_where_measured_json_keeps_it(tmp_path):
     record_default(evaluated, path=path)
     rec = write_measured(board, "docs/benchmark.md#toy-on-d-test-split", path=path)
     assert (rec["method"], rec["layer"], rec["layers"]) == ("gradcam", "layer4", ["layer3", "layer4"])
+    # a file from before each record named its table: its records take the file's rule and table
+    legacy = tmp_path / "legacy.json"
+    legacy.write_text(json.dumps({"models": {"other": {"method": "gradcam", "rows": {}}}, "rule": "old rule",
+                                  "source": "docs/old.md#t"}))
+    write_measured(board, "docs/benchmark.md#toy", path=legacy)
+    data = json.loads(legacy.read_text())
+    assert "rule" not in data and data["models"]["other"] == {"method": "gradcam", "rows": {}, "rule": "old rule",
+                                                            "source": "docs/old.md#t"}
     assert rec["rows"]["gradcam@layer3"][0] == 0.5 and rec["rows"]["gradcam@layer4"][0] == 0.8
     assert (rec["source"], rec["rule"]) == ("docs/benchmark.md#toy-on-d-test-split", board["default"]["rule"])
     # the layers the benchmark did not measure keep the earlier table's rows, under its name
@@ -220,6 +229,13 @@ def test_the_default_is_written_where_measured_json_keeps_it(tmp_path):
     assert set(earlier["rows"]) == {"gradcam@layer2", "hirescam@layer2"}
     # a rerun of the same table keeps them; a rerun of the earlier one takes its rows back
     assert write_measured(board, rec["source"], path=path)["earlier"] == [earlier]
+    # lab.evaluate run again (keep_other_default, as its command does): the benchmark's default
+    # stays, and its rows of the other layers are the new ones
+    evaluated["rows"][0]["pointing_game"] = 0.35
+    kept = record_default(evaluated, path=path, keep_other_default=True)
+    assert {k: kept[k] for k in ("method", "layer", "source", "rows")} == {k: rec[k] for k in ("method", "layer", "source", "rows")}
+    assert [(e["source"], e["rows"]["gradcam@layer2"][0]) for e in kept["earlier"]] == [(TABLE_LINK, 0.35)]
+    # asked to set the default, it does, and the benchmark's other rows are kept in turn
     back = record_default(evaluated, path=path)
     assert (back["source"], back["method"], back["rows"]["gradcam@layer4"][0]) == (TABLE_LINK, "hirescam", 0.2)
     assert back["earlier"] == [{"split": "test", "clips": 9, "data": "/d", "source": rec["source"],
@@ -229,3 +245,8 @@ def test_the_default_is_written_where_measured_json_keeps_it(tmp_path):
 def test_the_anchor_of_a_board_is_the_one_its_heading_gets():
     board = {"model": "i3d_tiny14", "data": "/work/data/actions13/", "split": "test"}
     assert anchor(board) == "i3d_tiny14-on-actions13-test-split"
+    # the same data under another path: the second section of that heading gets "-1", as on GitHub
+    other, third = {**board, "data": "data/actions13"}, {**board, "model": "i3d_tiny"}
+    boards = [board, third, other]
+    assert [anchor(b, boards) for b in boards] == [
+        "i3d_tiny14-on-actions13-test-split", "i3d_tiny-on-actions13-test-split", "i3d_tiny14-on-actions13-test-split-1"]

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from core import cli, render
-from core.errors import RenderInputError, UserError
+from core.errors import RenderInputError, RenderInputTypeError, UserError
 from core.render import (
     OUTPUT_KINDS,
     colorize,
@@ -119,6 +119,23 @@ def test_label_bars_are_the_pixels_pillow_draws(size):
         np.testing.assert_array_equal(bar, np.asarray(im), err_msg=text)
     frames = np.zeros((2, 20, 200, 3), np.uint8)
     np.testing.assert_array_equal(render.titled(frames, two[0], px=size), np.concatenate([bars[:1].repeat(2, 0), frames], 1))
+    np.testing.assert_array_equal(render.titled(frames, two[0].replace("\n", "\r\n"), px=size)[0], _bar_on(bars[0], frames[0]))
+
+
+def _bar_on(bar, frame):
+    return np.concatenate([bar, frame], 0)
+
+
+@pytest.mark.parametrize(("title", "px", "error", "names"), [
+    (("a", "b"), 13, RenderInputTypeError, "title must be a str"),
+    (None, 13, RenderInputTypeError, "title must be a str"),
+    ("a", 0, RenderInputError, "px must be an int >= 1"),
+    ("a", True, RenderInputTypeError, "px must be an int >= 1"),
+    ("a", 13.5, RenderInputTypeError, "px must be an int >= 1"),
+])
+def test_a_caption_says_which_argument_is_wrong(title, px, error, names):
+    with pytest.raises(error, match=names):
+        render.titled(np.zeros((1, 8, 8, 3), np.uint8), title, px=px)
 
 
 def test_overlay_is_the_rounded_float_blend_for_any_opacity():

@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(a, name) < 0:
             raise SettingsError(f"--{name.replace('_', '-')} {getattr(a, name)}; give 0 or more")
     out = Path(a.out)
+    if a.record_default:
+        _in_repository(out.with_suffix(".md"))  # refused before the run, not after it
     records = Path(a.records) if a.records else out.with_name(out.stem + "_records")
     opts = Options(noise_samples=a.noise_samples, cascade_depth=a.cascade_depth, masks=a.masks)
     rank = this_rank()
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{board['model']} {a.split}: {board['clips']} clips; default by the rule: {d['method']} "
               f"{d.get('layer') or ''} -> {out}")
         if a.record_default:
-            write_measured(board, f"{_in_repository(out.with_suffix('.md'))}#{anchor(board)}")
+            write_measured(board, f"{_in_repository(out.with_suffix('.md'))}#{anchor(board, boards)}")
     if rank.rank == 0 and out.is_file():
         boards = json.loads(out.read_text())
         commands = " ; ".join(sorted({f"`{b['command']}`" for b in boards}))
@@ -111,13 +113,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
 def _in_repository(path: Path) -> str:
-    """``path`` as the repository names it (relative to its root) when it is inside it."""
-    root = Path(__file__).resolve().parents[2]
+    """``path`` as the repository names it (relative to its root): the table a default names must
+    ship with the code, so the page can link it."""
+    from core.errors import SettingsError
+
     try:
-        return Path(path).resolve().relative_to(root).as_posix()
+        return Path(path).resolve().relative_to(REPOSITORY).as_posix()
     except ValueError:
-        return Path(path).as_posix()
+        raise SettingsError(f"--record-default with --out {path.with_suffix('.json')}: the defaults must name a "
+                            f"table that ships with the code; write the report inside {REPOSITORY} "
+                            "(e.g. --out docs/benchmark.json)") from None
 
 
 def _finite(obj):

@@ -93,7 +93,7 @@ def leaderboard(records: list[dict], rows, *, spec, split: str, data: str, optio
         pairs[name] = found
     n = len(ok)
     return {
-        "model": spec.name, "split": split, "data": data, "clips": n,
+        "model": spec.name, "split": split, "data": data, "clips": n, "layers": list(spec.layers),
         "top1": stats.interval([float(r["top1"]) for r in ok], resamples=resamples),
         "classes": sorted({r["label"] for r in ok}), "per_class": per_class,
         "perturbation_per_class": perturbation_per_class, "options": options.to_dict(),
@@ -102,7 +102,8 @@ def leaderboard(records: list[dict], rows, *, spec, split: str, data: str, optio
         # the run's cost: each clip's whole measurement (records from before it was timed have none)
         "run": {"clip_seconds": round(sum(r["seconds"] for r in ok if "cpu_seconds" in r), 1),
                 "cpu_seconds": round(sum(r["cpu_seconds"] for r in ok if "cpu_seconds" in r), 1),
-                "timed_clips": sum("cpu_seconds" in r for r in ok)},
+                "timed_clips": sum("cpu_seconds" in r for r in ok),
+                "threads": sorted({r.get("threads") for r in ok if "cpu_seconds" in r} - {None})},
     }
 
 
@@ -156,7 +157,7 @@ def write_measured(board: dict, source: str, *, families: str | None = None, pat
     d = board["default"]
     res = {
         "model": board["model"], "split": board["split"], "clips": board["clips"], "data": board["data"],
-        "default": {**d, "rule": d["rule"]},
+        "layers": board.get("layers"), "default": {**d, "rule": d["rule"]},
         "rows": [{"method": r["method"], "layer": r["layer"], "pointing_game": mean(r, "pointing"),
                   "pointing_game_near": mean(r, "pointing_near"), "sanity_head": mean(r, "sanity_head")}
                  for r in board["rows"] if Method(r["method"]) and not math.isnan(mean(r, "pointing"))],

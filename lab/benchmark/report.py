@@ -85,9 +85,13 @@ def _heading(b: dict) -> str:
     return f"`{b['model']}` on `{b['data'].rstrip('/').split('/')[-1]}`, {b['split']} split"
 
 
-def anchor(b: dict) -> str:
-    """The link anchor of board ``b``'s section, as GitHub and the Hub make it from its heading."""
-    return re.sub(r"[^\w\- ]", "", _heading(b).lower()).replace(" ", "-")
+def anchor(b: dict, boards: list[dict] = ()) -> str:
+    """The link anchor of board ``b``'s section in the report of ``boards``, as GitHub and the Hub
+    make it from its heading: a heading that sections before it already have gets "-1", "-2", ..."""
+    slug = re.sub(r"[^\w\- ]", "", _heading(b).lower()).replace(" ", "-")
+    before = [o for o in boards[:next((i for i, o in enumerate(boards) if o is b), len(boards))]
+              if _heading(o) == _heading(b)]
+    return f"{slug}-{len(before)}" if before else slug
 
 
 def _section(b: dict) -> list[str]:
@@ -118,11 +122,12 @@ def _section(b: dict) -> list[str]:
                   f"({_cell(b['motion']['seconds'], '.2f')} s)."]
     run = b.get("run") or {}
     if run.get("timed_clips"):
-        n, cpu = run["timed_clips"], run["cpu_seconds"]
+        n, cpu, threads = run["timed_clips"], run["cpu_seconds"], run.get("threads") or []
         lines += ["", f"The whole run, every test of every row, on its {n} timed clips: {cpu / 60:.1f} min of CPU "
-                  f"({cpu / n:.0f} s a clip; {run['clip_seconds'] / 60:.1f} min wall, summed over processes). One "
-                  "process of one thread (`OMP_NUM_THREADS=1`) a core, so on P cores about "
-                  f"{cpu / 60:.0f}/P min."]
+                  f"({cpu / n:.0f} s a clip; {run['clip_seconds'] / 60:.1f} min wall, summed over processes)"
+                  + (". Torch ran one thread a process, so P processes on P cores (`torchrun --nproc_per_node P`) "
+                     f"take about {cpu / 60:.0f}/P min." if threads == [1] else
+                     f"; torch threads a process: {', '.join(map(str, threads)) or 'not recorded'}.")]
     lines += ["", "### Which differences are real", "",
               "Paired bootstrap of the mean difference over the clips both rows were scored on; a difference is "
               "real when its 95% interval leaves out 0.", ""]

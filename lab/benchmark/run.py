@@ -14,6 +14,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import torch
+
 from core.audit.run import claim_records, split_done, write_json
 from core.errors import SettingsError
 
@@ -80,10 +82,11 @@ def benchmark(model, root, split: str = "test", *, records: Path, methods=None, 
     for s, path in tqdm(todo, desc=f"benchmark {spec.name}", unit="clip", disable=not progress or rank.rank != 0):
         t0, c0 = time.perf_counter(), time.process_time()
         rec = measure_clip(ex, s, rows, opts)
-        # the clip's whole cost, every test of every row: wall time, and this process's CPU time,
-        # which other work on the machine does not inflate (a process of one thread uses one core)
+        # the clip's whole cost, every test of every row: wall time, and this process's CPU time (all
+        # its threads), which other work on the machine does not inflate; with torch's threads
         rec["seconds"] = round(time.perf_counter() - t0, 1)
         rec["cpu_seconds"] = round(time.process_time() - c0, 1)
+        rec["threads"] = torch.get_num_threads()
         write_json(path, rec)
         done.append(rec)
     result: dict = {}

@@ -118,7 +118,7 @@ def _methods(a, out: Path, report: Path, command: str) -> int:
         d = res["default"]
         print(f"{entry} {a.split}: top-1 {res['top1']:.1%}, default by the rule: {d['method']} {d.get('layer') or ''}")
         if a.record_default:
-            record_default(res, families=_family(model))
+            record_default(res, families=_family(model), keep_other_default=True)  # the benchmark's default stays
     commands = sorted({r["command"] for r in results})
     section = methods_markdown(results, " ; ".join(commands))
     report.write_text(replace_section(report.read_text() if report.is_file() else "", section))

@@ -242,7 +242,7 @@ def evaluate_methods(model, root: Path, split: str = "test", *, per_class: int |
     return {"model": spec.name, "split": split, "clips": n, "top1": correct / max(n, 1),
             "perturbation": {"masks": masks, "window": list(params.window), "stride": list(params.stride),
                              "baseline": Baseline(params.baseline).value},
-            "per_class": per_class, "checks_per_class": checks_per_class,
+            "per_class": per_class, "checks_per_class": checks_per_class, "layers": list(spec.layers),
             "perturbation_sanity_clips": perturbation_sanity_clips, "deletion_steps": _DELETION_STEPS,
             "seconds_total": round(time.time() - t0, 1), "threads": torch.get_num_threads(), "rows": out_rows,
             "default": best_default(out_rows, spec)}
@@ -271,39 +271,54 @@ def best_default(rows: list[dict], spec=None) -> dict:
 
 
 def record_default(res: dict, *, families: str | None = None, path: Path | None = None,
-                   source: str = TABLE_LINK) -> dict:
+                   source: str = TABLE_LINK, keep_other_default: bool = False) -> dict:
     """Write a model's measured default (from its test-split result ``res``, the table at
     ``source``: a path in the repository with its anchor) into ``core/models/measured.json``,
     which sets the default method and layer of the page, the CLI and the API
     (:mod:`core.models.measured`); ``families``: the Hugging Face family whose other models take
-    this one's method. Rows that an earlier record from another table measured and ``res`` does
-    not (other layers) are kept under ``earlier``, with that table's name. Returns the record."""
+    this one's method. Rows that a record from another table measured and ``res`` does not (other
+    layers) are kept under ``earlier``, with that table's name. ``keep_other_default``: where the
+    model's record comes from another table, keep its default and add ``res``'s rows under
+    ``earlier`` (what ``lab.evaluate`` does once the benchmark, whose rule weighs intervals, has
+    set it). Returns the record."""
     path = path or MEASURED_FILE
     data = json.loads(path.read_text()) if path.is_file() else {}
     data.setdefault("models", {})
     data.setdefault("families", {})
-    data.pop("rule", None)  # each record states its own rule and table
+    for old in data["models"].values():  # the file's rule and table, from before each record named its own
+        old.setdefault("rule", data.get("rule"))
+        old.setdefault("source", data.get("source", TABLE_LINK))
+    data.pop("rule", None)
     data.pop("source", None)
     d = res["default"]
-    spec_layers = [r["layer"] for r in res["rows"] if r["method"] == Method.GRADCAM.value]
-    cam_family = {m.value for m in GRID_METHODS}
     rows = {_key(Method(r["method"]), r["layer"]): [round(r["pointing_game"], 4), round(r["pointing_game_near"], 4),
                                                      None if math.isnan(r.get("sanity_head", math.nan))
                                                      else round(r["sanity_head"], 3)]
             for r in res["rows"] if not math.isnan(r["pointing_game"])}
-    rec = {
-        "method": d["method"], "layer": d.get("layer") if d["method"] in cam_family else None,
-        "layers": spec_layers,
-        "gradcam_layer": d.get("layer") if d["method"] in cam_family and d.get("layer") in spec_layers else spec_layers[-1],
-        # per row: exact pointing, pointing within one cell, sanity after re-initialising the head
-        "rows": rows,
-        "sanity_max": SANITY_MAX,
-        "split": res["split"], "clips": res["clips"], "data": res.get("data"),
-        "rule": d["rule"], "source": source,
-    }
-    earlier = _earlier(data["models"].get(res["model"]), source, set(rows))
-    if earlier:
-        rec["earlier"] = earlier
+    old = data["models"].get(res["model"])
+    if keep_other_default and old is not None and old["source"] != source:
+        rec = {**old, "earlier": _earlier({**res, "rows": rows, "source": source}, old["source"], set(old["rows"]))
+               + [e for e in old.get("earlier", []) if e["source"] != source]}
+    else:
+        cam_family = {m.value for m in GRID_METHODS}
+        measured_layers = [r["layer"] for r in res["rows"] if r["method"] == Method.GRADCAM.value]
+        layer = d.get("layer") if d["method"] in cam_family else None
+        rec = {
+            "method": d["method"], "layer": layer,
+            # every layer of the model, in order (a family stand-in's layer is placed by its position from the end)
+            "layers": list(res.get("layers") or measured_layers),
+            "gradcam_layer": layer if layer in measured_layers else (measured_layers[-1] if measured_layers else None),
+            # per row: exact pointing, pointing within one cell, sanity after re-initialising the head
+            "rows": rows,
+            "sanity_max": SANITY_MAX,
+            "split": res["split"], "clips": res["clips"], "data": res.get("data"),
+            "rule": d["rule"], "source": source,
+        }
+        earlier = _earlier(old, source, set(rows)) if old is not None else []
+        if earlier:
+            rec["earlier"] = earlier
+    if not rec.get("earlier"):
+        rec.pop("earlier", None)
     data["models"][res["model"]] = rec
     if families:
         data["families"][families] = res["model"]
@@ -311,11 +326,9 @@ def record_default(res: dict, *, families: str | None = None, path: Path | None 
     return rec
 
 
-def _earlier(old: dict | None, source: str, measured_now: set[str]) -> list[dict]:
-    """The rows of ``old`` (a model's record, with its own earlier tables) from tables other than
-    ``source`` that the new table did not measure, one entry a table."""
-    if old is None:
-        return []
+def _earlier(old: dict, source: str, measured_now: set[str]) -> list[dict]:
+    """The rows of ``old`` (a record or a result, with its own earlier tables) from tables other
+    than ``source`` that are not in ``measured_now``, one entry a table."""
     tables = [{**{k: old.get(k) for k in ("split", "clips", "data")}, "source": old.get("source", TABLE_LINK),
                "rows": old.get("rows", {})}, *old.get("earlier", [])]
     out = []
@@ -356,8 +369,10 @@ def methods_markdown(results: list[dict], command: str) -> str:
         "per clip, uncached, on this machine's 2 cores (timed on each run's first clips, with whatever else "
         "the machine ran at the time: compare them within a table). \"does not apply\": rollout and relevance read "
         "attention, which a 3D CNN has none of.", "",
-        f"**Default rule** (what the page, the CLI and the API use when no method is given; written to "
-        f"`core/models/measured.json`): among the interactive rows (not `occlusion` or `rise`, whose hundreds of "
+        f"**Default rule** (what the page, the CLI and the API use when no method is given, written to "
+        f"`core/models/measured.json`, until the benchmark's rule, which weighs each row's interval, replaces it: "
+        f"[benchmark_metrics.md](benchmark_metrics.md#statistics); the rows of layers the benchmark did not run "
+        f"stay quoted from this table): among the interactive rows (not `occlusion` or `rise`, whose hundreds of "
         f"forward passes a default must not cost) whose sanity correlation after re-initialising the head is "
         f"<= {SANITY_MAX}, the highest exact pointing (the peak on the object itself, in frame pixels, the same "
         "test for every grid; \"within one cell\" is a wider target for a coarser map, so it does not rank "
