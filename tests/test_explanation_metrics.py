@@ -250,3 +250,24 @@ def test_the_anchor_of_a_board_is_the_one_its_heading_gets():
     boards = [board, third, other]
     assert [anchor(b, boards) for b in boards] == [
         "i3d_tiny14-on-actions13-test-split", "i3d_tiny-on-actions13-test-split", "i3d_tiny14-on-actions13-test-split-1"]
+
+
+def test_the_report_says_each_figure_from_its_best_row():
+    """With dozens of rows the pairs run to hundreds: the report names the best row of a figure,
+    the rows it really beats (the difference turned to read best − other) and those it cannot be
+    told from; a figure with no better direction gets its count only."""
+    from lab.benchmark.report import _differences
+
+    def fig(mean):
+        return {"pointing": {"mean": mean, "n": 5}, "gini_spatial": {"mean": mean, "n": 5}}
+
+    rows = [{"key": k, "figures": fig(m)} for k, m in (("a", 0.2), ("b", 0.6), ("c", 0.5))]
+    pairs = [{"a": "a", "b": "b", "mean": -0.4, "lo": -0.5, "hi": -0.3, "real": True},
+             {"a": "a", "b": "c", "mean": -0.3, "lo": -0.4, "hi": -0.2, "real": True},
+             {"a": "b", "b": "c", "mean": 0.1, "lo": -0.1, "hi": 0.3, "real": False}]
+    board = {"rows": rows, "pairs": {"pointing": pairs, "gini_spatial": pairs}}
+    assert _differences(board, "pointing") == (
+        "- **pointing**: 2 of 3 pairs differ really; best, higher is better: b (0.600); "
+        "really above: a +0.400 [+0.300, +0.500]; not told apart from: c")
+    assert _differences(board, "gini_spatial") == "- **gini_spatial**: 2 of 3 pairs differ really"
+    assert _differences({"rows": rows, "pairs": {}}, "srg") == "- **srg**: not recorded"
