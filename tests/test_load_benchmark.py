@@ -3,6 +3,7 @@ the load itself is run by hand, never here (it takes minutes and both cores)."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import subprocess
 import sys
@@ -53,9 +54,10 @@ def test_watch_keeps_the_peak_of_what_came_and_went(tmp_path):
     with Watch(app, interval=60) as watch:  # samples on entry and on exit (and every 60 s)
         start = watch.peak["rss_mb"]
         spool.unlink()
-        block = bytearray(96 * 2**20)
-        block[::4096] = b"\1" * len(block[::4096])  # touch every page: resident
-        del block
+        # fresh pages from the kernel (a bytearray may reuse memory the process already holds
+        # resident, after the rest of the suite ran in it), each touched: resident, then gone
+        with mmap.mmap(-1, 96 * 2**20) as block:
+            block[::4096] = b"\1" * len(block[::4096])
     assert watch.peak["request_files"] == 1 and watch.peak["request_mb"] == 1.0
     assert watch.peak["gradio_files"] == 0
     if watch.hwm_reset:  # the freed block is gone from VmRSS but not from the peak
