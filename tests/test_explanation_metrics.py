@@ -261,13 +261,23 @@ def test_the_report_says_each_figure_from_its_best_row():
     def fig(mean):
         return {"pointing": {"mean": mean, "n": 5}, "gini_spatial": {"mean": mean, "n": 5}}
 
-    rows = [{"key": k, "figures": fig(m)} for k, m in (("a", 0.2), ("b", 0.6), ("c", 0.5))]
+    rows = [{"key": k, "figures": fig(m)} for k, m in (("a", 0.2), ("b", 0.6), ("c", 0.5), ("d", 0.4))]
     pairs = [{"a": "a", "b": "b", "mean": -0.4, "lo": -0.5, "hi": -0.3, "real": True},
              {"a": "a", "b": "c", "mean": -0.3, "lo": -0.4, "hi": -0.2, "real": True},
-             {"a": "b", "b": "c", "mean": 0.1, "lo": -0.1, "hi": 0.3, "real": False}]
+             {"a": "b", "b": "c", "mean": 0.1, "lo": -0.1, "hi": 0.3, "real": False},
+             {"a": "b", "b": "d", "mean": 0.2, "lo": 0.1, "hi": 0.3, "real": True}]
     board = {"rows": rows, "pairs": {"pointing": pairs, "gini_spatial": pairs}}
     assert _differences(board, "pointing") == (
-        "- **pointing**: 2 of 3 pairs differ really; best, higher is better: b (0.600); "
-        "really above: a +0.400 [+0.300, +0.500]; not told apart from: c")
-    assert _differences(board, "gini_spatial") == "- **gini_spatial**: 2 of 3 pairs differ really"
+        "- **pointing**: 3 of 4 pairs differ really; best, higher is better: b (0.600); "
+        "really above: a +0.400 [+0.300, +0.500]; d +0.200 [+0.100, +0.300]; not told apart from: c")
+    assert _differences(board, "gini_spatial") == "- **gini_spatial**: 3 of 4 pairs differ really"
     assert _differences({"rows": rows, "pairs": {}}, "srg") == "- **srg**: not recorded"
+    # lower is better: the best is the lowest mean, and its differences read below 0
+    noise = {"rows": [{"key": r["key"], "figures": {"noise": r["figures"]["pointing"]}} for r in rows],
+             "pairs": {"noise": pairs}}
+    assert _differences(noise, "noise") == (
+        "- **noise**: 3 of 4 pairs differ really; best, lower is better: a (0.200); "
+        "really below: b -0.400 [-0.500, -0.300]; c -0.300 [-0.400, -0.200]")
+    # a real difference against the best row's mean (on the clips both have) is said apart
+    odd = {**board, "pairs": {"pointing": [{"a": "b", "b": "c", "mean": -0.1, "lo": -0.2, "hi": -0.05, "real": True}]}}
+    assert "yet on the clips both have, really behind: c -0.100 [-0.200, -0.050]" in _differences(odd, "pointing")

@@ -110,17 +110,20 @@ def _differences(b: dict, name: str) -> str:
         return line
     sign = 1 if _WAY[name] == "higher" else -1
     best = max(means, key=lambda k: sign * means[k])
-    beats, ties = [], []
+    beats, behind, ties = [], [], []
     for p in pairs:
         if best in (p["a"], p["b"]):
             other, d = (p["b"], p) if p["a"] == best else (p["a"], {**p, "mean": -p["mean"], "lo": -p["hi"], "hi": -p["lo"]})
-            if p["real"]:
-                beats.append(f"{other} {d['mean']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]")
-            else:
+            said = f"{other} {d['mean']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]"
+            if not p["real"]:
                 ties.append(other)
+            else:  # on the clips both have (the best mean is over the row's own clips, which may be more)
+                (beats if sign * d["mean"] > 0 else behind).append(said)
     line += f"; best, {_WAY[name]} is better: {best} ({means[best]:.3f})"
     if beats:
         line += f"; really {'above' if sign > 0 else 'below'}: " + "; ".join(beats)
+    if behind:
+        line += "; yet on the clips both have, really behind: " + "; ".join(behind)
     if ties:
         line += "; not told apart from: " + ", ".join(ties)
     return line
