@@ -248,9 +248,9 @@ def _glyph_row(text: str, font, width: int, bar_h: int) -> np.ndarray:
     of several lines is drawn line by line, each as ``ImageDraw.text`` draws it alone with the pen
     at (4, 3 + row * :func:`_line_height`) (not Pillow's own multiline spacing)."""
     cover = np.zeros((bar_h, width), np.uint8)
-    space = font.getlength(" ")
+    space, line_h = font.getlength(" "), _line_height(font)
     for row, line in enumerate(text.splitlines()):
-        x, pen_y = 4.0, 3 + row * _line_height(font)
+        x, pen_y = 4.0, 3 + row * line_h
         for word in line.split(" "):
             if word:
                 g, ox, oy, advance = _word(word, font)

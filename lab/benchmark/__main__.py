@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(a, name) < 0:
             raise SettingsError(f"--{name.replace('_', '-')} {getattr(a, name)}; give 0 or more")
     out = Path(a.out)
-    if a.record_default:
-        _in_repository(out.with_suffix(".md"))  # refused before the run, not after it
+    # the report a recorded default names: refused before the run, not after it
+    table = _in_repository(out.with_suffix(".md")) if a.record_default else None
     records = Path(a.records) if a.records else out.with_name(out.stem + "_records")
     opts = Options(noise_samples=a.noise_samples, cascade_depth=a.cascade_depth, masks=a.masks)
     rank = this_rank()
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{board['model']} {a.split}: {board['clips']} clips; default by the rule: {d['method']} "
               f"{d.get('layer') or ''} -> {out}")
         if a.record_default:
-            write_measured(board, f"{_in_repository(out.with_suffix('.md'))}#{anchor(board, boards)}")
+            write_measured(board, f"{table}#{anchor(board, boards)}")
     if rank.rank == 0 and out.is_file():
         boards = json.loads(out.read_text())
         commands = " ; ".join(sorted({f"`{b['command']}`" for b in boards}))

@@ -92,6 +92,7 @@ def leaderboard(records: list[dict], rows, *, spec, split: str, data: str, optio
                 found.append({"a": a, "b": b, **d})
         pairs[name] = found
     n = len(ok)
+    timed = [r for r in ok if "cpu_seconds" in r]  # records from before clips were timed have none
     return {
         "model": spec.name, "split": split, "data": data, "clips": n, "layers": list(spec.layers),
         "top1": stats.interval([float(r["top1"]) for r in ok], resamples=resamples),
@@ -99,11 +100,10 @@ def leaderboard(records: list[dict], rows, *, spec, split: str, data: str, optio
         "perturbation_per_class": perturbation_per_class, "options": options.to_dict(),
         "rows": out_rows, "pairs": pairs, "default": stats.default_rule(out_rows),
         "motion": _moves(ok, None, resamples, categories=spec.categories),
-        # the run's cost: each clip's whole measurement (records from before it was timed have none)
-        "run": {"clip_seconds": round(sum(r["seconds"] for r in ok if "cpu_seconds" in r), 1),
-                "cpu_seconds": round(sum(r["cpu_seconds"] for r in ok if "cpu_seconds" in r), 1),
-                "timed_clips": sum("cpu_seconds" in r for r in ok),
-                "threads": sorted({r.get("threads") for r in ok if "cpu_seconds" in r} - {None})},
+        # the run's cost: each timed clip's whole measurement
+        "run": {"clip_seconds": round(sum(r["seconds"] for r in timed), 1),
+                "cpu_seconds": round(sum(r["cpu_seconds"] for r in timed), 1),
+                "timed_clips": len(timed), "threads": sorted({r.get("threads") for r in timed} - {None})},
     }
 
 

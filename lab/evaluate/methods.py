@@ -314,10 +314,8 @@ def record_default(res: dict, *, families: str | None = None, path: Path | None 
             "split": res["split"], "clips": res["clips"], "data": res.get("data"),
             "rule": d["rule"], "source": source,
         }
-        earlier = _earlier(old, source, set(rows)) if old is not None else []
-        if earlier:
-            rec["earlier"] = earlier
-    if not rec.get("earlier"):
+        rec["earlier"] = _earlier(old, source, set(rows)) if old is not None else []
+    if not rec["earlier"]:
         rec.pop("earlier", None)
     data["models"][res["model"]] = rec
     if families:
