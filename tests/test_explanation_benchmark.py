@@ -276,6 +276,26 @@ def test_records_and_boards_made_before_the_motion_column_read_not_recorded(dots
     assert "- **motion_share**: not recorded" in text
 
 
+def test_correlations_are_judged_by_their_size_so_clips_of_opposite_sign_do_not_cancel(dots, tmp_path, one_thread):
+    """A map that turns over after the head is re-initialised keeps as much of the trained map as
+    one that stays: +0.6 on two clips and -0.6 on the third is a sanity correlation of 0.6, which
+    fails the default rule's bar of 0.3 (a signed mean, 0.2, passed it). The records keep the sign."""
+    records = tmp_path / "records"
+    _toy_benchmark("motion", dots, records)
+    for rec_path, rho in zip(sorted(records.glob("0*.json")), (0.6, -0.6, 0.6)):
+        rec = json.loads(rec_path.read_text())
+        rec["rows"]["gradcam@features"].update(sanity_head=rho, sanity_full=rho, random_logit=-rho)
+        rec_path.write_text(json.dumps(rec))
+
+    board = _toy_benchmark("motion", dots, records, resume=True)
+    (row,) = board["rows"]
+    for name in ("sanity_head", "sanity_full", "random_logit"):
+        f = row["figures"][name]
+        assert f["n"] == 3 and f["mean"] == pytest.approx(0.6) and f["lo"] == pytest.approx(0.6), name
+    assert board["default"]["note"] == "no row passed the sanity bar"
+    assert json.loads(sorted(records.glob("0*.json"))[1].read_text())["rows"]["gradcam@features"]["sanity_head"] == -0.6
+
+
 # -- two shards, two processes ------------------------------------------------------------------------
 
 def _free_port() -> int:

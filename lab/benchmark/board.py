@@ -29,7 +29,7 @@ from core.trust.motion import APPEARANCE, BOTH, MOTION, NEITHER, motion_verdict
 from . import stats
 from .metrics.axiomatic import CLAIMS_COMPLETENESS
 
-__all__ = ["FIGURES", "HEADLINE", "KINDS", "VERDICTS", "leaderboard", "write_measured"]
+__all__ = ["FIGURES", "HEADLINE", "KINDS", "MAGNITUDE", "VERDICTS", "leaderboard", "write_measured"]
 
 # (kind, figure, which way is better: "higher", "lower", or "" where neither is better by itself)
 FIGURES = (
@@ -48,6 +48,11 @@ FIGURES = (
     ("axiomatic", "completeness", "lower"),
     ("motion", "motion_share", ""),
 )
+# correlations judged by their size: a map that turns over after randomisation (rho -0.6) keeps as
+# much of the trained map as one that stays (+0.6), and a signed mean lets clips of opposite sign
+# cancel. Each clip's |rho| is the figure (the trust panel judges the same way,
+# core.trust.verdicts.SANITY_RHO); the records keep the signed value.
+MAGNITUDE = ("sanity_head", "sanity_top", "sanity_full", "random_logit")
 KINDS = ("localisation", "faithfulness", "robustness", "complexity", "randomisation", "axiomatic")
 # one figure per kind: broken down per class, and compared pair by pair
 HEADLINE = ("pointing", "srg", "noise", "gini_spatial", "sanity_head", "completeness", "motion_share")
@@ -63,7 +68,7 @@ def leaderboard(records: list[dict], rows, *, spec, split: str, data: str, optio
     per_row_values: dict[str, dict[str, dict]] = {}
     for row in rows:
         mine = [r for r in ok if row.key in r["rows"]]
-        values = {name: {r["index"]: r["rows"][row.key].get(name) for r in mine} for _, name, _ in FIGURES}
+        values = {name: {r["index"]: _value(r["rows"][row.key], name) for r in mine} for _, name, _ in FIGURES}
         per_row_values[row.key] = values
         figures = {name: _figure(values[name], mine, row.key, name, resamples) for _, name, _ in FIGURES}
         if row.method not in CLAIMS_COMPLETENESS:
@@ -105,6 +110,12 @@ def leaderboard(records: list[dict], rows, *, spec, split: str, data: str, optio
                 "cpu_seconds": round(sum(r["cpu_seconds"] for r in timed), 1),
                 "timed_clips": len(timed), "threads": sorted({r.get("threads") for r in timed} - {None})},
     }
+
+
+def _value(figures: dict, name: str):
+    """A clip's figure as the board takes it: the size of a :data:`MAGNITUDE` correlation."""
+    v = figures.get(name)
+    return abs(v) if v is not None and name in MAGNITUDE else v
 
 
 def _figure(values: dict, records: list[dict], key: str, name: str, resamples: int) -> dict:
