@@ -97,11 +97,15 @@ class _Toy(nn.Module):
 
 def _toy_benchmark(reads: str, data, records, methods=("gradcam",), resume=False, rank=None):
     from lab.benchmark import benchmark
+
+    return benchmark(_Toy(reads), data, records=records, resume=resume, rank=rank, **_toy_options(methods))
+
+
+def _toy_options(methods=("gradcam",)) -> dict:
     from lab.benchmark.measure import Options
 
-    return benchmark(_Toy(reads), data, records=records, methods=list(methods), layers=["features"],
-                     perturbation_per_class=0, options=Options(noise_samples=1, cascade_depth=1), resume=resume,
-                     rank=rank, progress=False)
+    return {"methods": list(methods), "layers": ["features"], "perturbation_per_class": 0,
+            "options": Options(noise_samples=1, cascade_depth=1), "progress": False}
 
 
 @pytest.fixture
@@ -282,7 +286,7 @@ def test_correlations_are_judged_by_their_size_so_clips_of_opposite_sign_do_not_
     fails the default rule's bar of 0.3 (a signed mean, 0.2, passed it). The records keep the sign."""
     records = tmp_path / "records"
     _toy_benchmark("motion", dots, records)
-    for rec_path, rho in zip(sorted(records.glob("0*.json")), (0.6, -0.6, 0.6)):
+    for rec_path, rho in zip(sorted(records.glob("0*.json")), (0.6, -0.6, 0.6), strict=True):
         rec = json.loads(rec_path.read_text())
         rec["rows"]["gradcam@features"].update(sanity_head=rho, sanity_full=rho, random_logit=-rho)
         rec_path.write_text(json.dumps(rec))
@@ -315,16 +319,22 @@ def _without_timings(board: dict) -> str:
 
 
 @pytest.mark.slow
-def test_two_shards_in_two_processes_give_the_board_of_one(dots, tmp_path, one_thread):
-    """RANK / WORLD_SIZE as torchrun sets them, in two plain processes: each measures every second
-    clip into the shared records folder, rank 0 gathers them (gloo) and builds the board."""
+def test_two_shards_in_two_processes_give_the_boards_of_one(dots, tmp_path, one_thread):
+    """RANK / WORLD_SIZE as torchrun sets them, in two plain processes, two models of 3 clips as
+    ``python -m lab.benchmark`` runs them: each rank measures its share of both models into the
+    shared records folders before any gather, the turns going on from the first model to the
+    second (3 clips each, not 4 and 2); rank 0 gathers them (gloo) and builds both boards, equal
+    to one process's."""
     child = (f"import json, sys, torch; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
              "torch.set_num_threads(1); from core.longvideo.shard import this_rank; "
-             "import lab.benchmark.run as run; from test_explanation_benchmark import _toy_benchmark; "
-             "done = []; measure = run.measure_clip; run.measure_clip = lambda *a: done.append(a[1].index) or measure(*a); "
-             f"b = _toy_benchmark('motion', {str(dots)!r}, {str(tmp_path / 'shards')!r}, rank=this_rank()); "
-             f"b is None or open({str(tmp_path / 'board.json')!r}, 'w').write(json.dumps(b)); "
-             "print(json.dumps({'measured': done, 'board': b is not None}))")
+             "import lab.benchmark.run as run; from test_explanation_benchmark import _Toy, _toy_options; "
+             "done = []; measure = run.measure_clip; "
+             "run.measure_clip = lambda *a: done.append((a[0].spec.name, a[1].index)) or measure(*a); rank = this_rank(); "
+             f"shares = [run.measure_share(_Toy(r), {str(dots)!r}, records={str(tmp_path / 'shards')!r} + '/' + r, "
+             "rank=rank, start=3 * i, **_toy_options()) for i, r in enumerate(('motion', 'appearance'))]; "
+             "boards = [run.gather_board(m, rank) for m in shares]; "
+             f"boards[0] is None or open({str(tmp_path / 'boards.json')!r}, 'w').write(json.dumps(boards)); "
+             "print(json.dumps({'measured': done, 'boards': [b is not None for b in boards]}))")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
            "MASTER_PORT": str(_free_port())}
     procs = [subprocess.Popen([sys.executable, "-c", child], env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
@@ -335,12 +345,26 @@ def test_two_shards_in_two_processes_give_the_board_of_one(dots, tmp_path, one_t
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err[-2000:]
         said.append(json.loads(out.strip().splitlines()[-1]))
-    # each rank measured its share only (every second clip from its rank on); rank 0 alone built the board
-    assert [s["measured"] for s in said] == [[0, 2], [1]] and [s["board"] for s in said] == [True, False]
-    sharded = json.loads((tmp_path / "board.json").read_text())
-    assert len(list((tmp_path / "shards").glob("0*.json"))) == 3 and sharded["clips"] == 3
-    single = _toy_benchmark("motion", dots, tmp_path / "single")
-    assert _without_timings(sharded) == _without_timings(single)
+    # each rank measured its share only, turn by turn across the models; rank 0 alone built the boards
+    assert [s["measured"] for s in said] == [
+        [["toy_motion", 0], ["toy_motion", 2], ["toy_appearance", 1]],
+        [["toy_motion", 1], ["toy_appearance", 0], ["toy_appearance", 2]]]
+    assert [s["boards"] for s in said] == [[True, True], [False, False]]
+    sharded = json.loads((tmp_path / "boards.json").read_text())
+    for board, reads in zip(sharded, ("motion", "appearance"), strict=True):
+        assert len(list((tmp_path / "shards" / reads).glob("0*.json"))) == 3 and board["clips"] == 3
+        single = _toy_benchmark(reads, dots, tmp_path / f"single_{reads}")
+        assert _without_timings(board) == _without_timings(single)
+
+
+def test_ranks_take_turns_across_lists():
+    """Two lists of 13 on two ranks: 13 clips each (a barrier a list would give 14 and 12)."""
+    from core.longvideo.shard import Rank
+
+    first, second = list(range(13)), list(range(13, 26))
+    shares = [Rank(r, 2).take(first) + Rank(r, 2).take(second, start=13) for r in (0, 1)]
+    assert [len(s) for s in shares] == [13, 13] and sorted(shares[0] + shares[1]) == first + second
+    assert Rank(2, 3).take(list("abcdefg"), start=4) == ["b", "e"] and Rank(0, 3).take(list("abcdefg"), start=4) == ["c", "f"]
 
 
 @pytest.mark.slow

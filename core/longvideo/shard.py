@@ -34,9 +34,12 @@ class Rank:
     world: int = 1
     local: int = 0
 
-    def take(self, items: Sequence) -> list:
-        """This rank's share of ``items``: every ``world``-th one, from ``rank`` on."""
-        return list(items[self.rank :: self.world])
+    def take(self, items: Sequence, start: int = 0) -> list:
+        """This rank's share of ``items``: every ``world``-th one, from ``rank`` on. ``start``: the
+        position of ``items[0]`` in a longer run the ranks share out without waiting for each other
+        between lists (the benchmark's models): turns go on across lists, so two lists of 13 on two
+        ranks split 13 and 13, not 14 and 12."""
+        return list(items[(self.rank - start) % self.world :: self.world])
 
     def device(self, requested: str) -> str:
         """``cuda:LOCAL_RANK`` for one process per GPU; otherwise what was asked for."""

@@ -8,7 +8,9 @@ layer, or ``--layers``) on the clips of ``--split`` with ground truth, writes ea
 to ``--records`` as it goes (``--resume`` finishes a killed run), then puts the model's
 leaderboard into ``--out`` (JSON, keyed by model, split and data set, so models and splits are
 run one after another) and rewrites ``OUT.md`` from everything in it. Under ``torchrun`` each
-process takes every WORLD_SIZE-th clip. ``--record-default`` writes the default by the rule into
+process takes every WORLD_SIZE-th clip, the turns going on from one model's clips to the next's,
+and measures its share of every model before the records are gathered: no process waits between
+models. ``--record-default`` writes the default by the rule into
 ``core/models/measured.json`` (from a full run only).
 """
 
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from .board import write_measured
     from .measure import Options
     from .report import anchor, markdown
-    from .run import benchmark
+    from .run import gather_board, measure_share
 
     p = argparse.ArgumentParser(prog="python -m lab.benchmark", description=__doc__.splitlines()[0], epilog=EPILOG)
     p.add_argument("--data", required=True, help="a folder written by python -m lab.data (test.json, ground_truth/)")
@@ -86,13 +88,20 @@ def main(argv: list[str] | None = None) -> int:
     rank = this_rank()
     device = resolve_device(rank.device(a.device))
     command = "python -m lab.benchmark " + shlex.join(argv if argv is not None else sys.argv[1:])
+    # every model measured before any is gathered: a rank done with a model's clips goes on with
+    # the next model's, and the turns go on across models (start), so the ranks' shares even out
+    measured, start = [], 0
     for name in a.model:
         model = load_model(name, device=device)
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model.spec.name).name)  # a Hub folder's name, not its path
-        board = benchmark(model, Path(a.data), a.split, records=records / f"{slug}_{a.split}",
-                          methods=a.methods, layers=a.layers, per_class=a.clips_per_class or None,
-                          perturbation_per_class=a.perturbation_clips_per_class, options=opts, resume=a.resume,
-                          rank=rank)
+        measured.append(measure_share(model, Path(a.data), a.split, records=records / f"{slug}_{a.split}",
+                                      methods=a.methods, layers=a.layers, per_class=a.clips_per_class or None,
+                                      perturbation_per_class=a.perturbation_clips_per_class, options=opts,
+                                      resume=a.resume, rank=rank, start=start))
+        start += measured[-1].clips
+        del model
+    for done in measured:
+        board = gather_board(done, rank)
         if board is None:  # not rank 0
             continue
         board["command"] = command

@@ -5,13 +5,17 @@ records folder as soon as it is done (whole or not at all), so a run killed (eve
 and started again with ``--resume`` redoes none of them; ``run.json`` there says which model,
 rows, clips and options made them, and a folder of another run is refused. Under ``torchrun``
 each rank takes every ``WORLD_SIZE``-th clip (:class:`core.longvideo.shard.Rank`), and rank 0,
-given every rank's records over the process group, builds the leaderboard.
+given every rank's records over the process group, builds the leaderboard. :func:`measure_share` and
+:func:`gather_board` are the two halves of :func:`benchmark`: ``python -m lab.benchmark`` measures every
+model before it gathers any, so a rank that is done with a model's clips starts the next model's
+instead of waiting for the other ranks (``start``: turns go on across models).
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,7 +25,7 @@ from core.errors import SettingsError
 
 from .measure import Options, Sample, measure_clip, rows_for
 
-__all__ = ["benchmark", "samples"]
+__all__ = ["Measured", "benchmark", "gather_board", "measure_share", "samples"]
 
 
 def samples(spec, root: Path, split: str, *, per_class: int | None, perturbation_per_class: int) -> list[Sample]:
@@ -51,25 +55,50 @@ def samples(spec, root: Path, split: str, *, per_class: int | None, perturbation
 
 
 
+@dataclass
+class Measured:
+    """One model's records made or found by this rank (:func:`measure_share`), and what its board needs."""
+
+    spec: object
+    rows: list
+    records: list[dict]
+    clips: int  # every rank's: the model's whole list
+    split: str
+    root: Path
+    options: Options
+    per_class: int | None
+    perturbation_per_class: int
+
+
 def benchmark(model, root, split: str = "test", *, records: Path, methods=None, layers=None,
               per_class: int | None = None, perturbation_per_class: int = 5, options: Options | None = None,
               resume: bool = False, rank=None, progress: bool = True) -> dict | None:
     """Measure every row on the clips of ``split`` and return the model's leaderboard
     (:func:`lab.benchmark.board.leaderboard`), or None on a rank other than 0 under torchrun.
     ``records``: the folder for this model's records (see the module's docstring)."""
+    done = measure_share(model, root, split, records=records, methods=methods, layers=layers,
+                         per_class=per_class, perturbation_per_class=perturbation_per_class, options=options,
+                         resume=resume, rank=rank, progress=progress)
+    return gather_board(done, rank)
+
+
+def measure_share(model, root, split: str = "test", *, records: Path, methods=None, layers=None,
+            per_class: int | None = None, perturbation_per_class: int = 5, options: Options | None = None,
+            resume: bool = False, rank=None, progress: bool = True, start: int = 0) -> Measured:
+    """This rank's share of the model's clips, measured (or read back, ``resume``): no gather, so
+    nothing waits for another rank. ``start``: the position of the model's first clip in the
+    run's list of every model's clips (:meth:`core.longvideo.shard.Rank.take`)."""
     from tqdm import tqdm
 
     from core.cam import Explainer
-    from core.longvideo.shard import Rank, gather_records
-
-    from .board import leaderboard
+    from core.longvideo.shard import Rank
 
     opts = options or Options()
     rank = rank or Rank()
     spec = model.spec
     rows = rows_for(spec, methods, layers)
     items = samples(spec, root, split, per_class=per_class, perturbation_per_class=perturbation_per_class)
-    mine = rank.take(items)
+    mine = rank.take(items, start)
     folder = Path(records)
     claim_records(folder, mine, {"model": spec.name, "split": split, "rows": [r.key for r in rows],
                                  "clips": [s.name for s in items], "options": opts.to_dict()}, resume,
@@ -89,11 +118,22 @@ def benchmark(model, root, split: str = "test", *, records: Path, methods=None, 
         rec["threads"] = torch.get_num_threads()
         write_json(path, rec)
         done.append(rec)
+    return Measured(spec, rows, done, len(items), split, Path(root), opts, per_class, perturbation_per_class)
+
+
+def gather_board(done: Measured, rank=None) -> dict | None:
+    """The model's leaderboard from every rank's records of it (gathered over the process group
+    under torchrun), on rank 0; None on the others."""
+    from core.longvideo.shard import Rank, gather_records
+
+    from .board import leaderboard
+
     result: dict = {}
 
     def finish(everything: list[dict]) -> None:
-        result["board"] = leaderboard(everything, rows, spec=spec, split=split, data=str(root), options=opts,
-                                      per_class=per_class, perturbation_per_class=perturbation_per_class)
+        result["board"] = leaderboard(everything, done.rows, spec=done.spec, split=done.split, data=str(done.root),
+                                      options=done.options, per_class=done.per_class,
+                                      perturbation_per_class=done.perturbation_per_class)
 
-    gather_records(rank, sorted(done, key=lambda r: r["index"]), finish)
+    gather_records(rank or Rank(), sorted(done.records, key=lambda r: r["index"]), finish)
     return result.get("board")
