@@ -32,13 +32,13 @@ def measured_file(tmp_path, monkeypatch):
 def _result(model: str, rows: list[tuple[str, str | None, float]], method: str, layer: str | None) -> dict:
     return {"model": model, "split": "test", "clips": 13, "data": "data/actions13",
             "rows": [{"method": m, "layer": la, "pointing_game": p / 2, "pointing_game_near": p,
-                      "sanity_head": 0.9 if m == "gradcampp" else 0.05} for m, la, p in rows],
+                      "sanity_head": {"gradcampp": 0.9, "layercam": -0.7}.get(m, 0.05)} for m, la, p in rows],
             "default": {"method": method, "layer": layer, "rule": "the rule"}}
 
 
 def test_a_recorded_default_is_what_an_explanation_without_a_method_uses(measured_file):
     rows = [("gradcam", "layer3", 0.4), ("gradcam", "layer4", 0.5), ("hirescam", "layer3", 0.6),
-            ("gradcampp", "layer3", 0.8)]
+            ("gradcampp", "layer3", 0.8), ("layercam", "layer3", 0.7)]
     record_default(_result("i3d_tiny", rows, "hirescam", "layer3"), path=measured_file)
     measured._load.cache_clear()
     spec = core.get_spec("i3d_tiny")
@@ -56,8 +56,10 @@ def test_a_recorded_default_is_what_an_explanation_without_a_method_uses(measure
     line = measured.measured_line(spec, "hirescam", "layer3")
     assert "30% of frames (60% within one cell)" in line and "Grad-CAM at `layer3`: 20% (40%)" in line
     assert "fails the sanity check" not in line
-    assert "fails the sanity check: its map keeps a rank correlation of 0.90" in measured.measured_line(
+    assert "fails the sanity check: its map keeps a rank correlation of 0.90 in size" in measured.measured_line(
         spec, "gradcampp", "layer3")
+    # a map that turns over when the head is randomised (a signed mean of lab.evaluate's) fails as well
+    assert "a rank correlation of 0.70 in size" in measured.measured_line(spec, "layercam", "layer3")
     assert measured.TABLE_LINK in line
     assert f"[table](https://x/b/{measured.TABLE_LINK})" in measured.measured_line(spec, "gradcam", "layer3", "https://x/b/")
 

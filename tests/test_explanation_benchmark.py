@@ -283,21 +283,27 @@ def test_records_and_boards_made_before_the_motion_column_read_not_recorded(dots
 def test_correlations_are_judged_by_their_size_so_clips_of_opposite_sign_do_not_cancel(dots, tmp_path, one_thread):
     """A map that turns over after the head is re-initialised keeps as much of the trained map as
     one that stays: +0.6 on two clips and -0.6 on the third is a sanity correlation of 0.6, which
-    fails the default rule's bar of 0.3 (a signed mean, 0.2, passed it). The records keep the sign."""
+    fails the default rule's bar of 0.3 (a signed mean, 0.2, passed it)."""
     records = tmp_path / "records"
     _toy_benchmark("motion", dots, records)
     for rec_path, rho in zip(sorted(records.glob("0*.json")), (0.6, -0.6, 0.6), strict=True):
         rec = json.loads(rec_path.read_text())
-        rec["rows"]["gradcam@features"].update(sanity_head=rho, sanity_full=rho, random_logit=-rho)
+        rec["rows"]["gradcam@features"].update(sanity_head=rho, sanity_top=rho, sanity_full=rho, random_logit=-rho)
         rec_path.write_text(json.dumps(rec))
 
     board = _toy_benchmark("motion", dots, records, resume=True)
     (row,) = board["rows"]
-    for name in ("sanity_head", "sanity_full", "random_logit"):
+    for name in ("sanity_head", "sanity_top", "sanity_full", "random_logit"):
         f = row["figures"][name]
         assert f["n"] == 3 and f["mean"] == pytest.approx(0.6) and f["lo"] == pytest.approx(0.6), name
     assert board["default"]["note"] == "no row passed the sanity bar"
-    assert json.loads(sorted(records.glob("0*.json"))[1].read_text())["rows"]["gradcam@features"]["sanity_head"] == -0.6
+    assert board["magnitude"] == ["sanity_head", "sanity_top", "sanity_full", "random_logit"]
+    # a board built before (no "magnitude") says its randomisation figures are signed means
+    from lab.benchmark.report import markdown
+
+    assert "signed means" not in markdown([board], "# h")
+    del board["magnitude"]
+    assert "**Randomisation figures are signed means**" in markdown([board], "# h")
 
 
 # -- two shards, two processes ------------------------------------------------------------------------
@@ -309,7 +315,10 @@ def _free_port() -> int:
 
 
 def _without_timings(board: dict) -> str:
-    board = json.loads(json.dumps(board))
+    from lab.benchmark.__main__ import _finite
+
+    board = json.loads(json.dumps(_finite(board)))  # NaN as null, as the CLI writes it
+    board.pop("command", None)  # the CLI's
     board["motion"].pop("seconds")
     board["run"].pop("clip_seconds")
     board["run"].pop("cpu_seconds")
@@ -320,39 +329,47 @@ def _without_timings(board: dict) -> str:
 
 @pytest.mark.slow
 def test_two_shards_in_two_processes_give_the_boards_of_one(dots, tmp_path, one_thread):
-    """RANK / WORLD_SIZE as torchrun sets them, in two plain processes, two models of 3 clips as
-    ``python -m lab.benchmark`` runs them: each rank measures its share of both models into the
-    shared records folders before any gather, the turns going on from the first model to the
-    second (3 clips each, not 4 and 2); rank 0 gathers them (gloo) and builds both boards, equal
-    to one process's."""
-    child = (f"import json, sys, torch; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-             "torch.set_num_threads(1); from core.longvideo.shard import this_rank; "
-             "import lab.benchmark.run as run; from test_explanation_benchmark import _Toy, _toy_options; "
-             "done = []; measure = run.measure_clip; "
-             "run.measure_clip = lambda *a: done.append((a[0].spec.name, a[1].index)) or measure(*a); rank = this_rank(); "
-             f"shares = [run.measure_share(_Toy(r), {str(dots)!r}, records={str(tmp_path / 'shards')!r} + '/' + r, "
-             "rank=rank, start=3 * i, **_toy_options()) for i, r in enumerate(('motion', 'appearance'))]; "
-             "boards = [run.gather_board(m, rank) for m in shares]; "
-             f"boards[0] is None or open({str(tmp_path / 'boards.json')!r}, 'w').write(json.dumps(boards)); "
-             "print(json.dumps({'measured': done, 'boards': [b is not None for b in boards]}))")
+    """``python -m lab.benchmark --model A B`` with RANK / WORLD_SIZE as torchrun sets them, in two
+    plain processes (two toy models of 3 clips; ``load_model`` gives them): each rank measures its
+    share of both models into the shared records folders before any gather, the turns going on
+    from the first model to the second (3 clips each, not 4 and 2); rank 0 gathers them (gloo)
+    and writes both boards, equal to one process's."""
+    child = tmp_path / "child.py"
+    child.write_text(
+        "import json, sys, torch\n"
+        f"sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parent.parent)!r}]\n"
+        "torch.set_num_threads(1)\n"
+        "import core.models, lab.benchmark.run as run\n"
+        "from lab.benchmark.__main__ import main\n"
+        "from test_explanation_benchmark import _Toy\n"
+        "core.models.load_model = lambda name, device=None: _Toy(name)\n"
+        "done, measure = [], run.measure_clip\n"
+        "run.measure_clip = lambda *a: done.append((a[0].spec.name, a[1].index)) or measure(*a)\n"
+        f"main(['--data', {str(dots)!r}, '--model', 'motion', 'appearance', '--methods', 'gradcam', "
+        "'--layers', 'features', '--perturbation-clips-per-class', '0', '--noise-samples', '1', "
+        f"'--cascade-depth', '1', '--out', {str(tmp_path / 'boards.json')!r}, '--records', {str(tmp_path / 'shards')!r}])\n"
+        "print(json.dumps(done))\n")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
            "MASTER_PORT": str(_free_port())}
-    procs = [subprocess.Popen([sys.executable, "-c", child], env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
+    procs = [subprocess.Popen([sys.executable, str(child)], env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
                               cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for r in (0, 1)]
     said = []
-    for p in procs:
-        out, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err[-2000:]
-        said.append(json.loads(out.strip().splitlines()[-1]))
-    # each rank measured its share only, turn by turn across the models; rank 0 alone built the boards
-    assert [s["measured"] for s in said] == [
-        [["toy_motion", 0], ["toy_motion", 2], ["toy_appearance", 1]],
-        [["toy_motion", 1], ["toy_appearance", 0], ["toy_appearance", 2]]]
-    assert [s["boards"] for s in said] == [[True, True], [False, False]]
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err[-2000:]
+            said.append(json.loads(out.strip().splitlines()[-1]))
+    finally:  # a rank that failed leaves the other waiting in the gather
+        for p in procs:
+            p.kill()
+    # each rank measured its share only, turn by turn across the models
+    assert said == [[["toy_motion", 0], ["toy_motion", 2], ["toy_appearance", 1]],
+                    [["toy_motion", 1], ["toy_appearance", 0], ["toy_appearance", 2]]]
     sharded = json.loads((tmp_path / "boards.json").read_text())
+    assert [b["model"] for b in sharded] == ["toy_motion", "toy_appearance"]
     for board, reads in zip(sharded, ("motion", "appearance"), strict=True):
-        assert len(list((tmp_path / "shards" / reads).glob("0*.json"))) == 3 and board["clips"] == 3
+        assert len(list((tmp_path / "shards" / f"toy_{reads}_test").glob("0*.json"))) == 3 and board["clips"] == 3
         single = _toy_benchmark(reads, dots, tmp_path / f"single_{reads}")
         assert _without_timings(board) == _without_timings(single)
 

@@ -77,7 +77,7 @@ def leaderboard(records: list[dict], rows, *, spec, split: str, data: str, optio
         for c, label in enumerate(spec.categories):
             of_c = [r for r in mine if r["target"] == c]
             if of_c:
-                classes[label] = {name: stats.interval([r["rows"][row.key].get(name) for r in of_c], resamples=resamples)
+                classes[label] = {name: stats.interval([values[name][r["index"]] for r in of_c], resamples=resamples)
                                   for name in HEADLINE[:2]}
         passes = [r["cost"][row.key]["passes"] for r in mine]
         seconds = [r["cost"][row.key]["seconds"] for r in mine]
@@ -103,7 +103,7 @@ def leaderboard(records: list[dict], rows, *, spec, split: str, data: str, optio
         "top1": stats.interval([float(r["top1"]) for r in ok], resamples=resamples),
         "classes": sorted({r["label"] for r in ok}), "per_class": per_class,
         "perturbation_per_class": perturbation_per_class, "options": options.to_dict(),
-        "rows": out_rows, "pairs": pairs, "default": stats.default_rule(out_rows),
+        "rows": out_rows, "pairs": pairs, "default": stats.default_rule(out_rows), "magnitude": list(MAGNITUDE),
         "motion": _moves(ok, None, resamples, categories=spec.categories),
         # the run's cost: each timed clip's whole measurement
         "run": {"clip_seconds": round(sum(r["seconds"] for r in timed), 1),

@@ -139,6 +139,10 @@ def _section(b: dict) -> list[str]:
     if b["per_class"] is not None:
         lines += [f"**A subsample, not the full table**: {b['per_class']} clip(s) a class; intervals this wide are what "
                   "so few clips can tell. The full table is `--clips-per-class 0`.", ""]
+    if "magnitude" not in b:
+        lines += ["**Randomisation figures are signed means**: this board was built before they became each clip's "
+                  "|rho| (2026-12-07), so clips of opposite sign cancel in them. Build it again from its records "
+                  "(`--resume`).", ""]
     for kind in KINDS:
         names = [(n, d) for k, n, d in FIGURES if k == kind]
         lines += [f"### {kind.capitalize()}", "",
