@@ -97,15 +97,11 @@ class _Toy(nn.Module):
 
 def _toy_benchmark(reads: str, data, records, methods=("gradcam",), resume=False, rank=None):
     from lab.benchmark import benchmark
-
-    return benchmark(_Toy(reads), data, records=records, resume=resume, rank=rank, **_toy_options(methods))
-
-
-def _toy_options(methods=("gradcam",)) -> dict:
     from lab.benchmark.measure import Options
 
-    return {"methods": list(methods), "layers": ["features"], "perturbation_per_class": 0,
-            "options": Options(noise_samples=1, cascade_depth=1), "progress": False}
+    return benchmark(_Toy(reads), data, records=records, methods=list(methods), layers=["features"],
+                     perturbation_per_class=0, options=Options(noise_samples=1, cascade_depth=1), resume=resume,
+                     rank=rank, progress=False)
 
 
 @pytest.fixture

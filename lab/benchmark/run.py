@@ -54,7 +54,6 @@ def samples(spec, root: Path, split: str, *, per_class: int | None, perturbation
     return out
 
 
-
 @dataclass
 class Measured:
     """One model's records made or found by this rank (:func:`measure_share`), and what its board needs."""
@@ -83,8 +82,8 @@ def benchmark(model, root, split: str = "test", *, records: Path, methods=None, 
 
 
 def measure_share(model, root, split: str = "test", *, records: Path, methods=None, layers=None,
-            per_class: int | None = None, perturbation_per_class: int = 5, options: Options | None = None,
-            resume: bool = False, rank=None, progress: bool = True, start: int = 0) -> Measured:
+                  per_class: int | None = None, perturbation_per_class: int = 5, options: Options | None = None,
+                  resume: bool = False, rank=None, progress: bool = True, start: int = 0) -> Measured:
     """This rank's share of the model's clips, measured (or read back, ``resume``): no gather, so
     nothing waits for another rank. ``start``: the position of the model's first clip in the
     run's list of every model's clips (:meth:`core.longvideo.shard.Rank.take`)."""
